@@ -56,7 +56,16 @@ type listener struct {
 	fired   atomic.Bool // claimed by an emit; once listeners only
 	removed bool        // guarded by bus.mu
 	fn      func(context.Context, any) error
-	typed   any // func(context.Context, T) error for a typed listener, else nil
+	event   func(context.Context, Event) error // for ListenEvents, else nil
+	typed   any                                // func(context.Context, T) error for a typed listener, else nil
+}
+
+// Event is what a listener subscribed with [Bus.ListenEvents] receives: the
+// topic that was emitted, which a pattern listener cannot know otherwise,
+// and the payload.
+type Event struct {
+	Topic   string
+	Payload any
 }
 
 // makeOnce wraps the listener so that the first emit to reach it claims
@@ -64,15 +73,33 @@ type listener struct {
 // form is dropped so that emits go through the wrapper: the hot loop then
 // needs no check of its own for once listeners.
 func (l *listener) makeOnce() {
-	fn := l.fn
 	l.typed = nil
+	if fn := l.event; fn != nil {
+		l.event = func(ctx context.Context, e Event) error {
+			if !l.claim() {
+				return nil
+			}
+			return fn(ctx, e)
+		}
+		return
+	}
+	fn := l.fn
 	l.fn = func(ctx context.Context, payload any) error {
-		if !l.fired.CompareAndSwap(false, true) {
+		if !l.claim() {
 			return nil
 		}
-		l.bus.unsubscribe(l)
 		return fn(ctx, payload)
 	}
+}
+
+// claim marks a once listener as fired and removes it. It reports false
+// when another emit claimed it first.
+func (l *listener) claim() bool {
+	if !l.fired.CompareAndSwap(false, true) {
+		return false
+	}
+	l.bus.unsubscribe(l)
+	return true
 }
 
 // New returns an empty bus configured by opts.
@@ -96,6 +123,17 @@ func (b *Bus) Listen(topic string, fn func(ctx context.Context, payload any) err
 		return nil, fmt.Errorf("listen to %q: %w", topic, ErrNilListener)
 	}
 	l := &listener{fn: fn}
+	return b.subscribe(topic, l, fn, opts)
+}
+
+// ListenEvents is [Bus.Listen] for a listener that needs to know which
+// topic was emitted, such as one subscribed to "*" that audits every event:
+// fn receives the topic with the payload.
+func (b *Bus) ListenEvents(topic string, fn func(ctx context.Context, e Event) error, opts ...ListenOption) (*Subscription, error) {
+	if fn == nil {
+		return nil, fmt.Errorf("listen to %q: %w", topic, ErrNilListener)
+	}
+	l := &listener{event: fn}
 	return b.subscribe(topic, l, fn, opts)
 }
 

@@ -374,3 +374,31 @@ func TestClearMakesUnsubscribeHarmless(t *testing.T) {
 	assert.False(t, sub.Unsubscribe())
 	assert.Equal(t, 0, b.Len())
 }
+
+func TestListenEventsReceivesTheEmittedTopic(t *testing.T) {
+	t.Parallel()
+	b := eventbus.New()
+	var got []eventbus.Event
+	_, err := b.ListenEvents("order:*", func(_ context.Context, e eventbus.Event) error {
+		got = append(got, e)
+		return nil
+	})
+	require.NoError(t, err)
+	_, err = b.ListenEvents("*", func(_ context.Context, e eventbus.Event) error {
+		got = append(got, eventbus.Event{Topic: "once " + e.Topic, Payload: e.Payload})
+		return nil
+	}, eventbus.Once())
+	require.NoError(t, err)
+	mustListen(t, b, "order:completed", func(context.Context, any) error { return nil })
+
+	require.NoError(t, b.Emit(context.Background(), "order:completed", 1))
+	require.NoError(t, eventbus.NewTopic[int]("order:shipped").Emit(context.Background(), b, 2))
+	assert.Equal(t, []eventbus.Event{
+		{Topic: "order:completed", Payload: 1},
+		{Topic: "once order:completed", Payload: 1},
+		{Topic: "order:shipped", Payload: 2},
+	}, got)
+
+	_, err = b.ListenEvents("x", nil)
+	require.ErrorIs(t, err, eventbus.ErrNilListener)
+}

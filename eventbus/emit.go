@@ -25,9 +25,9 @@ import (
 // of its own and pattern listeners match it.
 func (b *Bus) Emit(ctx context.Context, topic string, payload any) error {
 	if m := b.topics.Load(); m != nil {
-		if e := (*m)[topic]; e != nil {
+		if e := (*m)[topic]; e != nil { // emitEntry, spelled out to save a call
 			ls := e.subs.Load().ls
-			next, err := runFrom(ctx, payload, ls, 0)
+			next, err := runFrom(ctx, topic, payload, ls, 0)
 			if err == nil {
 				return nil
 			}
@@ -43,10 +43,19 @@ func (b *Bus) Emit(ctx context.Context, topic string, payload any) error {
 	return nil
 }
 
+// emitEntry calls the listeners of e.
+func emitEntry[T any](ctx context.Context, b *Bus, e *entry, payload T) error {
+	ls := e.subs.Load().ls
+	next, err := runFrom(ctx, e.topic, payload, ls, 0)
+	if err == nil {
+		return nil
+	}
+	return finish(ctx, b, e.topic, payload, ls, next, err)
+}
+
 // dispatch calls the listeners ls in order and returns their joined errors.
-// Emit and Topic.Emit spell out its first line themselves, saving a call.
 func dispatch[T any](ctx context.Context, b *Bus, topic string, payload T, ls []*listener) error {
-	next, err := runFrom(ctx, payload, ls, 0)
+	next, err := runFrom(ctx, topic, payload, ls, 0)
 	if err == nil {
 		return nil
 	}
@@ -59,7 +68,7 @@ func finish[T any](ctx context.Context, b *Bus, topic string, payload T, ls []*l
 	var errs []error
 	for err != nil {
 		b.report(ctx, topic, ls[next], err, &errs)
-		next, err = runFrom(ctx, payload, ls, next+1)
+		next, err = runFrom(ctx, topic, payload, ls, next+1)
 	}
 	return errors.Join(errs...)
 }
@@ -69,24 +78,30 @@ func finish[T any](ctx context.Context, b *Bus, topic string, payload T, ls []*l
 // panicked and that error (a *PanicError for a panic). One deferred recover
 // per call keeps the loop free of per-listener defers, and the short
 // argument list stays in registers: this is the whole hot path.
-func runFrom[T any](ctx context.Context, payload T, ls []*listener, i int) (next int, err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			err = &PanicError{Value: r, Stack: debug.Stack()}
-		}
-	}()
+func runFrom[T any](ctx context.Context, topic string, payload T, ls []*listener, i int) (next int, err error) {
+	defer catch(&err)
 	for next = i; next < len(ls); next++ {
 		l := ls[next]
 		if f, ok := l.typed.(func(context.Context, T) error); ok {
 			err = f(ctx, payload)
-		} else {
+		} else if l.event == nil {
 			err = l.fn(ctx, payload)
+		} else {
+			err = l.event(ctx, Event{Topic: topic, Payload: payload})
 		}
 		if err != nil {
 			return next, err
 		}
 	}
 	return next, nil
+}
+
+// catch is runFrom's deferred call: it turns a listener's panic into a
+// *PanicError. A plain function rather than a closure costs less per emit.
+func catch(err *error) {
+	if r := recover(); r != nil {
+		*err = &PanicError{Value: r, Stack: debug.Stack()}
+	}
 }
 
 // dispatchPatterns calls the pattern listeners in ls that match topic, a

@@ -84,17 +84,23 @@ func (t *Topic[T]) Listen(b *Bus, fn func(ctx context.Context, payload T) error,
 func (t *Topic[T]) Emit(ctx context.Context, b *Bus, payload T) error {
 	e := t.cache.Load()
 	if e == nil || e.bus != b {
-		var err error
-		if e, err = t.resolve(b); err != nil {
-			return err
-		}
+		return t.emitResolving(ctx, b, payload)
 	}
-	ls := e.subs.Load().ls
-	next, err := runFrom(ctx, payload, ls, 0)
+	ls := e.subs.Load().ls // emitEntry, spelled out to save a call
+	next, err := runFrom(ctx, t.name, payload, ls, 0)
 	if err == nil {
 		return nil
 	}
 	return finish(ctx, b, t.name, payload, ls, next, err)
+}
+
+// emitResolving is Emit when the cached entry is missing or of another bus.
+func (t *Topic[T]) emitResolving(ctx context.Context, b *Bus, payload T) error {
+	e, err := t.resolve(b)
+	if err != nil {
+		return err
+	}
+	return emitEntry(ctx, b, e, payload)
 }
 
 // resolve finds or makes the topic's entry on b and caches it.

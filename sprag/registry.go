@@ -1,0 +1,190 @@
+package sprag
+
+import (
+	"context"
+	"fmt"
+	"iter"
+	"slices"
+	"strings"
+	"sync"
+)
+
+// Registry holds services by name, as the original's providers do:
+// controllers and other modules resolve services through it, and health
+// reports iterate it. fxmodule fills one per app.
+//
+// The zero value is an empty registry ready to use. Its methods are safe
+// for concurrent use.
+type Registry struct {
+	mu       sync.Mutex
+	services map[string]Interface
+	order    []string
+	waiters  map[string]chan struct{} // closed when the name is provided
+}
+
+// NewRegistry returns an empty registry.
+func NewRegistry() *Registry { return &Registry{} }
+
+// Provide registers svc under name. svc must have been bound ([Bind]).
+// Provide fails with an error wrapping [ErrDuplicateName], listing the
+// names already registered, when name is taken; with [ErrInvalidArgument]
+// for an empty name or a nil svc; and with [ErrNotBound] for a service that
+// was never bound.
+func (r *Registry) Provide(name string, svc Interface) error {
+	if name == "" {
+		return fmt.Errorf("provide service: %w: empty name", ErrInvalidArgument)
+	}
+	if isNil(svc) {
+		return fmt.Errorf("provide service %q: %w: nil service", name, ErrInvalidArgument)
+	}
+	if svc.service().Name() == "" {
+		return fmt.Errorf("provide service %q: %w", name, ErrNotBound)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if _, ok := r.services[name]; ok {
+		return fmt.Errorf("provide service %q: %w (registered: %s)", name, ErrDuplicateName, r.namesLocked())
+	}
+	if r.services == nil {
+		r.services = make(map[string]Interface)
+	}
+	r.services[name] = svc
+	r.order = append(r.order, name)
+	if ch, ok := r.waiters[name]; ok {
+		close(ch)
+		delete(r.waiters, name)
+	}
+	return nil
+}
+
+// Resolve returns the service registered under name, or an error wrapping
+// [ErrNotFound] that lists the names registered.
+func (r *Registry) Resolve(name string) (Interface, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if svc, ok := r.services[name]; ok {
+		return svc, nil
+	}
+	return nil, fmt.Errorf("resolve service %q: %w (registered: %s)", name, ErrNotFound, r.namesLocked())
+}
+
+// Require checks that every one of names is registered, and otherwise
+// returns one error wrapping [ErrNotFound] that lists the missing names and
+// the registered ones. Call it where a module starts, to fail early.
+func (r *Registry) Require(names ...string) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var missing []string
+	for _, n := range names {
+		if _, ok := r.services[n]; !ok {
+			missing = append(missing, fmt.Sprintf("%q", n))
+		}
+	}
+	if missing == nil {
+		return nil
+	}
+	return fmt.Errorf("require services %s: %w (registered: %s)", strings.Join(missing, ", "), ErrNotFound, r.namesLocked())
+}
+
+// Get returns the service registered under name as a T, typically a
+// pointer to the user's struct:
+//
+//	metrics, err := sprag.Get[*MetricsService](registry, "metrics")
+//
+// It fails with [ErrNotFound] for an unknown name and with [ErrWrongType],
+// naming both types, when the service is of another type.
+func Get[T any](r *Registry, name string) (T, error) {
+	var zero T
+	svc, err := r.Resolve(name)
+	if err != nil {
+		return zero, err
+	}
+	t, ok := svc.(T)
+	if !ok {
+		return zero, fmt.Errorf("resolve service %q: %w: it is %T, not %T", name, ErrWrongType, svc, zero)
+	}
+	return t, nil
+}
+
+// Names returns the registered names in registration order.
+func (r *Registry) Names() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.order)
+}
+
+// All iterates over the registered services in registration order. It
+// works on a snapshot: services provided meanwhile are not included.
+func (r *Registry) All() iter.Seq2[string, Interface] {
+	r.mu.Lock()
+	names := slices.Clone(r.order)
+	svcs := make([]Interface, len(names))
+	for i, n := range names {
+		svcs[i] = r.services[n]
+	}
+	r.mu.Unlock()
+	return func(yield func(string, Interface) bool) {
+		for i, n := range names {
+			if !yield(n, svcs[i]) {
+				return
+			}
+		}
+	}
+}
+
+// WaitFor waits until a service is registered under name and has finished
+// starting, then returns it: the late binding of the original's wait_for.
+// It returns an error when the service failed to start or was stopped, or
+// when ctx ends first; that error wraps ctx's error and names the service.
+func (r *Registry) WaitFor(ctx context.Context, name string) (Interface, error) {
+	r.mu.Lock()
+	svc, ok := r.services[name]
+	var provided chan struct{}
+	if !ok {
+		if r.waiters == nil {
+			r.waiters = make(map[string]chan struct{})
+		}
+		provided, ok = r.waiters[name]
+		if !ok {
+			provided = make(chan struct{})
+			r.waiters[name] = provided
+		}
+	}
+	r.mu.Unlock()
+
+	if svc == nil {
+		select {
+		case <-provided:
+		case <-ctx.Done():
+			return nil, fmt.Errorf("wait for service %q to be provided: %w", name, context.Cause(ctx))
+		}
+		var err error
+		if svc, err = r.Resolve(name); err != nil {
+			return nil, err
+		}
+	}
+	s := svc.service()
+	s.mu.Lock()
+	started := s.startDone
+	s.mu.Unlock()
+	select {
+	case <-started:
+	case <-ctx.Done():
+		return nil, fmt.Errorf("wait for service %q to start: %w", name, context.Cause(ctx))
+	}
+	if st := s.State(); st != Running {
+		return nil, fmt.Errorf("wait for service %q: it is %s: %w", name, st, s.startResult())
+	}
+	return svc, nil
+}
+
+func (r *Registry) namesLocked() string {
+	if len(r.order) == 0 {
+		return "none"
+	}
+	quoted := make([]string, len(r.order))
+	for i, n := range r.order {
+		quoted[i] = fmt.Sprintf("%q", n)
+	}
+	return strings.Join(quoted, ", ")
+}

@@ -1,0 +1,342 @@
+package sprag_test
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/sprag-go/sprag/sprag"
+	"github.com/sprag-go/sprag/spragtest"
+)
+
+// runTimes records, relative to the bubble's start, when a callback ran.
+type runTimes struct {
+	mu    sync.Mutex
+	start time.Time
+	at    []time.Duration
+}
+
+func newRunTimes() *runTimes { return &runTimes{start: time.Now()} }
+
+func (r *runTimes) mark() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.at = append(r.at, time.Since(r.start))
+}
+
+func (r *runTimes) get() []time.Duration {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]time.Duration(nil), r.at...)
+}
+
+// started starts a probe whose OnStart calls setup.
+func started(t *testing.T, setup func(p *probe)) *probe {
+	t.Helper()
+	p := &probe{onStart: func(_ context.Context, p *probe) error {
+		setup(p)
+		return nil
+	}}
+	spragtest.Start(t, "svc", p)
+	return p
+}
+
+func TestIntervalFiresSixtyTimesAnHour(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		var n atomic.Int32
+		started(t, func(p *probe) {
+			p.Interval(time.Minute, func(context.Context) error {
+				n.Add(1)
+				return nil
+			})
+		})
+		time.Sleep(time.Hour)
+		synctest.Wait()
+		assert.Equal(t, int32(60), n.Load())
+	})
+}
+
+func TestIntervalFixedDelayNeverOverlaps(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		runs := newRunTimes()
+		var running, overlaps atomic.Int32
+		started(t, func(p *probe) {
+			p.Interval(time.Minute, func(context.Context) error {
+				if running.Add(1) > 1 {
+					overlaps.Add(1)
+				}
+				runs.mark()
+				time.Sleep(10 * time.Second) // the next wait starts when this returns
+				running.Add(-1)
+				return nil
+			})
+		})
+		time.Sleep(4 * time.Minute)
+		synctest.Wait()
+		assert.Equal(t, []time.Duration{
+			time.Minute, 2*time.Minute + 10*time.Second, 3*time.Minute + 20*time.Second,
+		}, runs.get())
+		assert.Zero(t, overlaps.Load())
+	})
+}
+
+func TestIntervalFixedRateKeepsItsScheduleAndSkipsMissedTicks(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		runs := newRunTimes()
+		var calls atomic.Int32
+		started(t, func(p *probe) {
+			p.Interval(time.Minute, func(context.Context) error {
+				runs.mark()
+				if calls.Add(1) == 2 {
+					time.Sleep(150 * time.Second) // overruns the ticks due at 3m and 4m
+				} else {
+					time.Sleep(10 * time.Second)
+				}
+				return nil
+			}, sprag.FixedRate())
+		})
+		time.Sleep(7*time.Minute + 30*time.Second) // the last run ends at 7m10s
+		synctest.Wait()
+		assert.Equal(t, []time.Duration{
+			time.Minute, 2 * time.Minute, // on schedule although each run takes 10s
+			5 * time.Minute, // the run from 2m ended at 4m30s: 3m and 4m are skipped, not piled up
+			6 * time.Minute, 7 * time.Minute,
+		}, runs.get())
+	})
+}
+
+func TestIntervalImmediately(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		runs := newRunTimes()
+		started(t, func(p *probe) {
+			p.Interval(time.Minute, func(context.Context) error {
+				runs.mark()
+				return nil
+			}, sprag.Immediately())
+		})
+		time.Sleep(2 * time.Minute)
+		synctest.Wait()
+		assert.Equal(t, []time.Duration{0, time.Minute, 2 * time.Minute}, runs.get())
+	})
+}
+
+func TestIntervalJitterStaysWithinItsBound(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		runs := newRunTimes()
+		started(t, func(p *probe) {
+			p.Interval(time.Minute, func(context.Context) error {
+				runs.mark()
+				return nil
+			}, sprag.Jitter(10*time.Second))
+		})
+		time.Sleep(time.Hour)
+		synctest.Wait()
+		at := runs.get()
+		require.GreaterOrEqual(t, len(at), 52, "at most 70s apart over an hour")
+		var prev time.Duration
+		distinct := map[time.Duration]bool{}
+		for _, a := range at {
+			gap := a - prev
+			assert.GreaterOrEqual(t, gap, time.Minute)
+			assert.Less(t, gap, time.Minute+10*time.Second)
+			distinct[gap] = true
+			prev = a
+		}
+		assert.Greater(t, len(distinct), 1, "the waits vary")
+	})
+}
+
+func TestFailingIntervalIsLoggedAndKeepsTicking(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		rt, logs := spragtest.ObservedRuntime(t)
+		var n atomic.Int32
+		p := &probe{onStart: func(_ context.Context, p *probe) error {
+			p.Interval(time.Minute, func(context.Context) error {
+				switch n.Add(1) {
+				case 1:
+					return errors.New("flaky")
+				case 2:
+					panic("worse")
+				}
+				return nil
+			}, sprag.Label("collect"))
+			return nil
+		}}
+		spragtest.Start(t, "metrics", p, spragtest.WithRuntime(rt))
+		time.Sleep(5 * time.Minute)
+		synctest.Wait()
+
+		assert.Equal(t, int32(5), n.Load(), "the interval kept ticking")
+		failed := logs.FilterMessage("interval failed").All()
+		require.Len(t, failed, 1)
+		assert.Equal(t, map[string]any{"service": "metrics", "kind": "interval", "label": "collect", "error": "flaky"}, failed[0].ContextMap())
+		panicked := logs.FilterMessage("interval panicked").All()
+		require.Len(t, panicked, 1)
+		fields := panicked[0].ContextMap()
+		assert.Equal(t, "metrics", fields["service"])
+		assert.Equal(t, "panic: worse", fields["error"])
+		assert.Contains(t, fields["stack"], "timer_test.go")
+	})
+}
+
+func TestIntervalCancel(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		var n atomic.Int32
+		var timer *sprag.Timer
+		started(t, func(p *probe) {
+			timer = p.Interval(time.Minute, func(context.Context) error {
+				n.Add(1)
+				return nil
+			})
+		})
+		time.Sleep(150 * time.Second)
+		assert.True(t, timer.Cancel())
+		assert.False(t, timer.Cancel(), "a second cancel is harmless")
+		time.Sleep(time.Hour)
+		synctest.Wait()
+		assert.Equal(t, int32(2), n.Load())
+		assert.NoError(t, timer.Err())
+	})
+}
+
+func TestIntervalDefaultLabelIsTheFunctionName(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		var labelled, named *sprag.Timer
+		started(t, func(p *probe) {
+			named = p.Interval(time.Minute, p.OnStop0)
+			labelled = p.Interval(time.Minute, p.OnStop0, sprag.Label("custom"))
+		})
+		assert.Equal(t, "(*probe).OnStop0", named.Label())
+		assert.Equal(t, "custom", labelled.Label())
+	})
+}
+
+// OnStop0 gives TestIntervalDefaultLabelIsTheFunctionName a method to name.
+func (p *probe) OnStop0(context.Context) error { return nil }
+
+func TestTimerBadInput(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		rt, logs := spragtest.ObservedRuntime(t)
+		noop := func(context.Context) error { return nil }
+		var timers []*sprag.Timer
+		p := &probe{onStart: func(_ context.Context, p *probe) error {
+			timers = append(timers,
+				p.Interval(0, noop, sprag.Label("zero")),
+				p.Interval(-time.Second, noop, sprag.Label("negative")),
+				p.Interval(time.Second, nil, sprag.Label("nil")),
+				p.Timeout(0, noop, sprag.Label("zero timeout")),
+				p.Interval(time.Second, noop, sprag.Jitter(-1), sprag.Label("bad jitter")),
+			)
+			return nil
+		}}
+		spragtest.Start(t, "svc", p, spragtest.WithRuntime(rt))
+		for _, timer := range timers {
+			require.ErrorIs(t, timer.Err(), sprag.ErrInvalidArgument)
+			assert.Contains(t, timer.Err().Error(), `service "svc"`)
+			assert.Contains(t, timer.Err().Error(), timer.Label())
+			assert.False(t, timer.Cancel())
+		}
+		assert.Len(t, logs.FilterMessage("invalid argument").All(), len(timers))
+	})
+}
+
+func TestTimersOfAServiceThatIsNotRunning(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		rt, logs := spragtest.ObservedRuntime(t)
+		p := &probe{}
+		require.NoError(t, sprag.Bind(p, "idle", rt))
+		var n atomic.Int32
+		count := func(context.Context) error {
+			n.Add(1)
+			return nil
+		}
+		before := p.Interval(time.Second, count)
+		require.ErrorIs(t, before.Err(), sprag.ErrNotRunning)
+
+		require.NoError(t, p.Start(context.Background()))
+		require.NoError(t, p.Stop(context.Background()))
+		after := p.Timeout(time.Second, count)
+		require.ErrorIs(t, after.Err(), sprag.ErrNotRunning)
+		assert.Contains(t, after.Err().Error(), "state stopped")
+
+		time.Sleep(time.Minute)
+		synctest.Wait()
+		assert.Zero(t, n.Load(), "nothing was scheduled")
+		assert.Len(t, logs.FilterMessage("managed method called while not running").All(), 2)
+	})
+}
+
+func TestTimeoutRunsOnceAndCanBeCancelled(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		runs := newRunTimes()
+		var once, cancelled *sprag.Timer
+		started(t, func(p *probe) {
+			once = p.Timeout(30*time.Second, func(context.Context) error {
+				runs.mark()
+				return nil
+			})
+			cancelled = p.Timeout(time.Minute, func(context.Context) error {
+				t.Error("a cancelled timeout ran")
+				return nil
+			})
+		})
+		assert.True(t, cancelled.Cancel())
+		time.Sleep(time.Hour)
+		synctest.Wait()
+		assert.Equal(t, []time.Duration{30 * time.Second}, runs.get())
+		assert.False(t, once.Cancel(), "a timeout that ran cannot be cancelled")
+	})
+}
+
+func TestTimeoutJitter(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		runs := newRunTimes()
+		started(t, func(p *probe) {
+			p.Timeout(time.Minute, func(context.Context) error {
+				runs.mark()
+				return nil
+			}, sprag.Jitter(time.Second))
+		})
+		time.Sleep(2 * time.Minute)
+		synctest.Wait()
+		at := runs.get()
+		require.Len(t, at, 1)
+		assert.GreaterOrEqual(t, at[0], time.Minute)
+		assert.Less(t, at[0], time.Minute+time.Second)
+	})
+}
+
+func TestOptionsDescribeThemselves(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		give interface{ String() string }
+		want string
+	}{
+		{sprag.Label("x"), `Label("x")`},
+		{sprag.Jitter(time.Second), "Jitter(1s)"},
+		{sprag.FixedRate(), "FixedRate()"},
+		{sprag.Immediately(), "Immediately()"},
+		{sprag.Restart(sprag.RestartPolicy{MaxRestarts: 2}), "Restart({MaxRestarts:2 Window:0s Backoff:0s MaxBackoff:0s})"},
+	} {
+		assert.Equal(t, tt.want, tt.give.String())
+	}
+}

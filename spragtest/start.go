@@ -1,0 +1,109 @@
+package spragtest
+
+import (
+	"context"
+	"time"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+	"go.uber.org/zap/zaptest"
+	"go.uber.org/zap/zaptest/observer"
+
+	"github.com/sprag-go/sprag/sprag"
+)
+
+// TB is the part of testing.TB that spragtest uses; *testing.T, *testing.B
+// and the *testing.T of a synctest bubble have it.
+type TB interface {
+	zaptest.TestingT
+	Helper()
+	Cleanup(func())
+	Fatalf(format string, args ...any)
+}
+
+// An Option configures [Start].
+type Option interface {
+	apply(*config)
+	String() string
+}
+
+type config struct {
+	rt          sprag.Runtime
+	haveRuntime bool
+	stopTimeout time.Duration
+}
+
+type runtimeOption sprag.Runtime
+
+func (o runtimeOption) apply(c *config) { c.rt, c.haveRuntime = sprag.Runtime(o), true }
+func (runtimeOption) String() string    { return "WithRuntime(...)" }
+
+// WithRuntime makes Start bind the service to rt, so that several services
+// of one test share a bus. Without it Start makes a new [Runtime].
+func WithRuntime(rt sprag.Runtime) Option { return runtimeOption(rt) }
+
+type stopTimeoutOption time.Duration
+
+func (o stopTimeoutOption) apply(c *config) { c.stopTimeout = time.Duration(o) }
+func (o stopTimeoutOption) String() string {
+	return "StopTimeout(" + time.Duration(o).String() + ")"
+}
+
+// StopTimeout bounds the stop that Start registers. The default is 10s,
+// which inside a synctest bubble is virtual time.
+func StopTimeout(d time.Duration) Option { return stopTimeoutOption(d) }
+
+// Runtime returns a runtime for one test: a new bus whose listener
+// failures are logged, and a logger that writes to t's log.
+func Runtime(t TB) sprag.Runtime {
+	return sprag.NewRuntime(zaptest.NewLogger(t, zaptest.Level(zap.DebugLevel)))
+}
+
+// Start binds svc under name, starts it and registers a cleanup that stops
+// it and reports a stop error as a test failure. It fails the test at once
+// if Bind or Start fails. It returns the runtime the service runs with.
+func Start(t TB, name string, svc sprag.Interface, opts ...Option) sprag.Runtime {
+	t.Helper()
+	c := config{stopTimeout: 10 * time.Second}
+	for _, o := range opts {
+		o.apply(&c)
+	}
+	if !c.haveRuntime {
+		c.rt = Runtime(t)
+	}
+	if err := sprag.Bind(svc, name, c.rt); err != nil {
+		t.Fatalf("spragtest: %v", err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), c.stopTimeout)
+		defer cancel()
+		if err := svc.Stop(ctx); err != nil {
+			t.Errorf("spragtest: %v", err)
+		}
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), c.stopTimeout)
+	defer cancel()
+	if err := svc.Start(ctx); err != nil {
+		t.Fatalf("spragtest: %v", err)
+	}
+	return c.rt
+}
+
+// Stop stops svc within timeout and fails the test if Stop returns an
+// error; use it to test what a stop does before the test ends.
+func Stop(t TB, svc sprag.Interface, timeout time.Duration) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	if err := svc.Stop(ctx); err != nil {
+		t.Errorf("spragtest: %v", err)
+	}
+}
+
+// ObservedRuntime is [Runtime] with the logs also captured in memory at
+// debug level and above, for tests that assert what a service logged.
+func ObservedRuntime(t TB) (sprag.Runtime, *observer.ObservedLogs) {
+	core, logs := observer.New(zap.DebugLevel)
+	logger := zap.New(zapcore.NewTee(core, zaptest.NewLogger(t, zaptest.Level(zap.DebugLevel)).Core()))
+	return sprag.NewRuntime(logger), logs
+}

@@ -19,18 +19,22 @@ type Status struct {
 	Err     error         // why it is not healthy, or nil
 	Since   time.Time     // when it started running; zero if it never did
 	Uptime  time.Duration // time since Since while it runs
+	// Details holds figures of the service's managed primitives by name
+	// (a queue's backlog, a watcher's last value), while it runs.
+	Details map[string]any
 }
 
 // MarshalJSON encodes the status for health endpoints: the error as its
 // message and the uptime in seconds.
 func (st Status) MarshalJSON() ([]byte, error) {
 	out := struct {
-		Name          string  `json:"name"`
-		State         State   `json:"state"`
-		Healthy       bool    `json:"healthy"`
-		Error         string  `json:"error,omitempty"`
-		UptimeSeconds float64 `json:"uptime_seconds"`
-	}{Name: st.Name, State: st.State, Healthy: st.Healthy, UptimeSeconds: st.Uptime.Seconds()}
+		Name          string         `json:"name"`
+		State         State          `json:"state"`
+		Healthy       bool           `json:"healthy"`
+		Error         string         `json:"error,omitempty"`
+		UptimeSeconds float64        `json:"uptime_seconds"`
+		Details       map[string]any `json:"details,omitempty"`
+	}{Name: st.Name, State: st.State, Healthy: st.Healthy, UptimeSeconds: st.Uptime.Seconds(), Details: st.Details}
 	if st.Err != nil {
 		out.Error = st.Err.Error()
 	}
@@ -38,14 +42,15 @@ func (st Status) MarshalJSON() ([]byte, error) {
 }
 
 // Status reports the service's health: its state and, while it runs, the
-// first problem among tasks that gave up on their [RestartPolicy] and the
-// error of the Health method of the struct that embeds it, if it has one
-// ([HealthChecker]). Health is called with ctx; a panic in it is reported
-// as its error.
+// problems of tasks that gave up on their [RestartPolicy], of its managed
+// primitives, and of the Health method of the struct that embeds it, if it
+// has one ([HealthChecker]), all joined. Health is called with ctx; a panic
+// in it is reported as its error.
 func (s *Service) Status(ctx context.Context) Status {
 	s.mu.Lock()
 	st := Status{Name: s.name, State: s.State(), Since: s.startedAt}
 	gaveUp := slices.Clone(s.gaveUp)
+	reporters := slices.Clone(s.reporters)
 	startErr := s.startErr
 	self := s.self
 	s.mu.Unlock()
@@ -53,11 +58,24 @@ func (s *Service) Status(ctx context.Context) Status {
 	switch st.State {
 	case Running:
 		st.Uptime = time.Since(st.Since)
+		var errs []error
 		if len(gaveUp) > 0 {
-			st.Err = fmt.Errorf("%w: task %s", ErrRestartLimit, strings.Join(gaveUp, ", "))
-		} else if hc, ok := self.(HealthChecker); ok {
-			st.Err = checkHealth(ctx, hc)
+			errs = append(errs, fmt.Errorf("%w: task %s", ErrRestartLimit, strings.Join(gaveUp, ", ")))
 		}
+		for _, r := range reporters {
+			detail, err := r.report()
+			if st.Details == nil {
+				st.Details = make(map[string]any, len(reporters))
+			}
+			st.Details[r.name] = detail
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", r.name, err))
+			}
+		}
+		if hc, ok := self.(HealthChecker); ok {
+			errs = append(errs, checkHealth(ctx, hc))
+		}
+		st.Err = errors.Join(errs...)
 		st.Healthy = st.Err == nil
 	case Failed:
 		st.Err = startErr
@@ -65,6 +83,21 @@ func (s *Service) Status(ctx context.Context) Status {
 		st.Err = fmt.Errorf("service is %s", st.State)
 	}
 	return st
+}
+
+// reporter is a managed primitive's contribution to its service's health:
+// figures under a name, and an error when it is not healthy.
+type reporter struct {
+	name   string
+	report func() (any, error)
+}
+
+// addReporter registers r with the service's health. Primitives call it
+// when they are created; reporters are read only while the service runs.
+func (s *Service) addReporter(name string, report func() (any, error)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.reporters = append(s.reporters, reporter{name: name, report: report})
 }
 
 func checkHealth(ctx context.Context, hc HealthChecker) (err error) {

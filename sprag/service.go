@@ -56,17 +56,18 @@ type Service struct {
 	tearingDown bool // teardown has begun; it runs once
 	startedAt   time.Time
 
-	timers   map[*Timer]struct{}
-	subs     []subscription
-	tasks    []*Task // spawned, in order; finished ones are pruned as it grows
-	pruneAt  int     // len(tasks) at which Spawn prunes next
-	children []*Service
-	cleanups []cleanup
-	busy     atomic.Int64  // runs of managed work in progress (see activity.go)
-	waiting  atomic.Bool   // a Stop waits for busy to reach zero
-	idle     chan struct{} // closed when busy reaches zero; nil if nobody waits
-	gaveUp   []string      // labels of tasks that exhausted their restarts
-	current  *activity     // the teardown step running in the background
+	timers    map[*Timer]struct{}
+	subs      []subscription
+	tasks     []*Task // spawned, in order; finished ones are pruned as it grows
+	pruneAt   int     // len(tasks) at which Spawn prunes next
+	children  []*Service
+	cleanups  []cleanup
+	busy      atomic.Int64  // runs of managed work in progress (see activity.go)
+	waiting   atomic.Bool   // a Stop waits for busy to reach zero
+	idle      chan struct{} // closed when busy reaches zero; nil if nobody waits
+	gaveUp    []string      // labels of tasks that exhausted their restarts
+	reporters []reporter    // managed primitives' health figures
+	current   *activity     // the teardown step running in the background
 }
 
 // Interface is implemented by a pointer to any struct that embeds

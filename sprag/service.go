@@ -80,6 +80,7 @@ type Interface interface {
 	State() State
 	Start(ctx context.Context) error
 	Stop(ctx context.Context) error
+	Done() <-chan struct{}
 	service() *Service
 }
 

@@ -1,0 +1,234 @@
+package fxmodule_test
+
+import (
+	"errors"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/fx"
+
+	"github.com/sprag-go/sprag/fxmodule"
+	"github.com/sprag-go/sprag/sprag"
+)
+
+type chainParams struct {
+	fx.In
+	Next *node `name:"next" optional:"true"`
+}
+
+func TestStartAndStopFollowDependencies(t *testing.T) {
+	t.Parallel()
+	t.Run("chain", func(t *testing.T) {
+		t.Parallel()
+		var j journal
+		logger, _ := observed(t)
+		type aIn struct {
+			fx.In
+			B *node `name:"b"`
+		}
+		type bIn struct {
+			fx.In
+			C *node `name:"c"`
+		}
+		app := newApp(t, logger,
+			// Declared in the opposite order of their dependencies.
+			fxmodule.Service("a", func(aIn) *node { return &node{j: &j} }),
+			fxmodule.Service("b", func(bIn) *node { return &node{j: &j} }),
+			fxmodule.Service("c", func() *node { return &node{j: &j} }),
+		)
+		app.RequireStart().RequireStop()
+		assert.Equal(t, []string{"start c", "start b", "start a", "stop a", "stop b", "stop c"}, j.get())
+	})
+	t.Run("diamond", func(t *testing.T) {
+		t.Parallel()
+		var j journal
+		logger, _ := observed(t)
+		type topIn struct {
+			fx.In
+			Left  *node `name:"left"`
+			Right *node `name:"right"`
+		}
+		type sideIn struct {
+			fx.In
+			Base *node `name:"base"`
+		}
+		app := newApp(t, logger,
+			fxmodule.Service("top", func(topIn) *node { return &node{j: &j} }),
+			fxmodule.Service("left", func(sideIn) *node { return &node{j: &j} }),
+			fxmodule.Service("right", func(sideIn) *node { return &node{j: &j} }),
+			fxmodule.Service("base", func() *node { return &node{j: &j} }),
+		)
+		app.RequireStart().RequireStop()
+		steps := j.get()
+		require.Len(t, steps, 8)
+		assert.Equal(t, "start base", steps[0])
+		assert.ElementsMatch(t, []string{"start left", "start right"}, steps[1:3])
+		assert.Equal(t, "start top", steps[3])
+		assert.Equal(t, "stop top", steps[4])
+		assert.ElementsMatch(t, []string{"stop left", "stop right"}, steps[5:7])
+		assert.Equal(t, "stop base", steps[7])
+		// Stops are the reverse of starts.
+		for i := range 4 {
+			assert.Equal(t, steps[i][len("start "):], steps[7-i][len("stop "):])
+		}
+	})
+}
+
+func TestAServiceNobodyInjectsStillStarts(t *testing.T) {
+	t.Parallel()
+	var j journal
+	logger, _ := observed(t)
+	app := newApp(t, logger, fxmodule.Service("lonely", func() *node { return &node{j: &j} }))
+	app.RequireStart().RequireStop()
+	assert.Equal(t, []string{"start lonely", "stop lonely"}, j.get())
+}
+
+func TestTwoServicesOfOneTypeUnderTwoNames(t *testing.T) {
+	t.Parallel()
+	var j journal
+	logger, _ := observed(t)
+	type both struct {
+		fx.In
+		Primary *node `name:"primary"`
+		Replica *node `name:"replica"`
+	}
+	var got both
+	app := newApp(t, logger,
+		fxmodule.Service("primary", func() *node { return &node{j: &j} }),
+		fxmodule.Service("replica", func() *node { return &node{j: &j} }),
+		fx.Invoke(func(b both) { got = b }),
+	)
+	app.RequireStart()
+	assert.Equal(t, "primary", got.Primary.Name())
+	assert.Equal(t, "replica", got.Replica.Name())
+	assert.NotSame(t, got.Primary, got.Replica)
+	app.RequireStop()
+}
+
+// Mailer is an interface a service is provided as.
+type Mailer interface{ Send(to string) error }
+
+type emailService struct {
+	sprag.Service
+	sent []string
+}
+
+func (e *emailService) Send(to string) error {
+	e.sent = append(e.sent, to)
+	return nil
+}
+
+func TestServiceProvidedAsAnInterface(t *testing.T) {
+	t.Parallel()
+	logger, _ := observed(t)
+	type in struct {
+		fx.In
+		Mailer Mailer        `name:"email"`
+		Email  *emailService `name:"email"`
+	}
+	var got in
+	app := newApp(t, logger,
+		fxmodule.Service("email", func() *emailService { return &emailService{} }, fxmodule.As(new(Mailer))),
+		fx.Invoke(func(p in) { got = p }),
+	)
+	app.RequireStart()
+	require.NoError(t, got.Mailer.Send("ada@example.com"))
+	assert.Equal(t, []string{"ada@example.com"}, got.Email.sent, "the interface and the concrete type are one service")
+	app.RequireStop()
+	assert.Equal(t, "As(fxmodule_test.Mailer)", fxmodule.As(new(Mailer)).String())
+}
+
+func TestServicesAreRegisteredAndRunWithTheAppsRuntime(t *testing.T) {
+	t.Parallel()
+	var j journal
+	logger, _ := observed(t)
+	var registry *sprag.Registry
+	var rt sprag.Runtime
+	app := newApp(t, logger,
+		fxmodule.Service("a", func() *node { return &node{j: &j} }),
+		fx.Populate(&registry, &rt),
+	)
+	app.RequireStart()
+	svc, err := sprag.Get[*node](registry, "a")
+	require.NoError(t, err)
+	assert.Equal(t, sprag.Running, svc.State())
+	assert.Same(t, rt.Bus, svc.Runtime().Bus)
+	assert.Same(t, logger, rt.Logger)
+	app.RequireStop()
+	assert.Equal(t, sprag.Stopped, svc.State())
+}
+
+func TestWiringMistakesFailFxNewNamingTheService(t *testing.T) {
+	t.Parallel()
+	type notAService struct{ Name string }
+	boom := errors.New("EMAIL_KEY is not set")
+	tests := []struct {
+		name string
+		give fx.Option
+		want string
+	}{
+		{"not embedding sprag.Service", fxmodule.Service("plain", func() *notAService { return nil }),
+			`fxmodule.Service("plain"): the constructor returns *fxmodule_test.notAService, which does not embed sprag.Service`},
+		{"not a function", fxmodule.Service("x", 42), `fxmodule.Service("x"): the constructor must be a function`},
+		{"bad results", fxmodule.Service("x", func() (*node, int) { return nil, 0 }), "must return the service, and optionally an error"},
+		{"empty name", fxmodule.Service("", func() *node { return nil }), "a service name must be non-empty"},
+		{"a slash in the name", fxmodule.Service("a/b", func() *node { return nil }), "hold no '/'"},
+		{"constructor error", fxmodule.Service("email", func() (*node, error) { return nil, boom }), `construct service "email": EMAIL_KEY is not set`},
+		{"nil result", fxmodule.Service("nil", func() *node { return nil }), `construct service "nil": the constructor returned a nil *fxmodule_test.node`},
+		{"As with a non-interface", fxmodule.Service("x", func() *node { return nil }, fxmodule.As(42)), "As wants pointers to interfaces"},
+		{"As with an unimplemented interface", fxmodule.Service("x", func() *node { return nil }, fxmodule.As(new(Mailer))), "does not implement fxmodule_test.Mailer"},
+		{"duplicate names", fx.Options(
+			fxmodule.Service("twin", func() *node { return &node{j: &journal{}} }),
+			fxmodule.Service("twin", func() *emailService { return &emailService{} }),
+		), `provide service "twin": sprag: duplicate name`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			logger, _ := observed(t)
+			app := fx.New(fxmodule.Module, fx.Supply(logger), fx.NopLogger, tt.give)
+			err := app.Err()
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tt.want)
+		})
+	}
+}
+
+func TestProvidersMapRegistersInNameOrder(t *testing.T) {
+	t.Parallel()
+	var j journal
+	logger, _ := observed(t)
+	var registry *sprag.Registry
+	app := newApp(t, logger,
+		fxmodule.Providers(map[string]any{
+			"metrics": func() *node { return &node{j: &j} },
+			"email":   func() *node { return &node{j: &j} },
+			"audit":   func() *node { return &node{j: &j} },
+		}),
+		fx.Populate(&registry),
+	)
+	app.RequireStart().RequireStop()
+	assert.Equal(t, []string{"audit", "email", "metrics"}, registry.Names())
+	assert.Equal(t, []string{"start audit", "start email", "start metrics", "stop metrics", "stop email", "stop audit"}, j.get())
+}
+
+func TestVariadicConstructor(t *testing.T) {
+	t.Parallel()
+	var j journal
+	logger, _ := observed(t)
+	app := newApp(t, logger, fxmodule.Service("v", func(tags ...string) *node { return &node{j: &j} }))
+	app.RequireStart().RequireStop()
+	assert.Equal(t, []string{"start v", "stop v"}, j.get())
+}
+
+func TestChainParamsAreOptional(t *testing.T) {
+	t.Parallel()
+	var j journal
+	logger, _ := observed(t)
+	app := newApp(t, logger, fxmodule.Service("solo", func(p chainParams) *node {
+		assert.Nil(t, p.Next)
+		return &node{j: &j}
+	}))
+	app.RequireStart().RequireStop()
+}

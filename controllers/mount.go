@@ -1,0 +1,319 @@
+package controllers
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"reflect"
+	"slices"
+	"strings"
+)
+
+// routeKind says what serves a route, for errors and logs.
+type routeKind uint8
+
+const (
+	kindLoad    routeKind = iota // a controller's Load
+	kindAction                   // a controller's action
+	kindHandler                  // a raw http.Handler from Handle
+	kindBuiltin                  // /healthz and /readyz
+)
+
+// route is one pattern registered on the router.
+type route struct {
+	pattern string
+	kind    routeKind
+	owner   string // the controller's or handler's type; "server" for built-ins
+	action  string // the action's name, for kindAction
+	quiet   bool   // logged at debug level: health probes
+	handler http.Handler
+}
+
+// String describes the route in errors: `route "GET /x" of controller *app.C`.
+func (rt *route) String() string {
+	switch rt.kind {
+	case kindAction:
+		return fmt.Sprintf("action %q (%q) of controller %s", rt.action, rt.pattern, rt.owner)
+	case kindHandler:
+		return fmt.Sprintf("route %q of handler %s", rt.pattern, rt.owner)
+	case kindBuiltin:
+		return fmt.Sprintf("built-in route %q", rt.pattern)
+	}
+	return fmt.Sprintf("route %q of controller %s", rt.pattern, rt.owner)
+}
+
+// Mount registers controllers: each one's route, served by its Load, and
+// the routes of its actions ([Actioner], [Action]). A route without a
+// method means GET.
+//
+// Mount never panics. It returns one error naming each controller at fault
+// by its type, joined when there are several:
+//
+//   - [ErrNilController] for a nil controller;
+//   - [ErrNoRoute] for an empty route;
+//   - [ErrInvalidRoute] for a pattern http.ServeMux refuses;
+//   - [ErrInvalidAction] for a bad action (see [Action]);
+//   - [ErrRouteConflict] for a route that collides with another one of
+//     this call, of an earlier Mount or Handle, or with /healthz and
+//     /readyz; the error names both routes and their controllers.
+//
+// Mount is all or nothing: when it fails, none of its controllers is
+// mounted, and the server refuses to start ([Server.OnStart] returns the
+// error again), so that a wiring mistake cannot go unnoticed.
+//
+// Mount is safe for concurrent use and may be called while the server
+// serves: it builds a new router with every route and swaps it in at once,
+// so a request sees all of a Mount's routes or none. Building costs time in
+// the number of routes, so mount many controllers in one call.
+func (s *Server) Mount(ctrls ...Controller) error {
+	var (
+		routes []*route
+		errs   []error
+	)
+	for _, c := range ctrls {
+		rs, err := s.controllerRoutes(c)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		routes = append(routes, rs...)
+	}
+	return s.add(routes, errs)
+}
+
+// Handle registers a plain http.Handler on pattern, with ServeMux's
+// semantics (a pattern without a method matches every method). It goes
+// through the same stack as controllers: request id, body limit, panic
+// recovery, request log, and the error envelope for the router's 404 and
+// 405. Use it for what is not a controller: static files, a metrics
+// endpoint, a webhook that reads its own body.
+//
+// Handle fails, never panics, with [ErrNilController], [ErrNoRoute],
+// [ErrInvalidRoute] or [ErrRouteConflict], as [Server.Mount] does, and a
+// failure likewise keeps the server from starting.
+func (s *Server) Handle(pattern string, h http.Handler) error {
+	owner := typeName(h)
+	var err error
+	switch {
+	case isNil(h):
+		err = fmt.Errorf("handle %q: %w", pattern, ErrNilController)
+	case pattern == "":
+		err = fmt.Errorf("handle %s: %w", owner, ErrNoRoute)
+	default:
+		if perr := checkPattern(pattern); perr != nil {
+			err = fmt.Errorf("handle %s: route %q: %w: %w", owner, pattern, ErrInvalidRoute, perr)
+		}
+	}
+	if err != nil {
+		return s.add(nil, []error{err})
+	}
+	rt := &route{pattern: pattern, kind: kindHandler, owner: owner}
+	rt.handler = &rawHandler{srv: s, h: h, rt: rt}
+	return s.add([]*route{rt}, nil)
+}
+
+// Routes returns the patterns the server answers, built-in ones first,
+// then in the order they were mounted.
+func (s *Server) Routes() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]string, len(s.routes))
+	for i, rt := range s.routes {
+		out[i] = rt.pattern
+	}
+	return out
+}
+
+// controllerRoutes checks c and returns its routes: Load's, then its
+// actions'.
+func (s *Server) controllerRoutes(c Controller) ([]*route, error) {
+	if isNil(c) {
+		return nil, fmt.Errorf("mount controller %s: %w", typeName(c), ErrNilController)
+	}
+	owner := typeName(c)
+	wrap := func(err error) error { return fmt.Errorf("mount controller %s: %w", owner, err) }
+
+	pattern, err := callRoute(c)
+	if err != nil {
+		return nil, wrap(err)
+	}
+	if pattern == "" {
+		return nil, wrap(ErrNoRoute)
+	}
+	if !strings.ContainsAny(pattern, " \t") {
+		pattern = http.MethodGet + " " + pattern
+	}
+	if err := checkPattern(pattern); err != nil {
+		return nil, wrap(fmt.Errorf("route %q: %w: %w", pattern, ErrInvalidRoute, err))
+	}
+	load := &route{pattern: pattern, kind: kindLoad, owner: owner}
+	load.handler = &loadHandler{srv: s, c: c, rt: load}
+	routes := []*route{load}
+
+	actioner, ok := c.(Actioner)
+	if !ok {
+		return routes, nil
+	}
+	actions, err := callActions(actioner)
+	if err != nil {
+		return nil, wrap(err)
+	}
+	var errs []error
+	seen := make(map[string]bool, len(actions))
+	for i, a := range actions {
+		if a == nil {
+			errs = append(errs, wrap(fmt.Errorf("action %d: %w: nil action", i, ErrInvalidAction)))
+			continue
+		}
+		if err := a.check(); err != nil {
+			errs = append(errs, wrap(err))
+			continue
+		}
+		if seen[a.name] {
+			errs = append(errs, wrap(fmt.Errorf("action %q: %w: the name is used twice", a.name, ErrInvalidAction)))
+			continue
+		}
+		seen[a.name] = true
+		ap, err := actionPattern(pattern, a.name)
+		if err == nil {
+			if perr := checkPattern(ap); perr != nil {
+				err = fmt.Errorf("action %q: route %q: %w: %w", a.name, ap, ErrInvalidAction, perr)
+			}
+		}
+		if err != nil {
+			errs = append(errs, wrap(err))
+			continue
+		}
+		rt := &route{pattern: ap, kind: kindAction, owner: owner, action: a.name}
+		rt.handler = &actionHandler{srv: s, a: a, rt: rt}
+		routes = append(routes, rt)
+	}
+	if errs != nil {
+		return nil, errors.Join(errs...)
+	}
+	return routes, nil
+}
+
+// add registers routes after the server's current ones, all or nothing.
+// errs are failures found before; with them, or with a conflict, nothing is
+// registered and the joined error is remembered for OnStart.
+func (s *Server) add(routes []*route, errs []error) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	all := append(slices.Clip(s.routes), routes...)
+	mux, conflicts := buildMux(all)
+	errs = append(errs, conflicts...)
+	if len(errs) > 0 {
+		err := errors.Join(errs...)
+		s.mountErrs = append(s.mountErrs, err)
+		return err
+	}
+	s.routes = all
+	s.mux.Store(mux)
+	return nil
+}
+
+// buildMux registers routes on a new router. A route that conflicts with
+// one registered before it is left out and reported with the name of the
+// route it conflicts with.
+func buildMux(routes []*route) (*http.ServeMux, []error) {
+	mux := http.NewServeMux()
+	var (
+		done []*route
+		errs []error
+	)
+	for _, rt := range routes {
+		if err := register(mux, rt.pattern, rt.handler); err != nil {
+			errs = append(errs, conflictError(rt, done, err))
+			continue
+		}
+		done = append(done, rt)
+	}
+	return mux, errs
+}
+
+// conflictError names the earlier route that rt conflicts with. The mux's
+// own message is not used: it points at this file, not at the controllers.
+func conflictError(rt *route, earlier []*route, muxErr error) error {
+	prefix := "mount controller " + rt.owner
+	if rt.kind == kindHandler {
+		prefix = "handle " + rt.owner
+	}
+	for _, other := range earlier {
+		pair := http.NewServeMux()
+		if register(pair, other.pattern, http.NotFoundHandler()) == nil &&
+			register(pair, rt.pattern, http.NotFoundHandler()) != nil {
+			return fmt.Errorf("%s: %s conflicts with %s: %w", prefix, rt, other, ErrRouteConflict)
+		}
+	}
+	return fmt.Errorf("%s: %s: %w: %w", prefix, rt, ErrRouteConflict, muxErr)
+}
+
+// checkPattern reports whether http.ServeMux accepts pattern on its own.
+func checkPattern(pattern string) error {
+	return register(http.NewServeMux(), pattern, http.NotFoundHandler())
+}
+
+// register calls mux.Handle and turns its panic, for a malformed or
+// conflicting pattern, into an error.
+func register(mux *http.ServeMux, pattern string, h http.Handler) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = panicError(r)
+		}
+	}()
+	mux.Handle(pattern, h)
+	return nil
+}
+
+// callRoute calls c.Route, turning a panic into an error.
+func callRoute(c Controller) (pattern string, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("route: %w", panicError(r))
+		}
+	}()
+	return c.Route(), nil
+}
+
+// callActions calls a.Actions, turning a panic into an error.
+func callActions(a Actioner) (actions []*ActionHandler, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("actions: %w", panicError(r))
+		}
+	}()
+	return a.Actions(), nil
+}
+
+func panicError(r any) error {
+	if err, ok := r.(error); ok {
+		return err
+	}
+	return fmt.Errorf("panic: %v", r)
+}
+
+// isNil reports whether v is nil or a nil pointer, map, func or the like.
+func isNil(v any) bool {
+	if v == nil {
+		return true
+	}
+	rv := reflect.ValueOf(v)
+	switch rv.Kind() {
+	case reflect.Pointer, reflect.Map, reflect.Func, reflect.Slice, reflect.Chan, reflect.Interface:
+		return rv.IsNil()
+	}
+	return false
+}
+
+// rawHandler serves a handler registered with Handle.
+type rawHandler struct {
+	srv *Server
+	h   http.Handler
+	rt  *route
+}
+
+func (h *rawHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h.srv.enter(w, r, h.rt)
+	h.h.ServeHTTP(w, r)
+}

@@ -1,0 +1,269 @@
+package controllers
+
+import (
+	"fmt"
+	"html/template"
+	"strings"
+	"time"
+
+	"github.com/go-playground/validator/v10"
+	"go.uber.org/zap"
+)
+
+// EnvAddr is the environment variable [NewServer] reads the listen address
+// from when no [WithAddr] is given.
+const EnvAddr = "SPRAG_ADDR"
+
+// The defaults of a [Server]. The timeouts bound how long a slow or idle
+// client can hold a connection; the size limits bound the memory one
+// request can take.
+const (
+	DefaultAddr              = ":8080"          // every interface, port 8080
+	DefaultReadHeaderTimeout = 10 * time.Second // request line and headers
+	DefaultReadTimeout       = 30 * time.Second // the whole request, body included
+	DefaultWriteTimeout      = 30 * time.Second // the response, from the end of the headers
+	DefaultIdleTimeout       = 2 * time.Minute  // a keep-alive connection between requests
+	DefaultMaxHeaderBytes    = 64 << 10         // 64 KiB of request line and headers
+	DefaultBodyLimit         = 1 << 20          // 1 MiB of request body
+	DefaultTitle             = "sprag"          // Page.Title without WithTitle
+)
+
+// An Option configures a [Server] built by [NewServer]. Its String method
+// shows it as it would be written in Go, for logs and errors.
+type Option interface {
+	apply(*config) error
+	String() string
+}
+
+// config is what the options set.
+type config struct {
+	addr              string
+	readHeaderTimeout time.Duration
+	readTimeout       time.Duration
+	writeTimeout      time.Duration
+	idleTimeout       time.Duration
+	maxHeaderBytes    int
+	bodyLimit         int64
+	shell             *template.Template
+	title             string
+	logger            *zap.Logger
+	validate          *validator.Validate
+	controllers       []Controller
+}
+
+func defaultConfig() config {
+	return config{
+		readHeaderTimeout: DefaultReadHeaderTimeout,
+		readTimeout:       DefaultReadTimeout,
+		writeTimeout:      DefaultWriteTimeout,
+		idleTimeout:       DefaultIdleTimeout,
+		maxHeaderBytes:    DefaultMaxHeaderBytes,
+		bodyLimit:         DefaultBodyLimit,
+		title:             DefaultTitle,
+	}
+}
+
+type addrOption string
+
+// WithAddr sets the TCP address the server listens on, such as ":8080" or
+// "127.0.0.1:0" (a free port; [Server.Addr] reports it once started). It
+// takes precedence over [EnvAddr]. An empty address is an invalid option.
+func WithAddr(addr string) Option { return addrOption(addr) }
+
+func (o addrOption) apply(c *config) error {
+	if o == "" {
+		return fmt.Errorf("%v: %w: empty address", o, ErrInvalidOption)
+	}
+	c.addr = string(o)
+	return nil
+}
+
+func (o addrOption) String() string { return fmt.Sprintf("WithAddr(%q)", string(o)) }
+
+type timeoutKind uint8
+
+const (
+	readHeaderTimeout timeoutKind = iota
+	readTimeout
+	writeTimeout
+	idleTimeout
+)
+
+var timeoutNames = [...]string{
+	readHeaderTimeout: "WithReadHeaderTimeout",
+	readTimeout:       "WithReadTimeout",
+	writeTimeout:      "WithWriteTimeout",
+	idleTimeout:       "WithIdleTimeout",
+}
+
+type timeoutOption struct {
+	kind timeoutKind
+	d    time.Duration
+}
+
+// WithReadHeaderTimeout sets how long a client may take to send the request
+// line and headers (http.Server.ReadHeaderTimeout). Zero means no limit
+// beyond the read timeout; negative is an invalid option.
+func WithReadHeaderTimeout(d time.Duration) Option { return timeoutOption{readHeaderTimeout, d} }
+
+// WithReadTimeout sets how long a client may take to send a whole request,
+// body included (http.Server.ReadTimeout). Zero means no limit; negative is
+// an invalid option.
+func WithReadTimeout(d time.Duration) Option { return timeoutOption{readTimeout, d} }
+
+// WithWriteTimeout sets how long the server may take to write a response,
+// counted from the end of the request's headers (http.Server.WriteTimeout).
+// A Load that runs longer has its response cut. Zero means no limit, as
+// streaming handlers need; negative is an invalid option.
+func WithWriteTimeout(d time.Duration) Option { return timeoutOption{writeTimeout, d} }
+
+// WithIdleTimeout sets how long a keep-alive connection may wait for its
+// next request (http.Server.IdleTimeout). Zero means the read timeout;
+// negative is an invalid option.
+func WithIdleTimeout(d time.Duration) Option { return timeoutOption{idleTimeout, d} }
+
+func (o timeoutOption) apply(c *config) error {
+	if o.d < 0 {
+		return fmt.Errorf("%v: %w: negative duration", o, ErrInvalidOption)
+	}
+	switch o.kind {
+	case readHeaderTimeout:
+		c.readHeaderTimeout = o.d
+	case readTimeout:
+		c.readTimeout = o.d
+	case writeTimeout:
+		c.writeTimeout = o.d
+	case idleTimeout:
+		c.idleTimeout = o.d
+	}
+	return nil
+}
+
+func (o timeoutOption) String() string { return fmt.Sprintf("%s(%v)", timeoutNames[o.kind], o.d) }
+
+type maxHeaderBytesOption int
+
+// WithMaxHeaderBytes sets the largest request line and headers the server
+// reads (http.Server.MaxHeaderBytes); a larger request gets 431. n must be
+// positive.
+func WithMaxHeaderBytes(n int) Option { return maxHeaderBytesOption(n) }
+
+func (o maxHeaderBytesOption) apply(c *config) error {
+	if o <= 0 {
+		return fmt.Errorf("%v: %w: not positive", o, ErrInvalidOption)
+	}
+	c.maxHeaderBytes = int(o)
+	return nil
+}
+
+func (o maxHeaderBytesOption) String() string { return fmt.Sprintf("WithMaxHeaderBytes(%d)", int(o)) }
+
+type bodyLimitOption int64
+
+// WithBodyLimit sets the largest request body the server reads, for every
+// route: an action with a larger body gets 413, and a raw handler's reads
+// fail with *http.MaxBytesError past the limit. n must be positive.
+func WithBodyLimit(n int64) Option { return bodyLimitOption(n) }
+
+func (o bodyLimitOption) apply(c *config) error {
+	if o <= 0 {
+		return fmt.Errorf("%v: %w: not positive", o, ErrInvalidOption)
+	}
+	c.bodyLimit = int64(o)
+	return nil
+}
+
+func (o bodyLimitOption) String() string { return fmt.Sprintf("WithBodyLimit(%d)", int64(o)) }
+
+type shellOption struct{ t *template.Template }
+
+// WithShell sets the app's shell: the html/template executed with a *[Page]
+// for every HTML response. It must place Page.JSON in a script element of
+// type application/json; see [DefaultShell] for the default. A nil template
+// is an invalid option.
+func WithShell(t *template.Template) Option { return shellOption{t} }
+
+func (o shellOption) apply(c *config) error {
+	if o.t == nil {
+		return fmt.Errorf("%v: %w: nil template", o, ErrInvalidOption)
+	}
+	c.shell = o.t
+	return nil
+}
+
+func (o shellOption) String() string {
+	if o.t == nil {
+		return "WithShell(nil)"
+	}
+	return fmt.Sprintf("WithShell(%q)", o.t.Name())
+}
+
+type titleOption string
+
+// WithTitle sets [Page.Title], the title the shell shows. The default is
+// [DefaultTitle].
+func WithTitle(title string) Option { return titleOption(title) }
+
+func (o titleOption) apply(c *config) error {
+	c.title = string(o)
+	return nil
+}
+
+func (o titleOption) String() string { return fmt.Sprintf("WithTitle(%q)", string(o)) }
+
+type loggerOption struct{ l *zap.Logger }
+
+// WithLogger sets the logger of requests, failures and panics. Without it
+// the server logs through its service logger (sprag.Service.Logger), which
+// carries the name it was bound with. A nil logger is an invalid option.
+func WithLogger(l *zap.Logger) Option { return loggerOption{l} }
+
+func (o loggerOption) apply(c *config) error {
+	if o.l == nil {
+		return fmt.Errorf("%v: %w: nil logger", o, ErrInvalidOption)
+	}
+	c.logger = o.l
+	return nil
+}
+
+func (o loggerOption) String() string { return "WithLogger()" }
+
+type validatorOption struct{ v *validator.Validate }
+
+// WithValidator sets the validator of action inputs, for custom rules
+// registered with RegisterValidation. NewServer registers on it a tag-name
+// function that names fields by their JSON names, replacing any other,
+// so that [FieldError.Field] matches the body. A nil validator is an
+// invalid option.
+func WithValidator(v *validator.Validate) Option { return validatorOption{v} }
+
+func (o validatorOption) apply(c *config) error {
+	if o.v == nil {
+		return fmt.Errorf("%v: %w: nil validator", o, ErrInvalidOption)
+	}
+	c.validate = o.v
+	return nil
+}
+
+func (o validatorOption) String() string { return "WithValidator()" }
+
+type controllersOption []Controller
+
+// WithControllers mounts ctrls when [NewServer] builds the server, as
+// [Server.Mount] would, so that a wiring mistake fails the constructor:
+// fxmodule passes the controllers of its value group this way. Several
+// WithControllers add up, in order.
+func WithControllers(ctrls ...Controller) Option { return controllersOption(ctrls) }
+
+func (o controllersOption) apply(c *config) error {
+	c.controllers = append(c.controllers, o...)
+	return nil
+}
+
+func (o controllersOption) String() string {
+	names := make([]string, len(o))
+	for i, c := range o {
+		names[i] = typeName(c)
+	}
+	return "WithControllers(" + strings.Join(names, ", ") + ")"
+}

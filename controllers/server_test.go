@@ -1,0 +1,456 @@
+package controllers
+
+import (
+	"context"
+	"html/template"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptrace"
+	"net/textproto"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/go-playground/validator/v10"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/zap"
+
+	"github.com/sprag-go/sprag/sprag"
+)
+
+// httpServer returns the http.Server that OnStart made.
+func (s *Server) httpServer() *http.Server {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.hs
+}
+
+func TestServerServesOverTCP(t *testing.T) {
+	t.Parallel()
+	srv, logs := newServer(t, nil, []Option{WithAddr("127.0.0.1:0")}, &static{route: "GET /hello", data: map[string]string{"hi": "there"}})
+	assert.Equal(t, "127.0.0.1:0", srv.Addr(), "before start, the configured address")
+
+	base, client := startHTTP(t, srv)
+	assert.NotEqual(t, "127.0.0.1:0", srv.Addr(), "after start, the bound address")
+	assert.True(t, strings.HasPrefix(srv.Addr(), "127.0.0.1:"))
+	require.NotEmpty(t, logsWith(logs, "http server listening"))
+
+	resp, err := client.Get(base + "/hello")
+	require.NoError(t, err)
+	defer func() { assert.NoError(t, resp.Body.Close()) }()
+	body, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	assert.Equal(t, http.StatusOK, resp.StatusCode)
+	assert.JSONEq(t, `{"hi":"there"}`, string(body))
+	assert.NotEmpty(t, resp.Header.Get(HeaderRequestID))
+	assert.NoError(t, srv.Health(context.Background()))
+}
+
+func TestServerStopsListening(t *testing.T) {
+	t.Parallel()
+	srv, _ := newServer(t, nil, []Option{WithAddr("127.0.0.1:0")})
+	require.NoError(t, sprag.Bind(srv, "http", sprag.NewRuntime(nil)))
+	require.NoError(t, srv.Start(context.Background()))
+	addr := srv.Addr()
+
+	conn, err := net.Dial("tcp", addr)
+	require.NoError(t, err)
+	require.NoError(t, conn.Close())
+
+	require.NoError(t, srv.Stop(context.Background()))
+	_, err = net.Dial("tcp", addr)
+	require.Error(t, err, "the listener is closed after Stop")
+	assert.Equal(t, sprag.Stopped, srv.State())
+}
+
+func TestGracefulShutdownFinishesInFlightRequests(t *testing.T) {
+	t.Parallel()
+	entered := make(chan struct{})
+	release := make(chan struct{})
+	ctrl := &loader{route: "GET /slow", load: func(ctx context.Context, _ *Request) (any, error) {
+		close(entered)
+		<-release
+		return map[string]bool{"done": true}, ctx.Err()
+	}}
+	srv, _ := newServer(t, nil, []Option{WithAddr("127.0.0.1:0")}, ctrl)
+	require.NoError(t, sprag.Bind(srv, "http", sprag.NewRuntime(nil)))
+	require.NoError(t, srv.Start(context.Background()))
+	addr := srv.Addr()
+	shutdownBegan := make(chan struct{})
+	srv.httpServer().RegisterOnShutdown(func() { close(shutdownBegan) })
+
+	tr := &http.Transport{DisableKeepAlives: true}
+	defer tr.CloseIdleConnections()
+	type result struct {
+		status int
+		body   string
+		err    error
+	}
+	results := make(chan result, 1)
+	go func() {
+		resp, err := (&http.Client{Transport: tr}).Get("http://" + addr + "/slow")
+		if err != nil {
+			results <- result{err: err}
+			return
+		}
+		defer func() { assert.NoError(t, resp.Body.Close()) }()
+		b, err := io.ReadAll(resp.Body)
+		results <- result{status: resp.StatusCode, body: string(b), err: err}
+	}()
+
+	<-entered
+	stopped := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		stopped <- srv.Stop(ctx)
+	}()
+	<-shutdownBegan // Shutdown has closed the listener and waits for the request
+
+	_, err := net.Dial("tcp", addr)
+	require.Error(t, err, "no new connections during shutdown")
+	select {
+	case err := <-stopped:
+		t.Fatalf("Stop returned before the in-flight request finished: %v", err)
+	default:
+	}
+
+	close(release)
+	res := <-results
+	require.NoError(t, res.err)
+	assert.Equal(t, http.StatusOK, res.status)
+	assert.JSONEq(t, `{"done":true}`, res.body)
+	require.NoError(t, <-stopped)
+	assert.Equal(t, sprag.Stopped, srv.State())
+}
+
+func TestShutdownDeadlineClosesConnections(t *testing.T) {
+	t.Parallel()
+	entered := make(chan struct{})
+	release := make(chan struct{})
+	defer close(release)
+	ctrl := &loader{route: "GET /stuck", load: func(ctx context.Context, _ *Request) (any, error) {
+		close(entered)
+		select {
+		case <-release:
+		case <-ctx.Done(): // the service context ends after OnStop
+		}
+		return nil, ctx.Err()
+	}}
+	srv, _ := newServer(t, nil, []Option{WithAddr("127.0.0.1:0")}, ctrl)
+	require.NoError(t, sprag.Bind(srv, "http", sprag.NewRuntime(nil)))
+	require.NoError(t, srv.Start(context.Background()))
+
+	tr := &http.Transport{DisableKeepAlives: true}
+	defer tr.CloseIdleConnections()
+	done := make(chan error, 1)
+	go func() {
+		resp, err := (&http.Client{Transport: tr}).Get("http://" + srv.Addr() + "/stuck")
+		if err == nil {
+			_, err = io.Copy(io.Discard, resp.Body)
+			_ = resp.Body.Close()
+		}
+		done <- err
+	}()
+	<-entered
+
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel() // the stop deadline has passed already
+	err := srv.Stop(ctx)
+	require.ErrorIs(t, err, sprag.ErrStillRunning, "sprag names what still ran at the deadline")
+	// The client is not left hanging: either the connection is closed or,
+	// as the service context ends the request's, Load returns first and
+	// the client gets its 500.
+	if err := <-done; err != nil {
+		t.Logf("client: %v", err) // either outcome is fine; what matters is that it came
+	}
+	<-srv.Done() // and the teardown completes
+}
+
+func TestWithControllers(t *testing.T) {
+	t.Parallel()
+	srv, err := NewServer(nil,
+		WithControllers(&static{route: "GET /a", data: "a"}),
+		WithControllers(&static{route: "GET /b", data: "b"}))
+	require.NoError(t, err)
+	assert.Equal(t, []string{HealthzRoute, ReadyzRoute, "GET /a", "GET /b"}, srv.Routes())
+
+	srv, err = NewServer(nil, WithControllers(&static{route: "GET /a"}, &loader{route: "GET /a"}))
+	require.ErrorIs(t, err, ErrRouteConflict)
+	assert.Nil(t, srv)
+	assert.Contains(t, err.Error(), "new http server: mount controller *controllers.loader")
+}
+
+func TestPortInUseFailsStart(t *testing.T) {
+	t.Parallel()
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer func() { assert.NoError(t, taken.Close()) }()
+	addr := taken.Addr().String()
+
+	srv, _ := newServer(t, nil, []Option{WithAddr(addr)})
+	require.NoError(t, sprag.Bind(srv, "http", sprag.NewRuntime(nil)))
+	err = srv.Start(context.Background())
+	require.Error(t, err)
+	require.ErrorIs(t, err, syscall.EADDRINUSE)
+	assert.Contains(t, err.Error(), `http server: listen on "`+addr+`"`)
+	assert.Contains(t, err.Error(), `start service "http"`)
+	assert.Equal(t, sprag.Failed, srv.State())
+	assert.NoError(t, srv.Stop(context.Background()))
+}
+
+func TestServerHealthWhenServingEnds(t *testing.T) {
+	t.Parallel()
+	reg := sprag.NewRegistry()
+	srv, _ := newServer(t, reg, []Option{WithAddr("127.0.0.1:0")})
+	require.NoError(t, sprag.Bind(srv, "http", sprag.NewRuntime(nil)))
+	require.NoError(t, reg.Provide("http", srv))
+	require.NoError(t, srv.Start(context.Background()))
+	defer func() { assert.NoError(t, srv.Stop(context.Background())) }()
+	assert.True(t, reg.Health(context.Background()).Healthy)
+
+	require.NoError(t, srv.httpServer().Close()) // as if the listener died under the service
+	srv.mu.Lock()
+	task := srv.serving
+	srv.mu.Unlock()
+	<-task.Done()
+
+	err := srv.Health(context.Background())
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "no longer serving")
+	report := reg.Health(context.Background())
+	assert.False(t, report.Healthy)
+	assert.Equal(t, []string{"http"}, names(report.Unhealthy()))
+}
+
+func names(sts []sprag.Status) []string {
+	out := make([]string, len(sts))
+	for i, st := range sts {
+		out[i] = st.Name
+	}
+	return out
+}
+
+func TestServerUsesItsServiceLogger(t *testing.T) {
+	t.Parallel()
+	srv, err := NewServer(nil)
+	require.NoError(t, err)
+	assert.NotNil(t, srv.log(), "a no-op logger before Bind")
+	require.NoError(t, sprag.Bind(srv, "http", sprag.Runtime{Logger: zap.NewNop()}))
+	assert.NotNil(t, srv.log())
+	assert.Equal(t, http.StatusOK, serve(srv, http.MethodGet, "/healthz", nil).Code)
+}
+
+func TestAddress(t *testing.T) { // not parallel: it sets the environment
+	t.Setenv(EnvAddr, "")
+	srv, err := NewServer(nil)
+	require.NoError(t, err)
+	assert.Equal(t, DefaultAddr, srv.Addr())
+
+	t.Setenv(EnvAddr, "127.0.0.1:9999")
+	srv, err = NewServer(nil)
+	require.NoError(t, err)
+	assert.Equal(t, "127.0.0.1:9999", srv.Addr(), "the environment gives the address")
+
+	srv, err = NewServer(nil, WithAddr("127.0.0.1:0"))
+	require.NoError(t, err)
+	assert.Equal(t, "127.0.0.1:0", srv.Addr(), "an option wins over the environment")
+}
+
+func TestServerSettings(t *testing.T) {
+	t.Parallel()
+	t.Run("defaults", func(t *testing.T) {
+		t.Parallel()
+		srv, _ := newServer(t, nil, []Option{WithAddr("127.0.0.1:0")})
+		startHTTP(t, srv)
+		hs := srv.httpServer()
+		assert.Equal(t, DefaultReadHeaderTimeout, hs.ReadHeaderTimeout)
+		assert.Equal(t, DefaultReadTimeout, hs.ReadTimeout)
+		assert.Equal(t, DefaultWriteTimeout, hs.WriteTimeout)
+		assert.Equal(t, DefaultIdleTimeout, hs.IdleTimeout)
+		assert.Equal(t, DefaultMaxHeaderBytes, hs.MaxHeaderBytes)
+		assert.Equal(t, int64(DefaultBodyLimit), srv.cfg.bodyLimit)
+		assert.NotNil(t, hs.ErrorLog)
+	})
+	t.Run("options", func(t *testing.T) {
+		t.Parallel()
+		srv, _ := newServer(t, nil, []Option{
+			WithAddr("127.0.0.1:0"),
+			WithReadHeaderTimeout(time.Second), WithReadTimeout(2 * time.Second),
+			WithWriteTimeout(0), WithIdleTimeout(4 * time.Second),
+			WithMaxHeaderBytes(4096), WithBodyLimit(10),
+		})
+		startHTTP(t, srv)
+		hs := srv.httpServer()
+		assert.Equal(t, time.Second, hs.ReadHeaderTimeout)
+		assert.Equal(t, 2*time.Second, hs.ReadTimeout)
+		assert.Zero(t, hs.WriteTimeout)
+		assert.Equal(t, 4*time.Second, hs.IdleTimeout)
+		assert.Equal(t, 4096, hs.MaxHeaderBytes)
+		assert.Equal(t, int64(10), srv.cfg.bodyLimit)
+	})
+	t.Run("header limit enforced", func(t *testing.T) {
+		t.Parallel()
+		srv, _ := newServer(t, nil, []Option{WithAddr("127.0.0.1:0"), WithMaxHeaderBytes(1024)})
+		base, client := startHTTP(t, srv)
+		req, err := http.NewRequest(http.MethodGet, base+"/healthz", nil)
+		require.NoError(t, err)
+		req.Header.Set("X-Big", strings.Repeat("b", 8<<10))
+		resp, err := client.Do(req)
+		require.NoError(t, err)
+		defer func() { assert.NoError(t, resp.Body.Close()) }()
+		assert.Equal(t, http.StatusRequestHeaderFieldsTooLarge, resp.StatusCode)
+	})
+}
+
+func TestInvalidOptions(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		give Option
+		want string
+	}{
+		{WithAddr(""), `WithAddr("")`},
+		{WithReadHeaderTimeout(-1), "WithReadHeaderTimeout(-1ns)"},
+		{WithReadTimeout(-time.Second), "WithReadTimeout(-1s)"},
+		{WithWriteTimeout(-time.Second), "WithWriteTimeout(-1s)"},
+		{WithIdleTimeout(-time.Second), "WithIdleTimeout(-1s)"},
+		{WithMaxHeaderBytes(0), "WithMaxHeaderBytes(0)"},
+		{WithBodyLimit(-5), "WithBodyLimit(-5)"},
+		{WithShell(nil), "WithShell(nil)"},
+		{WithLogger(nil), "WithLogger()"},
+		{WithValidator(nil), "WithValidator()"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.want, func(t *testing.T) {
+			t.Parallel()
+			srv, err := NewServer(nil, tt.give)
+			require.ErrorIs(t, err, ErrInvalidOption)
+			assert.Nil(t, srv)
+			assert.Contains(t, err.Error(), tt.want)
+		})
+	}
+	_, err := NewServer(nil, WithBodyLimit(0), WithAddr(""))
+	require.ErrorIs(t, err, ErrInvalidOption)
+	assert.Contains(t, err.Error(), "WithBodyLimit(0)", "every invalid option is named")
+	assert.Contains(t, err.Error(), `WithAddr("")`)
+}
+
+func TestOptionStrings(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		give Option
+		want string
+	}{
+		{WithAddr(":9000"), `WithAddr(":9000")`},
+		{WithReadHeaderTimeout(time.Second), "WithReadHeaderTimeout(1s)"},
+		{WithReadTimeout(time.Minute), "WithReadTimeout(1m0s)"},
+		{WithWriteTimeout(0), "WithWriteTimeout(0s)"},
+		{WithIdleTimeout(time.Hour), "WithIdleTimeout(1h0m0s)"},
+		{WithMaxHeaderBytes(1024), "WithMaxHeaderBytes(1024)"},
+		{WithBodyLimit(2048), "WithBodyLimit(2048)"},
+		{WithShell(template.New("app")), `WithShell("app")`},
+		{WithTitle("Acme"), `WithTitle("Acme")`},
+		{WithLogger(zap.NewNop()), "WithLogger()"},
+		{WithValidator(validator.New()), "WithValidator()"},
+		{WithControllers(&static{}, &loader{}), "WithControllers(*controllers.static, *controllers.loader)"},
+	}
+	for _, tt := range tests {
+		assert.Equal(t, tt.want, tt.give.String())
+	}
+	srv, err := NewServer(nil, nil, WithTitle("x")) // a nil option is skipped
+	require.NoError(t, err)
+	assert.Equal(t, "x", srv.cfg.title)
+}
+
+func TestPanicAfterTheResponseBeganAbortsIt(t *testing.T) {
+	t.Parallel()
+	srv, logs := newServer(t, nil, []Option{WithAddr("127.0.0.1:0")})
+	require.NoError(t, srv.Handle("GET /half", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.WriteHeader(http.StatusOK)
+		_, _ = w.Write([]byte(`{"partial":`))
+		_ = http.NewResponseController(w).Flush()
+		panic("midway")
+	})))
+	require.NoError(t, srv.Handle("GET /abort", http.HandlerFunc(func(http.ResponseWriter, *http.Request) {
+		panic(http.ErrAbortHandler)
+	})))
+	base, client := startHTTP(t, srv)
+
+	resp, err := client.Get(base + "/half")
+	require.NoError(t, err)
+	_, err = io.ReadAll(resp.Body)
+	require.NoError(t, resp.Body.Close())
+	require.Error(t, err, "the client sees a broken response, not a short one")
+	assert.Len(t, logsWith(logs, "panic in http handler"), 1)
+
+	_, err = client.Get(base + "/abort") //nolint:bodyclose // no response: the connection is dropped
+	require.Error(t, err)
+	assert.Len(t, logsWith(logs, "panic in http handler"), 1, "http.ErrAbortHandler is not a failure to log")
+
+	resp, err = client.Get(base + "/healthz")
+	require.NoError(t, err, "the server goes on serving")
+	require.NoError(t, resp.Body.Close())
+	assert.Equal(t, http.StatusOK, resp.StatusCode)
+}
+
+func TestPanicDropsTheHandlersHeaders(t *testing.T) {
+	t.Parallel()
+	srv, _ := newServer(t, nil, nil)
+	require.NoError(t, srv.Handle("GET /gz", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Encoding", "gzip")
+		w.Header().Set("Content-Length", "12345")
+		panic("before writing")
+	})))
+	rec := serve(srv, http.MethodGet, "/gz", nil, HeaderRequestID, "p-1")
+	assert.Equal(t, http.StatusInternalServerError, rec.Code)
+	assert.Empty(t, rec.Header().Get("Content-Encoding"))
+	assert.Empty(t, rec.Header().Get("Content-Length"))
+	assert.Equal(t, "p-1", envelope(t, rec).RequestID)
+}
+
+func TestFlushAndInformationalStatus(t *testing.T) {
+	t.Parallel()
+	srv, logs := newServer(t, nil, []Option{WithAddr("127.0.0.1:0")})
+	require.NoError(t, srv.Handle("GET /stream", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Link", "</app.css>; rel=preload")
+		w.WriteHeader(http.StatusEarlyHints)
+		w.(http.Flusher).Flush()
+		_, _ = w.Write([]byte("a"))
+		w.WriteHeader(http.StatusTeapot) // superfluous: dropped
+		_ = http.NewResponseController(w).Flush()
+	})))
+	base, client := startHTTP(t, srv)
+
+	var informational []int
+	ctx := httptrace.WithClientTrace(context.Background(), &httptrace.ClientTrace{
+		Got1xxResponse: func(code int, _ textproto.MIMEHeader) error {
+			informational = append(informational, code)
+			return nil
+		},
+	})
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/stream", nil)
+	require.NoError(t, err)
+	resp, err := client.Do(req)
+	require.NoError(t, err)
+	body, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	require.NoError(t, resp.Body.Close())
+	assert.Equal(t, []int{http.StatusEarlyHints}, informational)
+	assert.Equal(t, http.StatusOK, resp.StatusCode, "the informational status is not the final one")
+	assert.Equal(t, "a", string(body))
+
+	requests := logsWith(logs, "http request")
+	require.Len(t, requests, 1)
+	assert.EqualValues(t, http.StatusOK, requests[0].ContextMap()["status"])
+}
+
+func TestStartWithoutBindFails(t *testing.T) {
+	t.Parallel()
+	srv := newServerForTest(t)
+	err := srv.Start(context.Background())
+	require.ErrorIs(t, err, sprag.ErrNotBound)
+	assert.NotErrorIs(t, err, ErrInvalidRoute)
+}

@@ -20,7 +20,9 @@ import (
 //   - the *sprag.Registry every [Service] registers in, for lookups by name,
 //     iteration and health reports ([sprag.Registry.Health]);
 //   - the sprag.Runtime (bus and logger) services are bound to;
-//   - the *[Ready] signal of the app's start.
+//   - the *[Ready] signal of the app's start;
+//   - the app's *controllers.Server, named "http", once [Controllers] is
+//     used.
 //
 // It logs with the app's *zap.Logger, if one is provided (fx.Supply(logger)
 // or a constructor), and otherwise with a production logger of its own that
@@ -36,6 +38,7 @@ var Module = fx.Module("sprag",
 		newReady,
 		newWiring,
 	),
+	serverProvide, // built only when Controllers asks for it
 	fx.WithLogger(newFxLogger),
 	fx.Invoke(appendReadyHook), // the app's first hook; see Ready
 )

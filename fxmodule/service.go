@@ -81,6 +81,13 @@ func newWiring(rt sprag.Runtime, registry *sprag.Registry, ready *Ready) *wiring
 // the services it takes and stops before them. A constructor error, a
 // duplicate name or a nil result fails fx.New, naming the service.
 func Service(name string, ctor any, opts ...ServiceOption) fx.Option {
+	provide, touch := provideService(name, ctor, opts...)
+	return fx.Options(provide, touch)
+}
+
+// provideService returns the provide of the service and the invoke that
+// makes fx construct it even when nothing injects it.
+func provideService(name string, ctor any, opts ...ServiceOption) (provide, touch fx.Option) {
 	var c serviceConfig
 	for _, o := range opts {
 		o.applyService(&c)
@@ -88,13 +95,13 @@ func Service(name string, ctor any, opts ...ServiceOption) fx.Option {
 	fn := reflect.ValueOf(ctor)
 	out, err := checkConstructor(name, fn)
 	if err != nil {
-		return fx.Error(err)
+		return fx.Error(err), fx.Options()
 	}
 	for _, iface := range c.as {
 		if t := reflect.TypeOf(iface); t == nil || t.Kind() != reflect.Pointer || t.Elem().Kind() != reflect.Interface {
-			return fx.Error(fmt.Errorf("fxmodule.Service(%q): As wants pointers to interfaces such as new(Mailer), got %T", name, iface))
+			return fx.Error(fmt.Errorf("fxmodule.Service(%q): As wants pointers to interfaces such as new(Mailer), got %T", name, iface)), fx.Options()
 		} else if !out.Implements(t.Elem()) {
-			return fx.Error(fmt.Errorf("fxmodule.Service(%q): %s does not implement %s", name, out, t.Elem()))
+			return fx.Error(fmt.Errorf("fxmodule.Service(%q): %s does not implement %s", name, out, t.Elem())), fx.Options()
 		}
 	}
 
@@ -108,13 +115,9 @@ func Service(name string, ctor any, opts ...ServiceOption) fx.Option {
 			provideAnns = append(provideAnns, fx.As(iface))
 		}
 	}
-	// The invoke asks for the service by name, so that fx constructs it
-	// (and appends its hook) even when nothing else injects it.
-	touch := reflect.MakeFunc(reflect.FuncOf([]reflect.Type{out}, nil, false), func([]reflect.Value) []reflect.Value { return nil })
-	return fx.Options(
-		fx.Provide(fx.Annotate(wrapConstructor(name, fn, out).Interface(), provideAnns...)),
-		fx.Invoke(fx.Annotate(touch.Interface(), fx.ParamTags(tag))),
-	)
+	noop := reflect.MakeFunc(reflect.FuncOf([]reflect.Type{out}, nil, false), func([]reflect.Value) []reflect.Value { return nil })
+	return fx.Provide(fx.Annotate(wrapConstructor(name, fn, out).Interface(), provideAnns...)),
+		fx.Invoke(fx.Annotate(noop.Interface(), fx.ParamTags(tag)))
 }
 
 // checkConstructor checks that fn is a function whose first result embeds

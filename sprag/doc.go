@@ -67,6 +67,19 @@
 // handle) and logs it. Bad arguments are errors wrapping
 // [ErrInvalidArgument]. Nothing here panics at the caller.
 //
+// # Primitives
+//
+// Beyond the managed methods, a service can own: a [Queue] of typed items
+// with N workers that drains at stop and hands what is left to [Overflow]
+// ([NewQueue]); a [Watcher] that polls or follows a stream with retry
+// backoff and tells subscribers of changes ([NewWatcher],
+// [NewStreamWatcher]); an [Observable] value other services subscribe to
+// ([NewObservable]); a managed subprocess stopped with SIGTERM, a grace
+// period, then SIGKILL ([StartProcess]); and cron jobs ([Service.Cron]).
+// Each is created while its service starts or runs, reports its figures in
+// [Status.Details], and is torn down by Stop. docs/primitives.md has the
+// details.
+//
 // # Concurrency
 //
 // Callbacks run concurrently with each other: an interval's run, a task and

@@ -86,18 +86,11 @@ func (s *Service) Status(ctx context.Context) Status {
 }
 
 // reporter is a managed primitive's contribution to its service's health:
-// figures under a name, and an error when it is not healthy.
+// figures under a name, and an error when it is not healthy. Primitives
+// register one when they attach to their service (primitive.go).
 type reporter struct {
 	name   string
 	report func() (any, error)
-}
-
-// addReporter registers r with the service's health. Primitives call it
-// when they are created; reporters are read only while the service runs.
-func (s *Service) addReporter(name string, report func() (any, error)) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.reporters = append(s.reporters, reporter{name: name, report: report})
 }
 
 func checkHealth(ctx context.Context, hc HealthChecker) (err error) {

@@ -216,6 +216,7 @@ func (s *Service) teardown(ctx context.Context, runOnStop bool, end State) error
 	// 2-4. Timers, the service context, listeners.
 	s.mu.Lock()
 	timers, subs, cancel := s.timers, s.subs, s.cancel
+	s.stopCtx = ctx // work that drains at stop (queues, processes) learns the deadline
 	candidates := s.candidatesLocked(timers, subs)
 	s.timers, s.subs, s.tasks = nil, nil, nil
 	s.mu.Unlock()

@@ -35,8 +35,8 @@ type taskConfig struct {
 	restart *RestartPolicy
 }
 
-// LabelOption is returned by [Label]. It configures intervals, timeouts and
-// tasks alike.
+// LabelOption is returned by [Label]. It names intervals, timeouts, tasks,
+// cron jobs, queues, watchers, observables and processes alike.
 type LabelOption string
 
 // Label names managed work in logs, errors and health reports. Without it

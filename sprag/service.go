@@ -48,6 +48,8 @@ type Service struct {
 	ctx    context.Context // ends when Stop begins to tear down
 	cancel context.CancelFunc
 
+	stopCtx context.Context // Stop's context, set before ctx is cancelled; see stopContext
+
 	startCancel context.CancelFunc // cancels OnStart's context; set while starting
 	startDone   chan struct{}      // closed when Start has finished
 	stopDone    chan struct{}      // closed when Stop has finished

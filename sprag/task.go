@@ -187,9 +187,11 @@ func (t *Task) giveUp(ctx context.Context, restarts int, last error) {
 	s.gaveUp = append(s.gaveUp, t.Label())
 	s.mu.Unlock()
 	s.Logger().Error("task gave up", zap.String("kind", KindTask.String()), zap.String("label", t.Label()), zap.Error(err))
-	t.finish(err)
-	// The emit's failures are reported by the bus's own error handler.
+	// The emit's failures are reported by the bus's own error handler. It
+	// comes before finish, so that whoever waits on the task sees the
+	// give-up fully reported.
 	_ = TaskGaveUp.Emit(context.WithoutCancel(ctx), s.Runtime().Bus, TaskFailure{Service: s.Name(), Label: t.Label(), Err: err})
+	t.finish(err)
 }
 
 // finish records the result and marks the task done; only the first call

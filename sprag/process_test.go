@@ -1,0 +1,319 @@
+package sprag_test
+
+import (
+	"context"
+	"os/exec"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/sprag-go/sprag/sprag"
+	"github.com/sprag-go/sprag/spragtest"
+)
+
+// These tests run real processes, so they cannot run in a synctest bubble.
+// They wait on channels; the timeouts are safety nets that a healthy run
+// never reaches, not measurements.
+
+const safety = 20 * time.Second
+
+// needShell skips a test on a machine without a POSIX shell.
+func needShell(t *testing.T) {
+	t.Helper()
+	if runtime.GOOS == "windows" {
+		t.Skip("the process tests use POSIX signals and sh")
+	}
+	if _, err := exec.LookPath("sh"); err != nil {
+		t.Skip("sh not found:", err)
+	}
+}
+
+// lines collects output lines and signals each on a channel.
+type lines struct {
+	collected[string]
+	ch chan string
+}
+
+func newLines() *lines { return &lines{ch: make(chan string, 100)} }
+
+func (l *lines) add(line string) {
+	l.collected.add(line)
+	l.ch <- line
+}
+
+// await waits for line, failing the test after the safety timeout.
+func (l *lines) await(t *testing.T, line string) {
+	t.Helper()
+	timeout := time.After(safety)
+	for {
+		select {
+		case got := <-l.ch:
+			if got == line {
+				return
+			}
+		case <-timeout:
+			t.Fatalf("no line %q; got %q", line, l.get())
+		}
+	}
+}
+
+func safetyCtx(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), safety)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+func TestProcessFollowsItsOutputAndReportsItsExit(t *testing.T) {
+	t.Parallel()
+	needShell(t)
+	p := &probe{}
+	rt := spragtest.Start(t, "svc", p)
+	exits := spragtest.Record(t, rt.Bus, sprag.ProcessExited.Name())
+	out, errOut := newLines(), newLines()
+	proc, err := sprag.StartProcess(p, "sh", []string{"-c", `echo one; echo two >&2; printf 'three\r\nfour'`},
+		sprag.Stdout(out.add), sprag.Stderr(errOut.add), sprag.Label("script"))
+	require.NoError(t, err)
+	assert.Equal(t, "script", proc.Label())
+
+	require.NoError(t, proc.Wait(safetyCtx(t)))
+	assert.Equal(t, []string{"one", "three", "four"}, out.get(), "lines without their endings, the last one flushed")
+	assert.Equal(t, []string{"two"}, errOut.get())
+	exit, ok := proc.LastExit()
+	require.True(t, ok)
+	assert.Positive(t, exit.Pid)
+	assert.Equal(t, 0, exit.Code)
+	assert.Equal(t, "exit status 0", exit.Status)
+	assert.False(t, exit.Stopped)
+	assert.Equal(t, "svc", exit.Service)
+	assert.Equal(t, "script", exit.Label)
+	assert.Zero(t, proc.Pid())
+	assert.False(t, proc.Running())
+	require.Equal(t, 1, exits.Len())
+	assert.Equal(t, exit, exits.Payloads()[0])
+	assert.True(t, p.Status(context.Background()).Healthy, "exiting with 0 is fine")
+}
+
+func TestProcessGetsSIGTERMWhenItsServiceStops(t *testing.T) {
+	t.Parallel()
+	needShell(t)
+	p := &probe{}
+	rt := spragtest.Start(t, "svc", p)
+	exits := spragtest.Record(t, rt.Bus, sprag.ProcessExited.Name())
+	out := newLines()
+	proc, err := sprag.StartProcess(p, "sh", []string{"-c", `trap 'echo got TERM; exit 0' TERM; echo ready; while :; do sleep 0.05; done`},
+		sprag.Stdout(out.add), sprag.Label("worker"))
+	require.NoError(t, err)
+	out.await(t, "ready")
+
+	assert.Positive(t, proc.Pid())
+	assert.True(t, proc.Running())
+	st := p.Status(context.Background()).Details["process worker"].(sprag.ProcessStats)
+	assert.Equal(t, proc.Pid(), st.Pid)
+	assert.True(t, st.Running)
+	assert.Equal(t, 1, st.Starts)
+
+	spragtest.Stop(t, p, safety)
+	assert.Contains(t, out.get(), "got TERM")
+	exit, ok := proc.LastExit()
+	require.True(t, ok)
+	assert.Equal(t, "exit status 0", exit.Status)
+	assert.True(t, exit.Stopped)
+	require.ErrorIs(t, proc.Err(), context.Canceled, "stopped with its service: not a failure")
+	assert.Zero(t, exits.Len(), "a stop is not reported as an exit")
+}
+
+func TestProcessThatIgnoresSIGTERMIsKilledAfterItsGrace(t *testing.T) {
+	t.Parallel()
+	needShell(t)
+	p := &probe{}
+	spragtest.Start(t, "svc", p)
+	out := newLines()
+	proc, err := sprag.StartProcess(p, "sh", []string{"-c", `trap '' TERM; echo ready; exec sleep 60`},
+		sprag.Stdout(out.add), sprag.Grace(100*time.Millisecond))
+	require.NoError(t, err)
+	out.await(t, "ready")
+
+	spragtest.Stop(t, p, safety)
+	exit, ok := proc.LastExit()
+	require.True(t, ok)
+	assert.Equal(t, "signal: killed", exit.Status)
+	assert.Equal(t, -1, exit.Code)
+	assert.True(t, exit.Stopped)
+}
+
+func TestProcessIsKilledAtTheStopDeadline(t *testing.T) {
+	t.Parallel()
+	needShell(t)
+	p := &probe{}
+	spragtest.Start(t, "svc", p)
+	out := newLines()
+	proc, err := sprag.StartProcess(p, "sh", []string{"-c", `trap '' TERM; echo ready; exec sleep 60`},
+		sprag.Stdout(out.add), sprag.Grace(time.Hour))
+	require.NoError(t, err)
+	out.await(t, "ready")
+
+	err = stopWithin(p, 200*time.Millisecond) // far shorter than the grace
+	if err != nil {
+		require.ErrorIs(t, err, sprag.ErrStillRunning, "at most the reaping may outlive the deadline")
+	}
+	select {
+	case <-proc.Done():
+	case <-time.After(safety):
+		t.Fatal("the process was not killed at the stop deadline")
+	}
+	exit, _ := proc.LastExit()
+	assert.Equal(t, "signal: killed", exit.Status)
+}
+
+func TestProcessThatDiesIsRestartedByItsPolicy(t *testing.T) {
+	t.Parallel()
+	needShell(t)
+	p := &probe{}
+	rt, logs := spragtest.ObservedRuntime(t)
+	spragtest.Start(t, "svc", p, spragtest.WithRuntime(rt))
+	exits := spragtest.Record(t, rt.Bus, sprag.ProcessExited.Name())
+	gaveUp := make(chan sprag.TaskFailure, 1)
+	_, err := sprag.TaskGaveUp.Listen(rt.Bus, func(_ context.Context, f sprag.TaskFailure) error {
+		gaveUp <- f
+		return nil
+	})
+	require.NoError(t, err)
+	out := newLines()
+	proc, err := sprag.StartProcess(p, "sh", []string{"-c", `echo started; exit 3`}, sprag.Stdout(out.add),
+		sprag.Label("flaky"), sprag.RestartProcess(sprag.RestartPolicy{MaxRestarts: 2, Backoff: 10 * time.Millisecond}))
+	require.NoError(t, err)
+
+	err = proc.Wait(safetyCtx(t))
+	require.ErrorIs(t, err, sprag.ErrRestartLimit)
+	var exitErr *exec.ExitError
+	require.ErrorAs(t, err, &exitErr)
+	assert.Equal(t, 3, exitErr.ExitCode())
+	assert.Equal(t, 2, proc.Restarts())
+	assert.Equal(t, []string{"started", "started", "started"}, out.get())
+	assert.Equal(t, 3, exits.Len())
+	exit, _ := proc.LastExit()
+	assert.Equal(t, 3, exit.Code)
+	select {
+	case f := <-gaveUp: // emitted after the task's end
+		assert.Equal(t, "process flaky", f.Label)
+	case <-time.After(safety):
+		t.Fatal("TaskGaveUp was not emitted")
+	}
+	failed := logs.FilterMessage("task failed").All()
+	require.Len(t, failed, 3)
+	assert.Equal(t, "process flaky", failed[0].ContextMap()["label"])
+	assert.Contains(t, failed[0].ContextMap()["error"], "exited: exit status 3")
+
+	st := p.Status(context.Background())
+	assert.False(t, st.Healthy)
+	require.ErrorIs(t, st.Err, sprag.ErrRestartLimit)
+	assert.Equal(t, 3, st.Details["process flaky"].(sprag.ProcessStats).Starts)
+}
+
+func TestProcessFailureWithoutRestartMakesItsServiceUnhealthy(t *testing.T) {
+	t.Parallel()
+	needShell(t)
+	p := &probe{}
+	spragtest.Start(t, "svc", p)
+	proc, err := sprag.StartProcess(p, "sh", []string{"-c", "exit 4"}, sprag.Label("once"))
+	require.NoError(t, err)
+	err = proc.Wait(safetyCtx(t))
+	var exitErr *exec.ExitError
+	require.ErrorAs(t, err, &exitErr)
+	assert.Equal(t, 4, exitErr.ExitCode())
+	st := p.Status(context.Background())
+	assert.False(t, st.Healthy)
+	assert.Contains(t, st.Err.Error(), "process once: ")
+	assert.Contains(t, st.Err.Error(), "exited: exit status 4")
+}
+
+func TestProcessOutputGoesToTheLoggerByDefault(t *testing.T) {
+	t.Parallel()
+	needShell(t)
+	p := &probe{}
+	rt, logs := spragtest.ObservedRuntime(t)
+	spragtest.Start(t, "svc", p, spragtest.WithRuntime(rt))
+	proc, err := sprag.StartProcess(p, "sh", []string{"-c", "echo hello; echo oops >&2"}, sprag.Label("greeter"))
+	require.NoError(t, err)
+	require.NoError(t, proc.Wait(safetyCtx(t)))
+
+	entries := logs.FilterMessage("process output").All()
+	require.Len(t, entries, 2)
+	byStream := map[string]string{}
+	for _, e := range entries {
+		fields := e.ContextMap()
+		assert.Equal(t, "process greeter", fields["label"])
+		assert.Positive(t, fields["pid"])
+		byStream[fields["stream"].(string)] = fields["line"].(string)
+	}
+	assert.Equal(t, map[string]string{"stdout": "hello", "stderr": "oops"}, byStream)
+	assert.Len(t, logs.FilterMessage("process started").All(), 1)
+	assert.Len(t, logs.FilterMessage("process exited").All(), 1)
+}
+
+func TestProcessOutputCallbackPanicsAreIsolatedAndLongLinesSplit(t *testing.T) {
+	t.Parallel()
+	needShell(t)
+	p := &probe{}
+	rt, logs := spragtest.ObservedRuntime(t)
+	spragtest.Start(t, "svc", p, spragtest.WithRuntime(rt))
+	var got collected[string]
+	long := strings.Repeat("x", 70_000)
+	proc, err := sprag.StartProcess(p, "sh", []string{"-c", `echo first; printf '%s\n' "$LONG"; echo last`},
+		sprag.Configure(func(cmd *exec.Cmd) { cmd.Env = append(cmd.Environ(), "LONG="+long) }),
+		sprag.Stdout(func(line string) {
+			if line == "first" {
+				panic("kaput")
+			}
+			got.add(line)
+		}))
+	require.NoError(t, err)
+	require.NoError(t, proc.Wait(safetyCtx(t)))
+
+	assert.Equal(t, []string{long[:64<<10], long[64<<10:], "last"}, got.get())
+	panicked := logs.FilterMessage("task panicked").All()
+	require.Len(t, panicked, 1)
+	assert.Equal(t, "process sh stdout", panicked[0].ContextMap()["label"])
+}
+
+func TestStartProcessRefusesBadInput(t *testing.T) {
+	t.Parallel()
+	needShell(t)
+	p := &probe{}
+	spragtest.Start(t, "svc", p)
+
+	_, err := sprag.StartProcess(p, "no-such-program-anywhere", nil)
+	require.ErrorIs(t, err, exec.ErrNotFound)
+	assert.Contains(t, err.Error(), `service "svc": process no-such-program-anywhere: `)
+	_, err = sprag.StartProcess(p, "", nil)
+	require.ErrorIs(t, err, sprag.ErrInvalidArgument)
+	_, err = sprag.StartProcess(p, "sh", nil, sprag.Grace(0))
+	require.ErrorIs(t, err, sprag.ErrInvalidArgument)
+	assert.Contains(t, err.Error(), "grace must be positive, got 0s")
+	_, err = sprag.StartProcess(p, "sh", nil, sprag.RestartProcess(sprag.RestartPolicy{Backoff: -1}))
+	require.ErrorIs(t, err, sprag.ErrInvalidArgument)
+	_, err = sprag.StartProcess(p, "sh", []string{"-c", "exit 0"}, sprag.Configure(func(*exec.Cmd) { panic("kaput") }))
+	var pe *sprag.PanicError
+	require.ErrorAs(t, err, &pe)
+	_, err = sprag.StartProcess(nil, "sh", nil)
+	require.ErrorIs(t, err, sprag.ErrInvalidArgument)
+	_, err = sprag.StartProcess(&probe{}, "sh", nil)
+	require.ErrorIs(t, err, sprag.ErrNotRunning)
+
+	first, err := sprag.StartProcess(p, "sh", []string{"-c", "exit 0"}, sprag.Label("dup"))
+	require.NoError(t, err)
+	_, err = sprag.StartProcess(p, "sh", []string{"-c", "exit 0"}, sprag.Label("dup"))
+	require.ErrorIs(t, err, sprag.ErrDuplicateName)
+	require.NoError(t, first.Wait(safetyCtx(t)))
+
+	assert.Equal(t, "Grace(2s)", sprag.Grace(2*time.Second).String())
+	assert.Equal(t, "Stdout(func(string))", sprag.Stdout(nil).String())
+	assert.Equal(t, "Stderr(func(string))", sprag.Stderr(nil).String())
+	assert.Equal(t, "Configure(func(*exec.Cmd))", sprag.Configure(nil).String())
+	assert.Equal(t, "RestartProcess({MaxRestarts:1 Window:0s Backoff:0s MaxBackoff:0s})",
+		sprag.RestartProcess(sprag.RestartPolicy{MaxRestarts: 1}).String())
+}

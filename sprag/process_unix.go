@@ -1,0 +1,11 @@
+//go:build unix
+
+package sprag
+
+import (
+	"os"
+	"syscall"
+)
+
+// terminate asks p to exit: SIGTERM.
+func terminate(p *os.Process) error { return p.Signal(syscall.SIGTERM) }

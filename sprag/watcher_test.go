@@ -1,0 +1,275 @@
+package sprag_test
+
+import (
+	"context"
+	"errors"
+	"sync/atomic"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/sprag-go/sprag/sprag"
+	"github.com/sprag-go/sprag/spragtest"
+)
+
+// script returns a poll function that returns results in turn, then the
+// last one forever, and records when it was called.
+func script[T any](runs *runTimes, results ...func() (T, error)) func(context.Context) (T, error) {
+	var n atomic.Int32
+	return func(context.Context) (T, error) {
+		runs.mark()
+		i := min(int(n.Add(1))-1, len(results)-1)
+		return results[i]()
+	}
+}
+
+func ok[T any](v T) func() (T, error) { return func() (T, error) { return v, nil } }
+
+func fail[T any](msg string) func() (T, error) {
+	return func() (T, error) {
+		var zero T
+		return zero, errors.New(msg)
+	}
+}
+
+func TestWatcherPollsAndNotifiesNewValues(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		p := started(t, func(*probe) {})
+		runs := newRunTimes()
+		w, err := sprag.NewWatcher(p, script(runs, ok(1), ok(1), ok(2), ok(2), ok(3)), time.Minute, sprag.Dedupe(), sprag.Label("cfg"))
+		require.NoError(t, err)
+		assert.Equal(t, "cfg", w.Label())
+		var seen collected[int]
+		_, err = w.Subscribe(p, func(_ context.Context, v int) error {
+			seen.add(v)
+			return nil
+		}, sprag.NotifyCurrent())
+		require.NoError(t, err)
+
+		time.Sleep(4 * time.Minute)
+		synctest.Wait()
+		assert.Equal(t, []time.Duration{0, time.Minute, 2 * time.Minute, 3 * time.Minute, 4 * time.Minute}, runs.get(), "at once, then every interval")
+		assert.Equal(t, []int{1, 2, 3}, seen.get(), "each new value once")
+		v, has := w.Value()
+		assert.True(t, has)
+		assert.Equal(t, 3, v)
+		st := w.Stats()
+		assert.Equal(t, sprag.WatcherStats{Value: 3, HasValue: true, Polls: 5, Changes: 3, LastSuccess: time.Now()}, st)
+		assert.Equal(t, st, p.Status(context.Background()).Details["watcher cfg"])
+	})
+}
+
+func TestWatcherBacksOffOnErrorsAndResetsAfterASuccess(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		rt, logs := spragtest.ObservedRuntime(t)
+		p := &probe{}
+		spragtest.Start(t, "svc", p, spragtest.WithRuntime(rt))
+		runs := newRunTimes()
+		w, err := sprag.NewWatcher(p, script(runs,
+			ok("a"), fail[string]("down"), fail[string]("down"), fail[string]("down"), ok("b"),
+			fail[string]("down again"), ok("c"),
+		), time.Minute, sprag.RetryBackoff(time.Second, 10*time.Second), sprag.Label("cfg"))
+		require.NoError(t, err)
+
+		time.Sleep(3*time.Minute + 10*time.Second)
+		synctest.Wait()
+		s := time.Second
+		assert.Equal(t, []time.Duration{
+			0, 60 * s, // a, then the first failure
+			61 * s, 63 * s, // retries after 1s, then 2s
+			67 * s,  // after 4s: b
+			127 * s, // the interval again, failing
+			128 * s, // reset: the first retry is 1s again, not 8s
+			188 * s,
+		}, runs.get())
+		st := w.Stats()
+		assert.Equal(t, int64(4), st.Errors)
+		assert.Zero(t, st.Failures)
+		assert.Equal(t, "down again", st.LastError)
+		assert.Equal(t, "c", st.Value)
+		failed := logs.FilterMessage("interval failed").All()
+		require.Len(t, failed, 4)
+		assert.Equal(t, "watcher cfg", failed[0].ContextMap()["label"])
+	})
+}
+
+func TestWatcherUnhealthyAfter(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		p := started(t, func(*probe) {})
+		runs := newRunTimes()
+		_, err := sprag.NewWatcher(p, script(runs, ok(1), fail[int]("down"), fail[int]("down"), ok(2)),
+			time.Minute, sprag.UnhealthyAfter(2), sprag.RetryBackoff(time.Second, time.Minute), sprag.Label("cfg"))
+		require.NoError(t, err)
+
+		time.Sleep(time.Minute)
+		synctest.Wait()
+		assert.True(t, p.Status(context.Background()).Healthy, "one failure is not enough")
+		time.Sleep(time.Second)
+		synctest.Wait()
+		st := p.Status(context.Background())
+		assert.False(t, st.Healthy)
+		require.EqualError(t, st.Err, "watcher cfg: 2 consecutive failures: down")
+		time.Sleep(2 * time.Second)
+		synctest.Wait()
+		assert.True(t, p.Status(context.Background()).Healthy, "healthy again after a success")
+	})
+}
+
+func TestWatcherPanicsAreRecoveredAndCounted(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		rt, logs := spragtest.ObservedRuntime(t)
+		p := &probe{}
+		spragtest.Start(t, "svc", p, spragtest.WithRuntime(rt))
+		var n atomic.Int32
+		w, err := sprag.NewWatcher(p, func(context.Context) (int, error) {
+			if n.Add(1) == 1 {
+				panic("kaput")
+			}
+			return 5, nil
+		}, time.Minute, sprag.Label("cfg"))
+		require.NoError(t, err)
+		var seen collected[int]
+		_, err = w.Subscribe(p, func(_ context.Context, v int) error {
+			seen.add(v)
+			panic("subscriber kaput")
+		})
+		require.NoError(t, err)
+
+		time.Sleep(time.Second)
+		synctest.Wait()
+		assert.Equal(t, []int{5}, seen.get(), "retried after the backoff")
+		assert.Equal(t, int64(1), w.Stats().Errors)
+		assert.Len(t, logs.FilterMessage("interval panicked").All(), 1)
+		assert.Len(t, logs.FilterMessage("listener panicked").All(), 1)
+		assert.Equal(t, sprag.Running, p.State())
+	})
+}
+
+func TestWatcherStopCancelsAPollInProgress(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		p := started(t, func(*probe) {})
+		w, err := sprag.NewWatcher(p, func(ctx context.Context) (int, error) {
+			<-ctx.Done()
+			return 0, ctx.Err()
+		}, time.Minute)
+		require.NoError(t, err)
+		synctest.Wait()
+		spragtest.Stop(t, p, time.Second)
+		assert.Zero(t, w.Stats().Errors, "ending because the service stops is not a failure")
+		_, has := w.Value()
+		assert.False(t, has)
+	})
+}
+
+func TestStreamWatcherReconnectsWithBackoff(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		p := started(t, func(*probe) {})
+		runs := newRunTimes()
+		var calls atomic.Int32
+		w, err := sprag.NewStreamWatcher(p, func(ctx context.Context, send func(string)) error {
+			runs.mark()
+			switch calls.Add(1) {
+			case 1:
+				send("a")
+				send("b")
+				return errors.New("connection reset") // after values: retry after 1s
+			case 2:
+				return errors.New("refused") // nothing sent: 2s
+			case 3:
+				return nil // ended without a value: 4s
+			case 4:
+				send("c") // reset
+				return errors.New("reset again")
+			default:
+				<-ctx.Done()
+				return ctx.Err()
+			}
+		}, sprag.Label("feed"), sprag.Dedupe())
+		require.NoError(t, err)
+		assert.Equal(t, "feed", w.Label())
+		ch := w.Watch(context.Background())
+
+		time.Sleep(time.Minute)
+		synctest.Wait()
+		s := time.Second
+		assert.Equal(t, []time.Duration{0, 1 * s, 3 * s, 7 * s, 8 * s}, runs.get())
+		assert.Equal(t, "c", <-ch)
+		st := w.Stats()
+		assert.Equal(t, int64(3), st.Changes)
+		assert.Equal(t, int64(3), st.Errors)
+		assert.Equal(t, int64(4), st.Polls, "four connections ended")
+		assert.Equal(t, "reset again", st.LastError)
+		spragtest.Stop(t, p, time.Second)
+		_, open := <-ch
+		assert.False(t, open)
+	})
+}
+
+func TestNewWatcherRefusesBadInput(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		p := started(t, func(*probe) {})
+		poll := func(context.Context) (int, error) { return 0, nil }
+		tests := []struct {
+			name string
+			give func() error
+			want error
+			msg  string
+		}{
+			{"nil poll", func() error {
+				_, err := sprag.NewWatcher[int](p, nil, time.Second, sprag.Label("w"))
+				return err
+			}, sprag.ErrInvalidArgument, `service "svc": watcher w: sprag: invalid argument: nil function`},
+			{"nil follow", func() error {
+				_, err := sprag.NewStreamWatcher[int](p, nil, sprag.Label("w"))
+				return err
+			}, sprag.ErrInvalidArgument, "nil function"},
+			{"no interval", func() error {
+				_, err := sprag.NewWatcher(p, poll, 0, sprag.Label("w"))
+				return err
+			}, sprag.ErrInvalidArgument, "interval must be positive, got 0s"},
+			{"bad backoff", func() error {
+				_, err := sprag.NewWatcher(p, poll, time.Second, sprag.RetryBackoff(2*time.Second, time.Second))
+				return err
+			}, sprag.ErrInvalidArgument, "retry backoff must be positive and at most its maximum, got 2s and 1s"},
+			{"bad unhealthy", func() error {
+				_, err := sprag.NewWatcher(p, poll, time.Second, sprag.UnhealthyAfter(-1))
+				return err
+			}, sprag.ErrInvalidArgument, "UnhealthyAfter must be positive"},
+			{"dedupe of another type", func() error {
+				_, err := sprag.NewWatcher(p, poll, time.Second, sprag.DedupeFunc(func(a, b string) bool { return a == b }))
+				return err
+			}, sprag.ErrInvalidArgument, "DedupeFunc compares string, the values are int"},
+			{"nil service", func() error {
+				_, err := sprag.NewWatcher(nil, poll, time.Second)
+				return err
+			}, sprag.ErrInvalidArgument, "nil service"},
+			{"unbound service", func() error {
+				_, err := sprag.NewWatcher(&probe{}, poll, time.Second)
+				return err
+			}, sprag.ErrNotRunning, "service not running"},
+		}
+		for _, tt := range tests {
+			err := tt.give()
+			require.ErrorIs(t, err, tt.want, tt.name)
+			assert.Contains(t, err.Error(), tt.msg, tt.name)
+		}
+
+		_, err := sprag.NewWatcher(p, poll, time.Second, sprag.Label("dup"))
+		require.NoError(t, err)
+		_, err = sprag.NewStreamWatcher(p, func(ctx context.Context, _ func(int)) error { <-ctx.Done(); return nil }, sprag.Label("dup"))
+		require.ErrorIs(t, err, sprag.ErrDuplicateName)
+
+		assert.Equal(t, "RetryBackoff(1s, 1m0s)", sprag.RetryBackoff(time.Second, time.Minute).String())
+		assert.Equal(t, "UnhealthyAfter(3)", sprag.UnhealthyAfter(3).String())
+	})
+}

@@ -54,7 +54,7 @@ func getBody(t *testing.T, url, accept string) (int, string) {
 	req.Header.Set("Accept", accept)
 	resp, err := http.DefaultClient.Do(req)
 	require.NoError(t, err)
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	body, err := io.ReadAll(resp.Body)
 	require.NoError(t, err)
 	return resp.StatusCode, string(body)

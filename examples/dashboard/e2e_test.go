@@ -54,11 +54,11 @@ func TestDashboardEndToEnd(t *testing.T) {
 	defer cancel()
 
 	bin := filepath.Join(t.TempDir(), "dashboard")
-	build := exec.CommandContext(ctx, "go", "build", "-o", bin, ".")
+	build := exec.CommandContext(ctx, "go", "build", "-o", bin, ".") //nolint:gosec // builds this package into the test's temporary directory
 	build.Stderr = os.Stderr
 	require.NoError(t, build.Run())
 
-	cmd := exec.CommandContext(ctx, bin)
+	cmd := exec.CommandContext(ctx, bin) //nolint:gosec // runs the binary the test just built
 	cmd.Env = append(os.Environ(), "SPRAG_ADDR=127.0.0.1:0", "EMAIL_KEY=")
 	stdout, err := cmd.StdoutPipe()
 	require.NoError(t, err)
@@ -70,7 +70,7 @@ func TestDashboardEndToEnd(t *testing.T) {
 	defer func() {
 		if cmd.ProcessState == nil {
 			_ = cmd.Process.Kill()
-			<-exited
+			t.Logf("the program was killed: %v", <-exited)
 		}
 	}()
 
@@ -78,7 +78,7 @@ func TestDashboardEndToEnd(t *testing.T) {
 	base := readBaseURL(t, stdout)
 	go func() { _, _ = io.Copy(io.Discard, stdout) }()
 
-	status, body := request(t, ctx, http.MethodGet, base+"/readyz", "", "application/json")
+	status, body := request(ctx, t, http.MethodGet, base+"/readyz", "", "application/json")
 	require.Equal(t, http.StatusOK, status, body)
 
 	var dash struct {
@@ -88,25 +88,25 @@ func TestDashboardEndToEnd(t *testing.T) {
 			Orders     int64 `json:"orders"`
 		} `json:"stats"`
 	}
-	status, body = request(t, ctx, http.MethodGet, base+"/dashboard", "", "application/json")
+	status, body = request(ctx, t, http.MethodGet, base+"/dashboard", "", "application/json")
 	require.Equal(t, http.StatusOK, status, body)
 	require.NoError(t, json.Unmarshal([]byte(body), &dash))
 	assert.Positive(t, dash.Stats.Goroutines, "real runtime figures")
 	assert.Positive(t, dash.Stats.HeapBytes)
 	assert.Zero(t, dash.Stats.Orders)
 
-	status, body = request(t, ctx, http.MethodGet, base+"/dashboard", "", "text/html")
+	status, body = request(ctx, t, http.MethodGet, base+"/dashboard", "", "text/html")
 	require.Equal(t, http.StatusOK, status)
 	assert.Contains(t, body, `<script id="sprag-data" type="application/json">`)
 	assert.Contains(t, body, "sprag-go dashboard", "the app's shell and title")
 
-	status, body = request(t, ctx, http.MethodPost, base+"/orders/create", `{"customer":"Ada","email":"ada@example.com","total_cents":1999}`, "application/json")
+	status, body = request(ctx, t, http.MethodPost, base+"/orders/create", `{"customer":"Ada","email":"ada@example.com","total_cents":1999}`, "application/json")
 	require.Equal(t, http.StatusOK, status, body)
-	status, body = request(t, ctx, http.MethodPost, base+"/orders/create", `{"customer":"","email":"nope","total_cents":0}`, "application/json")
+	status, body = request(ctx, t, http.MethodPost, base+"/orders/create", `{"customer":"","email":"nope","total_cents":0}`, "application/json")
 	require.Equal(t, http.StatusBadRequest, status, "invalid orders are refused")
 	assert.Contains(t, body, `"email"`)
 
-	status, body = request(t, ctx, http.MethodGet, base+"/dashboard", "", "application/json")
+	status, body = request(ctx, t, http.MethodGet, base+"/dashboard", "", "application/json")
 	require.Equal(t, http.StatusOK, status)
 	require.NoError(t, json.Unmarshal([]byte(body), &dash))
 	assert.Equal(t, int64(1), dash.Stats.Orders, "the order reached MetricsService through the bus")
@@ -144,7 +144,7 @@ func readBaseURL(t *testing.T, stdout io.Reader) string {
 	return ""
 }
 
-func request(t *testing.T, ctx context.Context, method, url, body, accept string) (int, string) {
+func request(ctx context.Context, t *testing.T, method, url, body, accept string) (int, string) {
 	t.Helper()
 	req, err := http.NewRequestWithContext(ctx, method, url, strings.NewReader(body))
 	require.NoError(t, err)
@@ -154,7 +154,7 @@ func request(t *testing.T, ctx context.Context, method, url, body, accept string
 	}
 	resp, err := http.DefaultClient.Do(req)
 	require.NoError(t, err)
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	data, err := io.ReadAll(resp.Body)
 	require.NoError(t, err)
 	return resp.StatusCode, string(data)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"math"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -58,8 +59,8 @@ func (m *MetricsService) collect(ctx context.Context) error {
 		Goroutines:   runtime.NumGoroutine(),
 		HeapBytes:    ms.HeapAlloc,
 		NumGC:        ms.NumGC,
-		GCPauseTotal: time.Duration(ms.PauseTotalNs).String(),
-		LastGCPause:  time.Duration(ms.PauseNs[(ms.NumGC+255)%256]).String(),
+		GCPauseTotal: nanos(ms.PauseTotalNs).String(),
+		LastGCPause:  nanos(ms.PauseNs[(ms.NumGC+255)%256]).String(),
 		CollectedAt:  time.Now().UTC(),
 	}
 	m.mu.Lock()
@@ -72,6 +73,12 @@ func (m *MetricsService) onOrder(_ context.Context, o Order) error {
 	m.orders.Add(1)
 	m.revenue.Add(o.TotalCents)
 	return nil
+}
+
+// nanos converts the runtime's nanosecond counts, saturating at the
+// longest Duration.
+func nanos(ns uint64) time.Duration {
+	return time.Duration(min(ns, math.MaxInt64))
 }
 
 // CurrentStats returns the last collected figures with the order counts of

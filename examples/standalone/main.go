@@ -18,50 +18,50 @@ import (
 // Worker is a child service.
 type Worker struct {
 	sprag.Service
-	out io.Writer
+	say func(a ...any)
 }
 
 // OnStart runs when the parent adopts the worker.
 func (w *Worker) OnStart(context.Context) error {
-	fmt.Fprintln(w.out, "start", w.Name())
+	w.say("start", w.Name())
 	return nil
 }
 
 // OnStop runs when the parent stops.
 func (w *Worker) OnStop(context.Context) error {
-	fmt.Fprintln(w.out, "stop ", w.Name())
+	w.say("stop ", w.Name())
 	return nil
 }
 
 // Pipeline adopts its workers and registers cleanups.
 type Pipeline struct {
 	sprag.Service
-	out io.Writer
+	say func(a ...any)
 }
 
 // OnStart adopts two workers and registers two cleanups.
 func (p *Pipeline) OnStart(ctx context.Context) error {
-	fmt.Fprintln(p.out, "start", p.Name())
+	p.say("start", p.Name())
 	for _, name := range []string{"fetch", "store"} {
-		if err := p.Adopt(ctx, name, &Worker{out: p.out}); err != nil {
+		if err := p.Adopt(ctx, name, &Worker{say: p.say}); err != nil {
 			return err
 		}
 	}
 	if err := p.AddCleanup(func(context.Context) error {
-		fmt.Fprintln(p.out, "cleanup: close the database")
+		p.say("cleanup: close the database")
 		return nil
 	}); err != nil {
 		return err
 	}
 	return p.AddCleanup(func(context.Context) error {
-		fmt.Fprintln(p.out, "cleanup: flush the cache")
+		p.say("cleanup: flush the cache")
 		return nil
 	})
 }
 
 // OnStop runs first when the pipeline stops, before its children.
 func (p *Pipeline) OnStop(context.Context) error {
-	fmt.Fprintln(p.out, "stop ", p.Name())
+	p.say("stop ", p.Name())
 	return nil
 }
 
@@ -73,8 +73,9 @@ func main() {
 }
 
 func run(out io.Writer) error {
+	say := func(a ...any) { _, _ = fmt.Fprintln(out, a...) }
 	rt := sprag.NewRuntime(nil) // a bus and a silent logger
-	pipeline := &Pipeline{out: out}
+	pipeline := &Pipeline{say: say}
 	if err := sprag.Bind(pipeline, "pipeline", rt); err != nil {
 		return err
 	}
@@ -83,6 +84,6 @@ func run(out io.Writer) error {
 	if err := pipeline.Start(ctx); err != nil {
 		return err
 	}
-	fmt.Fprintln(out, "running:", pipeline.State(), "children:", len(pipeline.Children()))
+	say("running:", pipeline.State(), "children:", len(pipeline.Children()))
 	return pipeline.Stop(ctx)
 }

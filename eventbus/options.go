@@ -6,8 +6,9 @@ import (
 )
 
 // ErrorHandler receives every listener failure as it happens, on the emitting
-// goroutine, before the next listener runs. It must not panic; a panic in
-// the handler is not recovered.
+// goroutine, before the next listener runs. A panic in the handler is
+// recovered and dropped; the failure it was told of is still returned by
+// Emit.
 type ErrorHandler func(ctx context.Context, err *ListenerError)
 
 // An Option configures a [Bus] built by [New].

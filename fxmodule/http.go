@@ -49,7 +49,8 @@ func newServer(p serverParams) (*controllers.Server, error) {
 // receives services by fx.In fields tagged `name:"…"`, and may return an
 // error. Its result must implement controllers.Controller; anything else
 // fails fx.New with an error naming the constructor. Route conflicts and
-// malformed routes fail the start of the server, naming the controllers.
+// malformed routes fail fx.New too (the server is built while fx wires the
+// app), naming the routes and the controllers.
 //
 //	type DashboardParams struct {
 //		fx.In

@@ -55,9 +55,13 @@ func TestStopTimeoutNamesTheStuckServiceAndTask(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		logger, logs := observed(t)
 		release := make(chan struct{})
-		var stuck *node
+		var stuck, dependency *node
 		app := fx.New(fxmodule.Module, fx.Supply(logger), fxmodule.LogFxEvents, fx.StopTimeout(5*time.Second),
-			fxmodule.Service("worker", func() *node {
+			fxmodule.Service("first", func() *node {
+				dependency = &node{j: &journal{}}
+				return dependency
+			}),
+			fxmodule.Service("worker", func(afterIn) *node {
 				stuck = &node{j: &journal{}, onStart: func(_ context.Context, n *node) error {
 					n.Spawn(func(context.Context) error {
 						<-release // ignores its context
@@ -84,6 +88,11 @@ func TestStopTimeoutNamesTheStuckServiceAndTask(t *testing.T) {
 		msg := failed[0].ContextMap()["error"].(string)
 		assert.Contains(t, msg, `stop service "worker"`)
 		assert.Contains(t, msg, "task flush")
+
+		// fx runs no stop hook past the deadline; fxmodule stops the rest.
+		<-dependency.Done()
+		assert.Equal(t, sprag.Stopped, dependency.State())
+		assert.Equal(t, 1, logs.FilterMessage("the app's stop ran out of time: stopping the services it did not reach").Len())
 		close(release)
 	})
 }

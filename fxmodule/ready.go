@@ -38,11 +38,13 @@ var (
 // last, which starts after every other and stops before any, announces
 // the start and the stop.
 //
-// Ready also makes up for fx issue 1035: when the app's start context ends
-// before every service has started, fx's rollback gets that expired
-// context and stops nothing. Ready then stops, in reverse order, the
-// services that had started, with the expired context: their timers and
-// tasks are cancelled at once and their cleanups run.
+// Ready also makes up for two gaps of fx's lifecycle. When the app's start
+// context ends before every service has started, fx's rollback gets that
+// ended context and runs no stop hook (fx issue 1035); when the stop
+// context ends while a service is still stopping, fx runs no further stop
+// hook. In both cases Ready stops, the last started first, the services
+// still running, with the ended context: their timers and tasks are
+// cancelled at once and their cleanups run.
 type Ready struct {
 	mu       sync.Mutex
 	markers  int // hooks numbered so far; the last announces start and stop
@@ -51,7 +53,9 @@ type Ready struct {
 	started  []sprag.Interface // services started by their hooks, in order
 	watching bool              // a watch of the start context is set
 	unwatch  func() bool
-	rolled   bool // rollback ran: a service that starts late stops at once
+	rolled   bool // the start's rollback ran: a service that starts late stops at once
+
+	stopWatching bool // a watch of the stop context is set
 
 	log      *logger
 	bus      *eventbus.Bus
@@ -62,8 +66,11 @@ func newReady(l *logger, bus *eventbus.Bus, registry *sprag.Registry) *Ready {
 	return &Ready{done: make(chan struct{}), log: l, bus: bus, registry: registry}
 }
 
-// Done returns a channel that is closed once the app has started. It is
-// never closed if the start fails.
+// Done returns a channel that is closed once every service has started:
+// right after the start hook of the service appended last, which is after
+// the hooks of Module and of every [Service]. Hooks that the app appends
+// after them run after Done is closed. Done is never closed when a service
+// fails to start.
 func (r *Ready) Done() <-chan struct{} { return r.done }
 
 // Wait waits until the app has started or ctx ends.
@@ -113,7 +120,6 @@ func (r *Ready) markReady() {
 	if !r.closed {
 		r.closed = true
 		close(r.done)
-		r.started = nil
 		if r.unwatch != nil {
 			r.unwatch()
 		}
@@ -121,19 +127,19 @@ func (r *Ready) markReady() {
 }
 
 // serviceHook is the fx hook of svc: it starts and stops svc, keeps track
-// of what started for the rollback fx cannot do, and announces the app's
+// of what started for the stops fx cannot make, and announces the app's
 // start and stop when it is the app's last hook.
 func (r *Ready) serviceHook(svc sprag.Interface) fx.Hook {
 	seq := r.nextSeq()
 	return fx.Hook{
 		OnStart: func(ctx context.Context) error {
-			r.watch(ctx)
+			r.watchStart(ctx)
 			if err := svc.Start(ctx); err != nil {
 				return err
 			}
 			r.mu.Lock()
 			rolled := r.rolled
-			if !r.closed && !rolled {
+			if !rolled {
 				r.started = append(r.started, svc)
 			}
 			r.mu.Unlock()
@@ -145,60 +151,75 @@ func (r *Ready) serviceHook(svc sprag.Interface) fx.Hook {
 			return nil
 		},
 		OnStop: func(ctx context.Context) error {
+			r.watchStop(ctx)
 			r.beforeStop(ctx, seq)
 			return svc.Stop(ctx)
 		},
 	}
 }
 
-// watch sets, once, a rollback for when the start context ends before the
-// app is ready.
-func (r *Ready) watch(ctx context.Context) {
+// watchStart sets, once, a rollback for when the start context ends before
+// the app is ready: fx's own rollback then gets the ended context and runs
+// no stop hook (fx issue 1035).
+func (r *Ready) watchStart(ctx context.Context) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.watching || r.closed {
 		return
 	}
 	r.watching = true
-	r.unwatch = context.AfterFunc(ctx, func() { r.rollback(ctx) })
+	r.unwatch = context.AfterFunc(ctx, func() {
+		r.mu.Lock()
+		r.rolled = !r.closed
+		rolled := r.rolled
+		r.mu.Unlock()
+		if rolled {
+			r.stopRunning(ctx, "the app's start ended before every service started: stopping those that did")
+		}
+	})
 }
 
-// rollback stops the services that started, the last first, each to the
-// end of its teardown before the next. ctx is the start context, which has
-// ended: the stops cancel everything and wait for nothing, as the stops of
-// fx's rollback would have.
-func (r *Ready) rollback(ctx context.Context) {
+// watchStop sets, once, a stop of the services still running when the stop
+// context ends: fx runs no further stop hook past that deadline, so the
+// services that the stuck one depends on would otherwise keep running.
+func (r *Ready) watchStop(ctx context.Context) {
 	r.mu.Lock()
-	started := r.started
-	r.started = nil
-	closed := r.closed
-	r.rolled = !closed
+	defer r.mu.Unlock()
+	if r.stopWatching {
+		return
+	}
+	r.stopWatching = true
+	context.AfterFunc(ctx, func() {
+		r.stopRunning(ctx, "the app's stop ran out of time: stopping the services it did not reach")
+	})
+}
+
+// stopRunning stops, the last started first, the services that are still
+// running, with ctx, which has ended: their timers and tasks are cancelled
+// at once and their cleanups run, as the stops fx skipped would have done.
+func (r *Ready) stopRunning(ctx context.Context, why string) {
+	r.mu.Lock()
+	running := slices.DeleteFunc(slices.Clone(r.started), func(svc sprag.Interface) bool { return svc.State() != sprag.Running })
 	r.mu.Unlock()
-	if closed {
+	if len(running) == 0 {
 		return
 	}
-	// fx's rollback has stopped them when the start failed for another
-	// reason and its context ended only afterwards.
-	started = slices.DeleteFunc(started, func(svc sprag.Interface) bool { return svc.State() != sprag.Running })
-	if len(started) == 0 {
-		return
-	}
-	names := make([]string, len(started))
-	for i, svc := range started {
+	names := make([]string, len(running))
+	for i, svc := range running {
 		names[i] = svc.Name()
 	}
-	r.log.Warn("the app's start ended before every service started: stopping those that did", zap.Strings("services", names))
-	r.stopAll(ctx, started)
+	r.log.Warn(why, zap.Strings("services", names))
+	r.stopAll(ctx, running)
 }
 
 // stopAll stops services with the ended context ctx, the last first, each
 // to the end of its teardown before the next.
-func (r *Ready) stopAll(ctx context.Context, started []sprag.Interface) {
-	for i := len(started) - 1; i >= 0; i-- {
-		if err := started[i].Stop(ctx); err != nil {
-			r.log.Warn("stop after a failed start", zap.String("service", started[i].Name()), zap.Error(err))
+func (r *Ready) stopAll(ctx context.Context, services []sprag.Interface) {
+	for i := len(services) - 1; i >= 0; i-- {
+		if err := services[i].Stop(ctx); err != nil {
+			r.log.Warn("stop after a deadline", zap.String("service", services[i].Name()), zap.Error(err))
 		}
-		<-started[i].Done()
+		<-services[i].Done()
 	}
 }
 

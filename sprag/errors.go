@@ -107,7 +107,10 @@ type Activity struct {
 func (e *StuckError) Error() string {
 	names := make([]string, len(e.Running))
 	for i, a := range e.Running {
-		names[i] = a.Kind.String() + " " + a.Label
+		names[i] = a.Kind.String()
+		if a.Label != "" {
+			names[i] += " " + a.Label
+		}
 	}
 	return fmt.Sprintf("service %q: %v: %s", e.Service, ErrStillRunning, strings.Join(names, ", "))
 }

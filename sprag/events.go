@@ -23,6 +23,8 @@ type subscription struct {
 //
 // An error or panic from fn is logged with the service's name, the topic
 // and the listener's label, and reaches the emitter as part of Emit's error.
+// The subscription is named "<service> <function>" in the bus's reports,
+// unless opts hold an eventbus.WithName.
 // A call when the service is not starting or running subscribes nothing
 // and returns an error wrapping [ErrNotRunning]; a bad topic or a nil fn
 // returns the bus's error.
@@ -31,7 +33,7 @@ func (s *Service) Listen(topic string, fn func(ctx context.Context, payload any)
 		return nil, s.invalid(KindListener, topic, "nil function")
 	}
 	return s.subscribe(topic, funcLabel(fn), func(bus *eventbus.Bus, act *activity, name eventbus.ListenOption) (*eventbus.Subscription, error) {
-		return bus.Listen(topic, guard(s, topic, act, fn), append(opts, name)...)
+		return bus.Listen(topic, guard(s, topic, act, fn), append([]eventbus.ListenOption{name}, opts...)...)
 	})
 }
 
@@ -44,7 +46,7 @@ func ListenTopic[T any](svc Interface, topic *eventbus.Topic[T], fn func(ctx con
 		return nil, s.invalid(KindListener, topic.Name(), "nil function")
 	}
 	return s.subscribe(topic.Name(), funcLabel(fn), func(bus *eventbus.Bus, act *activity, name eventbus.ListenOption) (*eventbus.Subscription, error) {
-		return topic.Listen(bus, guard(s, topic.Name(), act, fn), append(opts, name)...)
+		return topic.Listen(bus, guard(s, topic.Name(), act, fn), append([]eventbus.ListenOption{name}, opts...)...)
 	})
 }
 

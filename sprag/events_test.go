@@ -191,3 +191,19 @@ func TestOnStopMayEmit(t *testing.T) {
 		assert.Equal(t, []any{"so long"}, goodbyes.Payloads())
 	})
 }
+
+func TestListenKeepsAGivenName(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		var named, unnamed *eventbus.Subscription
+		started(t, func(p *probe) {
+			var err error
+			named, err = p.Listen("t", func(context.Context, any) error { return nil }, eventbus.WithName("billing"))
+			require.NoError(t, err)
+			unnamed, err = p.Listen("t", func(context.Context, any) error { return nil })
+			require.NoError(t, err)
+		})
+		assert.Equal(t, "billing", named.Name())
+		assert.Contains(t, unnamed.Name(), "svc ")
+	})
+}

@@ -100,6 +100,7 @@ func (s *Service) runOnStart(ctx context.Context) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = &PanicError{Value: r, Stack: debug.Stack()}
+			s.logFailure(KindOnStart, "", "", err) // the stack is known only here
 		}
 	}()
 	return st.OnStart(ctx)
@@ -152,14 +153,16 @@ func (s *Service) Stop(ctx context.Context) error {
 		s.startCancel()
 		startDone := s.startDone
 		s.mu.Unlock()
+		var stuck error
 		select {
 		case <-startDone:
 		case <-ctx.Done():
+			stuck = &StuckError{Service: s.Name(), Running: []Activity{{Kind: KindOnStart}}}
 		}
 		s.mu.Lock()
 		runOnStop := s.onStartOK
 		s.mu.Unlock()
-		return s.wrapStop(s.teardown(ctx, runOnStop, Stopped))
+		return s.wrapStop(errors.Join(stuck, s.teardown(ctx, runOnStop, Stopped)))
 	case Running:
 		s.setState(Stopping)
 		s.mu.Unlock()
@@ -210,7 +213,7 @@ func (s *Service) teardown(ctx context.Context, runOnStop bool, end State) error
 
 	// 1. OnStop.
 	if st, ok := s.self.(Stopper); ok && runOnStop {
-		errs = append(errs, s.bounded(ctx, &bg, &activity{kind: KindOnStop, label: "OnStop"}, st.OnStop))
+		errs = append(errs, s.bounded(ctx, &bg, &activity{kind: KindOnStop}, st.OnStop))
 	}
 
 	// 2-4. Timers, the service context, listeners.

@@ -195,7 +195,7 @@ func TestOnStartFailureTearsDownWhatItRegistered(t *testing.T) {
 				var j journal
 				p := &probe{}
 				p.onStart = failingStart(&j, tt.give)
-				rt := spragtest.Runtime(t)
+				rt, logs := spragtest.ObservedRuntime(t)
 				require.NoError(t, sprag.Bind(p, "svc", rt))
 
 				err := p.Start(context.Background())
@@ -209,6 +209,9 @@ func TestOnStartFailureTearsDownWhatItRegistered(t *testing.T) {
 					var pe *sprag.PanicError
 					require.ErrorAs(t, err, &pe)
 					assert.Equal(t, "kaput", pe.Value)
+					panicked := logs.FilterMessage("OnStart panicked").All()
+					require.Len(t, panicked, 1, "logged with its stack")
+					assert.Contains(t, panicked[0].ContextMap()["stack"], "lifecycle_test.go")
 				}
 				assert.Equal(t, sprag.Failed, p.State())
 				<-p.Done()
@@ -518,7 +521,9 @@ func TestStopDuringStart(t *testing.T) {
 
 			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 			defer cancel()
-			require.NoError(t, p.Stop(ctx))
+			err := p.Stop(ctx)
+			require.ErrorIs(t, err, sprag.ErrStillRunning, "Stop names the OnStart it could not wait for")
+			assert.Contains(t, err.Error(), "still running at the stop deadline: OnStart")
 			<-p.Done()
 			assert.Equal(t, sprag.Stopped, p.State())
 

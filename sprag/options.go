@@ -81,7 +81,7 @@ func (immediatelyOption) applyInterval(c *timerConfig) { c.immediately = true }
 func (immediatelyOption) String() string               { return "Immediately()" }
 
 // Immediately makes an interval run once as soon as it is created, then
-// every d.
+// every d. [Jitter] applies to the waits after that first run.
 func Immediately() IntervalOption { return immediatelyOption{} }
 
 type restartOption RestartPolicy

@@ -172,8 +172,12 @@ func (r *Registry) WaitFor(ctx context.Context, name string) (Interface, error) 
 	case <-ctx.Done():
 		return nil, fmt.Errorf("wait for service %q to start: %w", name, context.Cause(ctx))
 	}
-	if st := s.State(); st != Running {
+	switch st := s.State(); st {
+	case Running:
+	case Failed:
 		return nil, fmt.Errorf("wait for service %q: it is %s: %w", name, st, s.startResult())
+	default: // stopping or stopped
+		return nil, fmt.Errorf("wait for service %q: it is %s: %w", name, st, ErrStopped)
 	}
 	return svc, nil
 }

@@ -205,3 +205,15 @@ func TestStatusOfAFailedService(t *testing.T) {
 	assert.False(t, st.Healthy)
 	require.ErrorIs(t, st.Err, boom)
 }
+
+func TestRegistryWaitForAStoppedService(t *testing.T) {
+	t.Parallel()
+	r := sprag.NewRegistry()
+	p := bound(t, "p", &probe{})
+	require.NoError(t, r.Provide("p", p))
+	require.NoError(t, p.Start(context.Background()))
+	require.NoError(t, p.Stop(context.Background()))
+	_, err := r.WaitFor(context.Background(), "p")
+	require.ErrorIs(t, err, sprag.ErrStopped)
+	assert.Equal(t, `wait for service "p": it is stopped: sprag: service stopped`, err.Error())
+}

@@ -94,7 +94,10 @@ func (s *Service) scheduleTimer(t *Timer, kind Kind, c timerConfig) *Timer {
 		s.timers = make(map[*Timer]struct{})
 	}
 	s.timers[t] = struct{}{}
-	t.t = time.AfterFunc(first+t.jitterDelay(), t.fire)
+	if !c.immediately {
+		first += t.jitterDelay() // Immediately means now: no jitter on the first run
+	}
+	t.t = time.AfterFunc(first, t.fire)
 	return t
 }
 

@@ -340,3 +340,23 @@ func TestOptionsDescribeThemselves(t *testing.T) {
 		assert.Equal(t, tt.want, tt.give.String())
 	}
 }
+
+func TestIntervalImmediatelyIsNotJittered(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		runs := newRunTimes()
+		started(t, func(p *probe) {
+			p.Interval(time.Minute, func(context.Context) error {
+				runs.mark()
+				return nil
+			}, sprag.Immediately(), sprag.Jitter(10*time.Second))
+		})
+		time.Sleep(2 * time.Minute)
+		synctest.Wait()
+		at := runs.get()
+		require.GreaterOrEqual(t, len(at), 2)
+		assert.Zero(t, at[0], "the first run comes at once")
+		assert.GreaterOrEqual(t, at[1], time.Minute)
+		assert.Less(t, at[1], time.Minute+10*time.Second)
+	})
+}

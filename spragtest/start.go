@@ -49,8 +49,8 @@ func (o stopTimeoutOption) String() string {
 	return "StopTimeout(" + time.Duration(o).String() + ")"
 }
 
-// StopTimeout bounds the stop that Start registers. The default is 10s,
-// which inside a synctest bubble is virtual time.
+// StopTimeout bounds the start that Start makes and the stop it registers.
+// The default is 10s, which inside a synctest bubble is virtual time.
 func StopTimeout(d time.Duration) Option { return stopTimeoutOption(d) }
 
 // Runtime returns a runtime for one test: a new bus whose listener

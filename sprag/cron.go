@@ -44,22 +44,19 @@ func (s *Service) Cron(spec string, fn func(ctx context.Context) error, opts ...
 	if label == "" && fn != nil {
 		label = funcLabel(fn)
 	}
-	t := &Timer{s: s, jitter: c.jitter, repeat: true}
+	t := &Timer{s: s, repeat: true}
 	t.act = activity{kind: KindInterval, label: label}
 	if fn == nil {
-		t.err = s.invalid(KindInterval, label, "nil function")
-		return t
+		return t.fail(s.invalid(KindInterval, label, "nil function"))
 	}
 	sched, err := parseCron(spec, c.loc)
 	if err != nil {
-		t.err = s.invalid(KindInterval, label, "cron spec %q: %v", spec, err)
-		return t
+		return t.fail(s.invalid(KindInterval, label, "cron spec %q: %v", spec, err))
 	}
 	now := time.Now()
 	first := sched.Next(now)
 	if first.IsZero() {
-		t.err = s.invalid(KindInterval, label, "cron spec %q names no time in the next five years", spec)
-		return t
+		return t.fail(s.invalid(KindInterval, label, "cron spec %q names no time in the next five years", spec))
 	}
 	t.d = first.Sub(now)
 	t.fn = func(ctx context.Context) error {

@@ -87,7 +87,7 @@ func (s *Service) SpawnAfter(d time.Duration, fn func(ctx context.Context) error
 		t.run(ctx)
 		return nil
 	}
-	timer.onDrop = func() { t.finish(fmt.Errorf("task %s did not run: %w", t.Label(), ErrStopped)) }
+	timer.options().onDrop = func() { t.finish(fmt.Errorf("task %s did not run: %w", t.Label(), ErrStopped)) }
 	t.timer = s.scheduleTimer(timer, KindTask, timerConfig{label: t.Label()})
 	if err := t.timer.Err(); err != nil {
 		t.finish(err)

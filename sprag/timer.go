@@ -12,14 +12,33 @@ type Timer struct {
 	s         *Service
 	act       activity
 	fn        func(context.Context) error
-	d, jitter time.Duration
-	next      time.Time // fixed rate: when the next run is due
+	d         time.Duration
 	t         *time.Timer
-	err       error
+	opt       *timerOpt // nil for a plain interval or timeout: idle timers stay small
 	repeat    bool
+	cancelled bool // guarded by s.mu
+}
+
+// timerOpt holds what most timers do not need.
+type timerOpt struct {
+	jitter    time.Duration
 	fixedRate bool
-	cancelled bool   // guarded by s.mu
-	onDrop    func() // SpawnAfter's hook: the service stopped before the timer fired
+	next      time.Time // fixed rate: when the next run is due
+	err       error     // why the timer was not scheduled
+	onDrop    func()    // SpawnAfter's hook: the service stopped before the timer fired
+}
+
+func (t *Timer) options() *timerOpt {
+	if t.opt == nil {
+		t.opt = &timerOpt{}
+	}
+	return t.opt
+}
+
+// fail records why the timer was not scheduled and returns it.
+func (t *Timer) fail(err error) *Timer {
+	t.options().err = err
+	return t
 }
 
 // Interval calls fn every d until the service stops or the handle is
@@ -57,7 +76,7 @@ func (s *Service) Timeout(d time.Duration, fn func(ctx context.Context) error, o
 }
 
 func (s *Service) schedule(kind Kind, d time.Duration, fn func(context.Context) error, c timerConfig, repeat bool) *Timer {
-	return s.scheduleTimer(&Timer{s: s, fn: fn, d: d, jitter: c.jitter, repeat: repeat, fixedRate: c.fixedRate}, kind, c)
+	return s.scheduleTimer(&Timer{s: s, fn: fn, d: d, repeat: repeat}, kind, c)
 }
 
 // scheduleTimer validates t and starts it.
@@ -69,27 +88,29 @@ func (s *Service) scheduleTimer(t *Timer, kind Kind, c timerConfig) *Timer {
 	}
 	switch {
 	case fn == nil:
-		t.err = s.invalid(kind, t.act.label, "nil function")
-		return t
+		return t.fail(s.invalid(kind, t.act.label, "nil function"))
 	case d <= 0:
-		t.err = s.invalid(kind, t.act.label, "duration must be positive, got %v", d)
-		return t
+		return t.fail(s.invalid(kind, t.act.label, "duration must be positive, got %v", d))
 	case c.jitter < 0:
-		t.err = s.invalid(kind, t.act.label, "jitter must not be negative, got %v", c.jitter)
-		return t
+		return t.fail(s.invalid(kind, t.act.label, "jitter must not be negative, got %v", c.jitter))
+	}
+	if c.jitter > 0 || c.fixedRate {
+		o := t.options()
+		o.jitter, o.fixedRate = c.jitter, c.fixedRate
 	}
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if !s.State().active() {
-		t.err = s.notRunningLocked(kind, t.act.label)
-		return t
+		return t.fail(s.notRunningLocked(kind, t.act.label))
 	}
 	first := d
 	if c.immediately {
 		first = 0
 	}
-	t.next = time.Now().Add(first)
+	if c.fixedRate {
+		t.opt.next = time.Now().Add(first)
+	}
 	if s.timers == nil {
 		s.timers = make(map[*Timer]struct{})
 	}
@@ -133,23 +154,24 @@ func (t *Timer) fire() {
 
 // nextDelay returns the wait before the next run. The caller holds s.mu.
 func (t *Timer) nextDelay() time.Duration {
-	now := time.Now()
-	if !t.fixedRate {
+	if t.opt == nil || !t.opt.fixedRate {
 		return t.d + t.jitterDelay()
 	}
-	t.next = t.next.Add(t.d)
-	if !t.next.After(now) { // overran: skip the ticks that were missed
-		missed := now.Sub(t.next)/t.d + 1
-		t.next = t.next.Add(missed * t.d)
+	now := time.Now()
+	o := t.opt
+	o.next = o.next.Add(t.d)
+	if !o.next.After(now) { // overran: skip the ticks that were missed
+		missed := now.Sub(o.next)/t.d + 1
+		o.next = o.next.Add(missed * t.d)
 	}
-	return t.next.Sub(now) + t.jitterDelay()
+	return o.next.Sub(now) + t.jitterDelay()
 }
 
 func (t *Timer) jitterDelay() time.Duration {
-	if t.jitter <= 0 {
+	if t.opt == nil || t.opt.jitter <= 0 {
 		return 0
 	}
-	return rand.N(t.jitter) //nolint:gosec // jitter spreads load; it needs no cryptographic randomness
+	return rand.N(t.opt.jitter) //nolint:gosec // jitter spreads load; it needs no cryptographic randomness
 }
 
 // cancel stops the timer for good because its service stops; the caller
@@ -157,8 +179,8 @@ func (t *Timer) jitterDelay() time.Duration {
 func (t *Timer) cancel() {
 	t.s.mu.Lock()
 	defer t.s.mu.Unlock()
-	if t.cancelLocked() && t.onDrop != nil {
-		t.onDrop()
+	if t.cancelLocked() && t.opt != nil && t.opt.onDrop != nil {
+		t.opt.onDrop()
 	}
 }
 
@@ -187,10 +209,10 @@ func (t *Timer) Cancel() bool {
 
 // Err returns why the interval or timeout was not scheduled, or nil.
 func (t *Timer) Err() error {
-	if t == nil {
+	if t == nil || t.opt == nil {
 		return nil
 	}
-	return t.err
+	return t.opt.err
 }
 
 // Label returns the label the timer logs with.

@@ -21,7 +21,6 @@ type Task struct {
 	act    activity
 	fn     func(context.Context) error
 	policy *RestartPolicy
-	timer  *Timer
 
 	mu       sync.Mutex
 	finished bool
@@ -88,8 +87,7 @@ func (s *Service) SpawnAfter(d time.Duration, fn func(ctx context.Context) error
 		return nil
 	}
 	timer.options().onDrop = func() { t.finish(fmt.Errorf("task %s did not run: %w", t.Label(), ErrStopped)) }
-	t.timer = s.scheduleTimer(timer, KindTask, timerConfig{label: t.Label()})
-	if err := t.timer.Err(); err != nil {
+	if err := s.scheduleTimer(timer, KindTask, timerConfig{label: t.Label()}).Err(); err != nil {
 		t.finish(err)
 	}
 	return t
@@ -113,12 +111,20 @@ func (s *Service) trackLocked(t *Task) {
 	s.tasks = append(s.tasks, t)
 }
 
+func taskConfigOf(opts []TaskOption) taskConfig {
+	c := new(taskConfig)
+	for _, o := range opts {
+		o.applyTask(c)
+	}
+	return *c
+}
+
 // newTask builds the handle; it reports false, with the handle done, for
 // bad arguments.
 func (s *Service) newTask(fn func(context.Context) error, opts []TaskOption) (*Task, bool) {
 	var c taskConfig
-	for _, o := range opts {
-		o.applyTask(&c)
+	if len(opts) > 0 {
+		c = taskConfigOf(opts)
 	}
 	t := &Task{s: s, fn: fn, policy: c.restart}
 	t.act = activity{kind: KindTask, label: c.label}

@@ -58,8 +58,8 @@ func (t *Timer) fail(err error) *Timer {
 // ([ErrInvalidArgument], [ErrNotRunning]) and the error is logged.
 func (s *Service) Interval(d time.Duration, fn func(ctx context.Context) error, opts ...IntervalOption) *Timer {
 	var c timerConfig
-	for _, o := range opts {
-		o.applyInterval(&c)
+	if len(opts) > 0 {
+		c = intervalConfig(opts)
 	}
 	return s.schedule(KindInterval, d, fn, c, true)
 }
@@ -69,10 +69,30 @@ func (s *Service) Interval(d time.Duration, fn func(ctx context.Context) error, 
 // panics and bad arguments are handled as [Service.Interval]'s are.
 func (s *Service) Timeout(d time.Duration, fn func(ctx context.Context) error, opts ...TimeoutOption) *Timer {
 	var c timerConfig
-	for _, o := range opts {
-		o.applyTimeout(&c)
+	if len(opts) > 0 {
+		c = timeoutConfig(opts)
 	}
 	return s.schedule(KindTimeout, d, fn, c, false)
+}
+
+// intervalConfig, timeoutConfig and taskConfigOf apply options to a
+// configuration that escapes to the heap, since options are interfaces;
+// the callers copy it out only when there are options, so that a plain
+// Interval, Timeout or Spawn allocates no configuration.
+func intervalConfig(opts []IntervalOption) timerConfig {
+	c := new(timerConfig)
+	for _, o := range opts {
+		o.applyInterval(c)
+	}
+	return *c
+}
+
+func timeoutConfig(opts []TimeoutOption) timerConfig {
+	c := new(timerConfig)
+	for _, o := range opts {
+		o.applyTimeout(c)
+	}
+	return *c
 }
 
 func (s *Service) schedule(kind Kind, d time.Duration, fn func(context.Context) error, c timerConfig, repeat bool) *Timer {

@@ -104,6 +104,19 @@ func catch(err *error) {
 	}
 }
 
+// runTyped is runFrom for a list whose listeners are all typed listeners
+// of T, given as their functions: the loop neither reads the listeners nor
+// checks their types.
+func runTyped[T any](ctx context.Context, payload T, fns []func(context.Context, T) error) (next int, err error) {
+	defer catch(&err)
+	for next = 0; next < len(fns); next++ {
+		if err = fns[next](ctx, payload); err != nil {
+			return next, err
+		}
+	}
+	return next, nil
+}
+
 // dispatchPatterns calls the pattern listeners in ls that match topic, a
 // topic that no listener subscribed to by name.
 func dispatchPatterns(ctx context.Context, b *Bus, topic string, payload any, ls []*listener) error {

@@ -24,7 +24,20 @@ import (
 type Topic[T any] struct {
 	name  string
 	err   error
-	cache atomic.Pointer[entry] // the entry of name on the last bus used
+	cache atomic.Pointer[typedCache[T]] // what the last emit, on the last bus used, found
+}
+
+// typedCache is what a Topic remembers of the bus it was last emitted on:
+// the topic's entry and, for the listener list it saw there last, the
+// listeners' functions, typed, when every listener of that list is a typed
+// listener of T. Emit then calls them without looking at each listener; a
+// change of the list makes the next emit rebuild the cache.
+type typedCache[T any] struct {
+	bus   *Bus
+	e     *entry
+	src   *list
+	fns   []func(context.Context, T) error
+	typed bool // fns holds every listener of src, in order
 }
 
 // NewTopic returns the typed topic name. The name follows the rules of
@@ -82,25 +95,51 @@ func (t *Topic[T]) Listen(b *Bus, fn func(ctx context.Context, payload T) error,
 // when T is larger than a pointer. Emitting
 // on a pattern is refused with an error wrapping [ErrInvalidTopic].
 func (t *Topic[T]) Emit(ctx context.Context, b *Bus, payload T) error {
-	e := t.cache.Load()
-	if e == nil || e.bus != b {
+	c := t.cache.Load()
+	if c == nil || c.bus != b {
 		return t.emitResolving(ctx, b, payload)
 	}
-	ls := e.subs.Load().ls // emitEntry, spelled out to save a call
-	next, err := runFrom(ctx, t.name, payload, ls, 0)
+	l := c.e.subs.Load()
+	if l != c.src {
+		c = t.remember(b, c.e, l)
+	}
+	var next int
+	var err error
+	if c.typed {
+		next, err = runTyped(ctx, payload, c.fns)
+	} else {
+		next, err = runFrom(ctx, t.name, payload, l.ls, 0)
+	}
 	if err == nil {
 		return nil
 	}
-	return finish(ctx, b, t.name, payload, ls, next, err)
+	return finish(ctx, b, t.name, payload, l.ls, next, err)
 }
 
-// emitResolving is Emit when the cached entry is missing or of another bus.
+// emitResolving is Emit when the cache is empty or of another bus.
 func (t *Topic[T]) emitResolving(ctx context.Context, b *Bus, payload T) error {
 	e, err := t.resolve(b)
 	if err != nil {
 		return err
 	}
+	t.remember(b, e, e.subs.Load())
 	return emitEntry(ctx, b, e, payload)
+}
+
+// remember caches e and its listener list l for emits on b.
+func (t *Topic[T]) remember(b *Bus, e *entry, l *list) *typedCache[T] {
+	c := &typedCache[T]{bus: b, e: e, src: l, typed: true}
+	c.fns = make([]func(context.Context, T) error, len(l.ls))
+	for i, ln := range l.ls {
+		f, ok := ln.typed.(func(context.Context, T) error)
+		if !ok {
+			c.fns, c.typed = nil, false
+			break
+		}
+		c.fns[i] = f
+	}
+	t.cache.Store(c)
+	return c
 }
 
 // resolve finds or makes the topic's entry on b and caches it.
@@ -115,7 +154,6 @@ func (t *Topic[T]) resolve(b *Bus) (*entry, error) {
 	e := b.entryLocked(t.name)
 	e.pinned = true
 	b.mu.Unlock()
-	t.cache.Store(e)
 	return e, nil
 }
 

@@ -3,6 +3,7 @@ package eventbus_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -173,4 +174,31 @@ func TestPinnedTypedTopicIsNotListedWithoutListeners(t *testing.T) {
 	require.NoError(t, topic.Emit(context.Background(), b, 1))
 	assert.Empty(t, b.Topics())
 	assert.False(t, b.HasListeners("n"))
+}
+
+func TestTypedEmitFollowsChangesOfTheListenerSet(t *testing.T) {
+	t.Parallel()
+	b := eventbus.New()
+	topic := eventbus.NewTopic[int]("n")
+	var got []string
+	listener := func(name string) func(context.Context, int) error {
+		return func(_ context.Context, n int) error {
+			got = append(got, fmt.Sprintf("%s:%d", name, n))
+			return nil
+		}
+	}
+	first, err := topic.Listen(b, listener("a"))
+	require.NoError(t, err)
+	require.NoError(t, topic.Emit(context.Background(), b, 1))
+	_, err = topic.Listen(b, listener("b"))
+	require.NoError(t, err)
+	require.NoError(t, topic.Emit(context.Background(), b, 2))
+	first.Unsubscribe()
+	require.NoError(t, topic.Emit(context.Background(), b, 3))
+	mustListen(t, b, "n", func(_ context.Context, p any) error {
+		got = append(got, fmt.Sprintf("string:%v", p))
+		return nil
+	})
+	require.NoError(t, topic.Emit(context.Background(), b, 4))
+	assert.Equal(t, []string{"a:1", "a:2", "b:2", "b:3", "b:4", "string:4"}, got)
 }

@@ -18,9 +18,10 @@ import (
 // listener receives string emits whose payload is a T (others are reported
 // as [ErrPayloadType]).
 //
-// A Topic remembers the bus it was last emitted on, so that emitting on it
-// again skips the topic lookup; emitting alternately on several buses works
-// and costs a lookup each time. Its methods are safe for concurrent use.
+// A Topic remembers the bus it was last emitted on and that bus's
+// listeners of the topic, so that emitting on it again skips the topic
+// lookup; emitting alternately on several buses works and costs a lookup
+// each time. Its methods are safe for concurrent use.
 type Topic[T any] struct {
 	name  string
 	err   error
@@ -91,9 +92,13 @@ func (t *Topic[T]) Listen(b *Bus, fn func(ctx context.Context, payload T) error,
 
 // Emit calls the topic's listeners on b with payload; see [Bus.Emit] for
 // the ordering and error guarantees. Typed listeners receive payload as is;
-// string listeners receive it converted to an any, which allocates
-// when T is larger than a pointer. Emitting
-// on a pattern is refused with an error wrapping [ErrInvalidTopic].
+// string listeners receive it converted to an any, which allocates when T
+// is larger than a pointer. Emitting on a pattern is refused with an error
+// wrapping [ErrInvalidTopic].
+//
+// Emit takes no lock. The first emit on a bus, and the first after the
+// topic's listeners changed, allocates once to remember them; later emits
+// allocate nothing while the listeners succeed.
 func (t *Topic[T]) Emit(ctx context.Context, b *Bus, payload T) error {
 	c := t.cache.Load()
 	if c == nil || c.bus != b {

@@ -19,8 +19,15 @@ type order struct {
 // sink is what every listener below does: add the order's total to an
 // atomic counter. Listeners may run on several goroutines at once, so even
 // the smallest real listener guards its state; an atomic add is that
-// smallest work, and it keeps the call from being optimized away.
-type sink struct{ n atomic.Int64 }
+// smallest work, and it keeps the call from being optimized away. The
+// counter sits on cache lines of its own: wherever the heap put it next to
+// the bus's data, BenchmarkEmit/listeners=1 moved from 20 to 30 ns/op
+// between runs of the same binary.
+type sink struct {
+	_ [64]byte
+	n atomic.Int64
+	_ [64]byte
+}
 
 func (s *sink) anyListener(_ context.Context, p any) error {
 	s.n.Add(p.(order).Total)

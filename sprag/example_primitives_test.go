@@ -293,7 +293,7 @@ func ExampleStartProcess() {
 	// exit status 0
 }
 
-func ExampleRestartProcess() {
+func ExampleRestart_process() {
 	svc := &Jobs{}
 	_ = sprag.Bind(svc, "agent", sprag.NewRuntime(nil))
 	_ = svc.Start(context.Background())
@@ -302,7 +302,7 @@ func ExampleRestartProcess() {
 	agent, err := sprag.StartProcess(svc, "sh", []string{"-c", "echo starting; exit 1"},
 		sprag.Label("agent"),
 		sprag.Stdout(func(line string) { fmt.Println(line) }),
-		sprag.RestartProcess(sprag.RestartPolicy{MaxRestarts: 2, Backoff: 10 * time.Millisecond}))
+		sprag.Restart(sprag.RestartPolicy{MaxRestarts: 2, Backoff: 10 * time.Millisecond}))
 	if err != nil {
 		fmt.Println(err)
 		return

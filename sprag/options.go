@@ -84,17 +84,28 @@ func (immediatelyOption) String() string               { return "Immediately()" 
 // every d. [Jitter] applies to the waits after that first run.
 func Immediately() IntervalOption { return immediatelyOption{} }
 
-type restartOption RestartPolicy
+// RestartOption is returned by [Restart]. It configures tasks and managed
+// processes alike.
+type RestartOption RestartPolicy
 
-func (o restartOption) applyTask(c *taskConfig) {
+func (o RestartOption) applyTask(c *taskConfig) {
 	p := RestartPolicy(o)
 	c.restart = &p
 }
 
-func (o restartOption) String() string {
+func (o RestartOption) applyProcess(c *processConfig) {
+	p := RestartPolicy(o)
+	c.restart = &p
+}
+
+// String returns the option as it would be written in Go.
+func (o RestartOption) String() string {
 	return fmt.Sprintf("Restart(%+v)", RestartPolicy(o))
 }
 
-// Restart makes a task run again when it returns an error or panics,
-// following policy; see [RestartPolicy].
-func Restart(policy RestartPolicy) TaskOption { return restartOption(policy) }
+// Restart makes a task run again when it returns an error or panics, and a
+// managed process start again when it exits on its own with a failure (a
+// status other than 0, or a signal), following policy; see
+// [RestartPolicy]. A task that returns nil and a process that exits with
+// status 0 are not restarted.
+func Restart(policy RestartPolicy) RestartOption { return RestartOption(policy) }

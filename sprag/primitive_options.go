@@ -274,23 +274,6 @@ func (o graceOption) String() string                { return fmt.Sprintf("Grace(
 // 5s; d must be positive.
 func Grace(d time.Duration) ProcessOption { return graceOption(d) }
 
-type restartProcessOption RestartPolicy
-
-func (o restartProcessOption) applyProcess(c *processConfig) {
-	p := RestartPolicy(o)
-	c.restart = &p
-}
-
-func (o restartProcessOption) String() string {
-	return fmt.Sprintf("RestartProcess(%+v)", RestartPolicy(o))
-}
-
-// RestartProcess makes a process that exits on its own with a failure (a
-// status other than 0, or a signal) start again, following policy, as
-// [Restart] does for tasks. A process that exits with status 0 is not
-// restarted.
-func RestartProcess(policy RestartPolicy) ProcessOption { return restartProcessOption(policy) }
-
 type configureOption func(*exec.Cmd)
 
 func (o configureOption) applyProcess(c *processConfig) { c.configure = o }

@@ -46,7 +46,7 @@ type ProcessExit struct {
 //
 // A process that exits on its own is reported: [ProcessExited] is emitted,
 // the exit is logged (as a task failure when its status is not 0), and
-// [Process.LastExit] shows it. With [RestartProcess] a failed process
+// [Process.LastExit] shows it. With [Restart] a failed process
 // starts again, with a task's [RestartPolicy].
 type Process struct {
 	s     *Service
@@ -93,7 +93,7 @@ type ProcessStats struct {
 // on a task of the service labelled "process <label>".
 //
 // Options: [Label] (default: the program's base name), [Stdout],
-// [Stderr], [Grace] (default 5s), [RestartProcess] and [Configure].
+// [Stderr], [Grace] (default 5s), [Restart] and [Configure].
 // StartProcess fails, starting nothing, with an error wrapping
 // [ErrNotRunning] when svc is not starting or running, [ErrDuplicateName]
 // when svc has a process of that label, [ErrInvalidArgument] for a nil

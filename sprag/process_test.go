@@ -184,7 +184,7 @@ func TestProcessThatDiesIsRestartedByItsPolicy(t *testing.T) {
 	require.NoError(t, err)
 	out := newLines()
 	proc, err := sprag.StartProcess(p, "sh", []string{"-c", `echo started; exit 3`}, sprag.Stdout(out.add),
-		sprag.Label("flaky"), sprag.RestartProcess(sprag.RestartPolicy{MaxRestarts: 2, Backoff: 10 * time.Millisecond}))
+		sprag.Label("flaky"), sprag.Restart(sprag.RestartPolicy{MaxRestarts: 2, Backoff: 10 * time.Millisecond}))
 	require.NoError(t, err)
 
 	err = proc.Wait(safetyCtx(t))
@@ -294,7 +294,7 @@ func TestStartProcessRefusesBadInput(t *testing.T) {
 	_, err = sprag.StartProcess(p, "sh", nil, sprag.Grace(0))
 	require.ErrorIs(t, err, sprag.ErrInvalidArgument)
 	assert.Contains(t, err.Error(), "grace must be positive, got 0s")
-	_, err = sprag.StartProcess(p, "sh", nil, sprag.RestartProcess(sprag.RestartPolicy{Backoff: -1}))
+	_, err = sprag.StartProcess(p, "sh", nil, sprag.Restart(sprag.RestartPolicy{Backoff: -1}))
 	require.ErrorIs(t, err, sprag.ErrInvalidArgument)
 	_, err = sprag.StartProcess(p, "sh", []string{"-c", "exit 0"}, sprag.Configure(func(*exec.Cmd) { panic("kaput") }))
 	var pe *sprag.PanicError
@@ -314,6 +314,6 @@ func TestStartProcessRefusesBadInput(t *testing.T) {
 	assert.Equal(t, "Stdout(func(string))", sprag.Stdout(nil).String())
 	assert.Equal(t, "Stderr(func(string))", sprag.Stderr(nil).String())
 	assert.Equal(t, "Configure(func(*exec.Cmd))", sprag.Configure(nil).String())
-	assert.Equal(t, "RestartProcess({MaxRestarts:1 Window:0s Backoff:0s MaxBackoff:0s})",
-		sprag.RestartProcess(sprag.RestartPolicy{MaxRestarts: 1}).String())
+	assert.Equal(t, "Restart({MaxRestarts:1 Window:0s Backoff:0s MaxBackoff:0s})",
+		sprag.Restart(sprag.RestartPolicy{MaxRestarts: 1}).String())
 }

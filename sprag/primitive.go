@@ -40,10 +40,7 @@ func (s *Service) attach(what, label string, report func() (any, error)) (contex
 	s.mu.Lock()
 	if !s.State().active() {
 		defer s.mu.Unlock()
-		err := fmt.Errorf("service %q: %s %s: %w (state %s)", s.name, what, label, ErrNotRunning, s.State())
-		s.logger().Warn("primitive created while not running",
-			zap.String("kind", what), zap.String("label", label), zap.String("state", s.State().String()))
-		return nil, nil, err
+		return nil, nil, s.refusedLocked(what, label)
 	}
 	for _, r := range s.reporters {
 		if r.name == name {

@@ -189,9 +189,16 @@ func (s *Service) setState(st State) { s.state.Store(int32(st)) }
 // notRunning builds, logs and returns the error of a managed method called
 // at the wrong time. The caller holds mu.
 func (s *Service) notRunningLocked(kind Kind, label string) error {
-	err := fmt.Errorf("service %q: %s %s: %w (state %s)", s.name, kind, label, ErrNotRunning, s.State())
+	return s.refusedLocked(kind.String(), label)
+}
+
+// refusedLocked builds, logs and returns the error of a managed method or
+// primitive what (a kind, "queue", ...) asked for while the service is not
+// starting or running. The caller holds mu.
+func (s *Service) refusedLocked(what, label string) error {
+	err := fmt.Errorf("service %q: %s %s: %w (state %s)", s.name, what, label, ErrNotRunning, s.State())
 	s.logger().Warn("managed method called while not running",
-		zap.String("kind", kind.String()), zap.String("label", label), zap.String("state", s.State().String()))
+		zap.String("kind", what), zap.String("label", label), zap.String("state", s.State().String()))
 	return err
 }
 
@@ -205,9 +212,7 @@ func (s *Service) logger() *zap.Logger {
 
 // invalid builds and logs an ErrInvalidArgument error.
 func (s *Service) invalid(kind Kind, label, format string, args ...any) error {
-	err := fmt.Errorf("service %q: %s %s: %w: %s", s.Name(), kind, label, ErrInvalidArgument, fmt.Sprintf(format, args...))
-	s.Logger().Error("invalid argument", zap.String("kind", kind.String()), zap.String("label", label), zap.Error(err))
-	return err
+	return s.invalidPrimitive(kind.String(), label, format, args...)
 }
 
 // isNil reports whether svc is nil or a nil pointer.

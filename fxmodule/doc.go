@@ -35,7 +35,8 @@
 //
 // A stop bounded by fx.StopTimeout returns at the deadline; work still
 // running then is named, service and task, in the error that fx logs for
-// the service's hook.
+// the service's hook. fx runs no stop hook after that deadline; [Ready]
+// stops the services fx did not reach, with the ended context.
 //
 // # Start and stop signals
 //

@@ -102,18 +102,24 @@ func (s *Service) candidatesLocked(timers map[*Timer]struct{}, subs []subscripti
 	return acts
 }
 
-// call runs fn with panic recovery. An error or panic is logged with the
-// service's fields and returned as a *CallbackError.
-func (s *Service) call(ctx context.Context, a *activity, fn func(context.Context) error) (err error) {
+// safely calls fn and returns its error, or a *PanicError, with the stack,
+// when fn panics. Every call of user code in the package goes through it.
+func safely(fn func() error) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = &PanicError{Value: r, Stack: debug.Stack()}
 		}
-		if err != nil {
-			err = s.failed(a, err)
-		}
 	}()
-	return fn(ctx)
+	return fn()
+}
+
+// call runs fn with panic recovery. An error or panic is logged with the
+// service's fields and returned as a *CallbackError.
+func (s *Service) call(ctx context.Context, a *activity, fn func(context.Context) error) error {
+	if err := safely(func() error { return fn(ctx) }); err != nil {
+		return s.failed(a, err)
+	}
+	return nil
 }
 
 // failed logs err as a failure of a and returns it as a *CallbackError.

@@ -3,7 +3,6 @@ package sprag
 import (
 	"context"
 	"fmt"
-	"runtime/debug"
 
 	"github.com/sprag-go/sprag/eventbus"
 )
@@ -95,13 +94,8 @@ func guard[T any](s *Service, topic string, act *activity, fn func(context.Conte
 	}
 }
 
-func callListener[T any](ctx context.Context, fn func(context.Context, T) error, payload T) (err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			err = &PanicError{Value: r, Stack: debug.Stack()}
-		}
-	}()
-	return fn(ctx, payload)
+func callListener[T any](ctx context.Context, fn func(context.Context, T) error, payload T) error {
+	return safely(func() error { return fn(ctx, payload) })
 }
 
 // Emit emits payload on topic through the runtime's bus; see

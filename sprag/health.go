@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"runtime/debug"
 	"slices"
 	"strings"
 	"time"
@@ -93,13 +92,8 @@ type reporter struct {
 	report func() (any, error)
 }
 
-func checkHealth(ctx context.Context, hc HealthChecker) (err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			err = &PanicError{Value: r, Stack: debug.Stack()}
-		}
-	}()
-	return hc.Health(ctx)
+func checkHealth(ctx context.Context, hc HealthChecker) error {
+	return safely(func() error { return hc.Health(ctx) })
 }
 
 // Report is the health of every service of a registry.

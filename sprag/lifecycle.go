@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"runtime/debug"
 	"sync"
 	"time"
 )
@@ -92,18 +91,17 @@ func (s *Service) Start(ctx context.Context) error {
 }
 
 // runOnStart calls the OnStart hook with panic recovery.
-func (s *Service) runOnStart(ctx context.Context) (err error) {
+func (s *Service) runOnStart(ctx context.Context) error {
 	st, ok := s.self.(Starter)
 	if !ok {
 		return nil
 	}
-	defer func() {
-		if r := recover(); r != nil {
-			err = &PanicError{Value: r, Stack: debug.Stack()}
-			s.logFailure(KindOnStart, "", "", err) // the stack is known only here
-		}
-	}()
-	return st.OnStart(ctx)
+	err := safely(func() error { return st.OnStart(ctx) })
+	var pe *PanicError
+	if errors.As(err, &pe) {
+		s.logFailure(KindOnStart, "", "", err) // Start returns the error; only the log shows the stack
+	}
+	return err
 }
 
 func (s *Service) startResult() error {

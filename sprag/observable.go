@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"reflect"
-	"runtime/debug"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -196,13 +195,11 @@ func (o *Observable[T]) same(a, b T) (eq bool) {
 	if o.equal == nil {
 		return false
 	}
-	defer func() {
-		if r := recover(); r != nil {
-			o.s.logFailure(KindListener, "observable "+o.label+" equality", "", &PanicError{Value: r, Stack: debug.Stack()})
-			eq = false
-		}
-	}()
-	return o.equal(a, b)
+	if err := safely(func() error { eq = o.equal(a, b); return nil }); err != nil {
+		o.s.logFailure(KindListener, "observable "+o.label+" equality", "", err)
+		return false
+	}
+	return eq
 }
 
 // deliverLocked notifies the subscribers of what changed, unless another

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os/exec"
 	"path/filepath"
-	"runtime/debug"
 	"sync"
 	"time"
 
@@ -206,12 +205,9 @@ func (p *Process) configure(cmd *exec.Cmd) (err error) {
 	if p.cfg.configure == nil {
 		return nil
 	}
-	defer func() {
-		if r := recover(); r != nil {
-			err = fmt.Errorf("configure: %w", &PanicError{Value: r, Stack: debug.Stack()})
-		}
-	}()
-	p.cfg.configure(cmd)
+	if err := safely(func() error { p.cfg.configure(cmd); return nil }); err != nil {
+		return fmt.Errorf("configure: %w", err)
+	}
 	return nil
 }
 
@@ -264,12 +260,9 @@ func (p *Process) output(stream string, fn func(string)) *lineWriter {
 				zap.String("stream", stream), zap.Int("pid", w.pid()), zap.String("line", line))
 			return
 		}
-		defer func() {
-			if r := recover(); r != nil {
-				p.s.logFailure(KindTask, label+" "+stream, "", &PanicError{Value: r, Stack: debug.Stack()})
-			}
-		}()
-		fn(line)
+		if err := safely(func() error { fn(line); return nil }); err != nil {
+			p.s.logFailure(KindTask, label+" "+stream, "", err)
+		}
 	}
 	return w
 }

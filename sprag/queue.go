@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"runtime/debug"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -275,13 +274,8 @@ func (q *Queue[T]) handle(item T) {
 	q.processed.Add(1)
 }
 
-func (q *Queue[T]) call(item T) (err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			err = &PanicError{Value: r, Stack: debug.Stack()}
-		}
-	}()
-	return q.handler(q.workCtx, item)
+func (q *Queue[T]) call(item T) error {
+	return safely(func() error { return q.handler(q.workCtx, item) })
 }
 
 // finish is the queue's cleanup, run by Stop after its workers ended or

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"runtime/debug"
 	"slices"
 	"sync"
 	"time"
@@ -177,13 +176,8 @@ func (t *Task) run(ctx context.Context) {
 }
 
 // attempt runs fn once with panic recovery.
-func (t *Task) attempt(ctx context.Context) (err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			err = &PanicError{Value: r, Stack: debug.Stack()}
-		}
-	}()
-	return t.fn(ctx)
+func (t *Task) attempt(ctx context.Context) error {
+	return safely(func() error { return t.fn(ctx) })
 }
 
 func (t *Task) giveUp(ctx context.Context, restarts int, last error) {

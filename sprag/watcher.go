@@ -3,7 +3,6 @@ package sprag
 import (
 	"context"
 	"fmt"
-	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -186,12 +185,11 @@ func (w *Watcher[T]) attach() (func(), error) {
 }
 
 func callPoll[T any](ctx context.Context, poll func(context.Context) (T, error)) (v T, err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			err = &PanicError{Value: r, Stack: debug.Stack()}
-		}
-	}()
-	return poll(ctx)
+	err = safely(func() (e error) {
+		v, e = poll(ctx)
+		return e
+	})
+	return v, err
 }
 
 // record counts a poll's result, passes a new value on, and returns the
@@ -254,14 +252,13 @@ func (w *Watcher[T]) succeed(v T) {
 
 // same reports whether Dedupe says a and b are equal; a panicking equality
 // is logged and the values count as different.
-func (w *Watcher[T]) same(a, b T) (eq bool) {
-	defer func() {
-		if r := recover(); r != nil {
-			w.s.logFailure(KindInterval, "watcher "+w.label+" equality", "", &PanicError{Value: r, Stack: debug.Stack()})
-			eq = false
-		}
-	}()
-	return w.equal(a, b)
+func (w *Watcher[T]) same(a, b T) bool {
+	var eq bool
+	if err := safely(func() error { eq = w.equal(a, b); return nil }); err != nil {
+		w.s.logFailure(KindInterval, "watcher "+w.label+" equality", "", err)
+		return false
+	}
+	return eq
 }
 
 // follow runs the stream follower until the service stops, reconnecting
@@ -304,13 +301,8 @@ func (w *Watcher[T]) follow(ctx context.Context, follow func(context.Context, fu
 	}
 }
 
-func callFollow[T any](ctx context.Context, follow func(context.Context, func(T)) error, send func(T)) (err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			err = &PanicError{Value: r, Stack: debug.Stack()}
-		}
-	}()
-	return follow(ctx, send)
+func callFollow[T any](ctx context.Context, follow func(context.Context, func(T)) error, send func(T)) error {
+	return safely(func() error { return follow(ctx, send) })
 }
 
 // Label returns the label the watcher logs with.

@@ -4,6 +4,7 @@ go 1.25.0
 
 require (
 	github.com/go-playground/validator/v10 v10.30.4
+	github.com/petermattis/goid v0.0.0-20261109124353-7cfa343ad0ab
 	github.com/robfig/cron/v3 v3.0.1
 	github.com/stretchr/testify v1.12.1
 	go.uber.org/fx v1.24.0

@@ -149,19 +149,15 @@ func (s *Server) OnStart(ctx context.Context) error { //nolint:contextcheck // r
 		ErrorLog:          errorLog,
 		BaseContext:       func(net.Listener) context.Context { return svcCtx },
 	}
-	task := s.Spawn(func(context.Context) error {
+	task, err := s.Spawn(func(context.Context) error {
 		if err := hs.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
 			return fmt.Errorf("http server on %s: serve: %w", addr, err)
 		}
 		return nil
 	}, sprag.Label("serve "+addr))
-	select {
-	case <-task.Done():
-		if err := task.Err(); err != nil {
-			_ = ln.Close() // Spawn refused, so Serve never took the listener
-			return fmt.Errorf("http server on %s: %w", addr, err)
-		}
-	default:
+	if err != nil {
+		_ = ln.Close() // Spawn refused, so Serve never took the listener
+		return fmt.Errorf("http server on %s: %w", addr, err)
 	}
 
 	s.mu.Lock()

@@ -54,10 +54,10 @@ func Example_operationsLogs() {
 	_ = billing.Start(ctx)
 
 	_ = rt.Bus.Emit(ctx, "invoice:due", "INV-7")
-	task := billing.Spawn(func(context.Context) error { panic("nil ledger") }, sprag.Label("reconcile"))
+	task, _ := billing.Spawn(func(context.Context) error { panic("nil ledger") }, sprag.Label("reconcile"))
 	_ = task.Wait(ctx)
 	_ = billing.Stop(ctx)
-	billing.Timeout(time.Second, func(context.Context) error { return nil }, sprag.Label("late"))
+	_, _ = billing.Timeout(time.Second, func(context.Context) error { return nil }, sprag.Label("late"))
 
 	for _, e := range logs.All() {
 		fields := e.ContextMap()
@@ -70,7 +70,7 @@ func Example_operationsLogs() {
 	// error listener failed map[error:invoice INV-7: customer has no address kind:listener label:(*Billing).onInvoice service:billing topic:invoice:due] stack: false
 	// error task panicked map[error:panic: nil ledger kind:task label:reconcile service:billing] stack: true
 	// info service stopped map[service:billing] stack: false
-	// warn managed method called while not running map[kind:timeout label:late service:billing state:stopped] stack: false
+	// warn managed method called while not running map[kind:timeout label:late service:billing] stack: false
 }
 
 func Example_operationsJSONLogs() {
@@ -81,7 +81,7 @@ func Example_operationsJSONLogs() {
 	svc := &Bare{}
 	_ = sprag.Bind(svc, "billing", sprag.NewRuntime(logger))
 	_ = svc.Start(ctx)
-	task := svc.Spawn(func(context.Context) error {
+	task, _ := svc.Spawn(func(context.Context) error {
 		return errors.New("ledger: connection reset")
 	}, sprag.Label("reconcile"))
 	_ = task.Wait(ctx)

@@ -141,7 +141,7 @@ func Example_servicesStopDuringStart() {
 	fmt.Println(l.State())
 	// Output:
 	// <nil>
-	// start service "loader": context canceled
+	// start service "loader": sprag: service stopped while starting: context canceled
 	// stopped
 }
 
@@ -150,18 +150,18 @@ func Example_servicesTimers() {
 	_ = sprag.Bind(m, "metrics", sprag.NewRuntime(nil))
 	_ = m.Start(context.Background())
 
-	every := m.Interval(time.Minute, m.collect) // labelled after the method
-	hourly := m.Interval(time.Hour, m.collect, sprag.FixedRate(), sprag.Jitter(time.Minute), sprag.Label("report"))
-	reminder := m.Timeout(24*time.Hour, m.collect, sprag.Label("reminder"))
+	every, _ := m.Interval(time.Minute, m.collect) // labelled after the method
+	hourly, _ := m.Schedule(sprag.FixedRate(time.Hour), m.collect, sprag.Jitter(time.Minute), sprag.Label("report"))
+	reminder, _ := m.Timeout(24*time.Hour, m.collect, sprag.Label("reminder"))
 	fmt.Println(every.Label(), hourly.Label(), reminder.Label())
 	fmt.Println(reminder.Cancel(), reminder.Cancel()) // the first call cancels it
 
-	bad := m.Interval(0, m.collect, sprag.Label("bad"))
-	fmt.Println(bad.Err())
+	_, err := m.Interval(0, m.collect, sprag.Label("bad"))
+	fmt.Println(err)
 
 	_ = m.Stop(context.Background())
-	late := m.Timeout(time.Second, m.collect, sprag.Label("late"))
-	fmt.Println(errors.Is(late.Err(), sprag.ErrNotRunning))
+	_, err = m.Timeout(time.Second, m.collect, sprag.Label("late"))
+	fmt.Println(errors.Is(err, sprag.ErrNotRunning))
 	// Output:
 	// (*MetricsService).collect report reminder
 	// true false
@@ -174,22 +174,22 @@ func Example_servicesSpawn() {
 	_ = sprag.Bind(svc, "jobs", sprag.NewRuntime(nil))
 	_ = svc.Start(context.Background())
 
-	failed := svc.Spawn(func(ctx context.Context) error {
+	failed, _ := svc.Spawn(func(ctx context.Context) error {
 		return errors.New("disk full")
 	}, sprag.Label("import"))
 	err := failed.Wait(context.Background())
 	var ce *sprag.CallbackError
 	fmt.Println(err, errors.As(err, &ce), ce.Kind, ce.Label)
 
-	panicked := svc.Spawn(func(ctx context.Context) error { panic("kaput") }, sprag.Label("parse"))
+	panicked, _ := svc.Spawn(func(ctx context.Context) error { panic("kaput") }, sprag.Label("parse"))
 	var pe *sprag.PanicError
 	fmt.Println(errors.As(panicked.Wait(context.Background()), &pe), pe.Value, svc.State())
 
-	follower := svc.Spawn(func(ctx context.Context) error {
-		<-ctx.Done() // the service's context: it ends when Stop tears down
+	follower, _ := svc.Spawn(func(ctx context.Context) error {
+		<-ctx.Done() // the task's context: it ends when Stop tears down, or at Cancel
 		return ctx.Err()
 	}, sprag.Label("follow"))
-	later := svc.SpawnAfter(time.Hour, func(ctx context.Context) error {
+	later, _ := svc.SpawnAfter(time.Hour, func(ctx context.Context) error {
 		return nil
 	}, sprag.Label("later"))
 
@@ -310,7 +310,7 @@ func Example_servicesStopDeadline() {
 	_ = sprag.Bind(svc, "exporter", sprag.NewRuntime(nil))
 	_ = svc.Start(context.Background())
 	release := make(chan struct{})
-	task := svc.Spawn(func(context.Context) error {
+	task, _ := svc.Spawn(func(context.Context) error {
 		<-release // ignores its context
 		return nil
 	}, sprag.Label("upload"))
@@ -323,14 +323,16 @@ func Example_servicesStopDeadline() {
 	fmt.Println(stuck.Service, stuck.Running)
 	fmt.Println(err)
 
+	fmt.Println(svc.State()) // until the task returns
 	close(release)
 	_ = task.Wait(context.Background())
-	<-svc.Done() // closed once the whole teardown has finished
+	<-svc.Done() // closed once everything the service started has returned
 	fmt.Println(svc.State())
 	// Output:
 	// true true
 	// exporter [{task upload}]
 	// stop service "exporter": service "exporter": sprag: still running at the stop deadline: task upload
+	// stopping
 	// stopped
 }
 
@@ -341,7 +343,7 @@ func Example_servicesPanics() {
 	_ = svc.Start(context.Background())
 	defer func() { _ = svc.Stop(context.Background()) }()
 
-	task := svc.Spawn(func(context.Context) error { panic("kaput") }, sprag.Label("parse"))
+	task, _ := svc.Spawn(func(context.Context) error { panic("kaput") }, sprag.Label("parse"))
 	err := task.Wait(context.Background())
 	var pe *sprag.PanicError
 	fmt.Println(errors.As(err, &pe), pe.Value, svc.State())

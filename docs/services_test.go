@@ -46,13 +46,12 @@ func TestIntervalSchedules(t *testing.T) {
 	tests := []struct {
 		name string
 		run  time.Duration // how long each run takes
-		give []sprag.IntervalOption
+		give func(d time.Duration) sprag.Schedule
 		want []time.Duration // when the runs begin
 	}{
-		{"fixed delay (the default)", 20 * s, nil, []time.Duration{1 * m, 2*m + 20*s, 3*m + 40*s}},
-		{"fixed rate", 20 * s, []sprag.IntervalOption{sprag.FixedRate()}, []time.Duration{1 * m, 2 * m, 3 * m, 4 * m}},
-		{"fixed rate, runs overrun", 90 * s, []sprag.IntervalOption{sprag.FixedRate()}, []time.Duration{1 * m, 3 * m}},
-		{"immediately", 20 * s, []sprag.IntervalOption{sprag.Immediately()}, []time.Duration{0, 1*m + 20*s, 2*m + 40*s, 4 * m}},
+		{"fixed delay (the default)", 20 * s, sprag.FixedDelay, []time.Duration{1 * m, 2*m + 20*s, 3*m + 40*s}},
+		{"fixed rate", 20 * s, sprag.FixedRate, []time.Duration{1 * m, 2 * m, 3 * m, 4 * m}},
+		{"fixed rate, runs overrun", 90 * s, sprag.FixedRate, []time.Duration{1 * m, 3 * m}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -61,11 +60,12 @@ func TestIntervalSchedules(t *testing.T) {
 				runs := newStarts()
 				svc := &Bare{}
 				spragtest.Start(t, "svc", svc)
-				svc.Interval(time.Minute, func(context.Context) error {
+				_, err := svc.Schedule(tt.give(time.Minute), func(context.Context) error {
 					runs.mark()
 					time.Sleep(tt.run)
 					return nil
-				}, tt.give...)
+				})
+				require.NoError(t, err)
 
 				time.Sleep(4*m + 45*s)
 				synctest.Wait()
@@ -86,7 +86,7 @@ func TestRestartPolicy(t *testing.T) {
 		gaveUp := spragtest.Record(t, rt.Bus, sprag.TaskGaveUp.Name())
 		runs := newStarts()
 
-		task := svc.Spawn(func(ctx context.Context) error {
+		task, err := svc.Spawn(func(ctx context.Context) error {
 			runs.mark()
 			return errors.New("upstream unavailable")
 		}, sprag.Label("pull"), sprag.Restart(sprag.RestartPolicy{
@@ -95,8 +95,9 @@ func TestRestartPolicy(t *testing.T) {
 			Backoff:     time.Second,     // 1s, then 2s, 4s, ...
 			MaxBackoff:  3 * time.Second, // ...capped at 3s
 		}))
+		require.NoError(t, err)
 
-		err := task.Wait(context.Background())
+		err = task.Wait(context.Background())
 		require.ErrorIs(t, err, sprag.ErrRestartLimit)
 		require.EqualError(t, err, `sprag: restart limit reached (3 restarts within 1m0s): service "sync": task pull: upstream unavailable`)
 		assert.Equal(t, []time.Duration{0, time.Second, 3 * time.Second, 6 * time.Second}, runs.get())
@@ -115,15 +116,16 @@ func TestStopReturnsAtItsDeadline(t *testing.T) {
 		svc := &Bare{}
 		spragtest.Start(t, "exporter", svc)
 		release := make(chan struct{})
-		svc.Spawn(func(context.Context) error {
+		_, err := svc.Spawn(func(context.Context) error {
 			<-release // ignores its context
 			return nil
 		}, sprag.Label("upload"))
+		require.NoError(t, err)
 
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		begin := time.Now()
-		err := svc.Stop(ctx)
+		err = svc.Stop(ctx)
 
 		assert.Equal(t, 5*time.Second, time.Since(begin), "Stop returned at its deadline")
 		var stuck *sprag.StuckError

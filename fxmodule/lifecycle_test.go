@@ -63,11 +63,11 @@ func TestStopTimeoutNamesTheStuckServiceAndTask(t *testing.T) {
 			}),
 			fxmodule.Service("worker", func(afterIn) *node {
 				stuck = &node{j: &journal{}, onStart: func(_ context.Context, n *node) error {
-					n.Spawn(func(context.Context) error {
+					_, err := n.Spawn(func(context.Context) error {
 						<-release // ignores its context
 						return nil
 					}, sprag.Label("flush"))
-					return nil
+					return err
 				}}
 				return stuck
 			}),
@@ -81,8 +81,12 @@ func TestStopTimeoutNamesTheStuckServiceAndTask(t *testing.T) {
 		require.ErrorIs(t, err, context.DeadlineExceeded)
 		assert.Equal(t, 5*time.Second, time.Since(start), "fx's StopTimeout is honoured")
 
-		<-stuck.Done()  // the service finished its teardown, the task still runs
-		synctest.Wait() // fx logs the hook's result on its own goroutine
+		synctest.Wait() // the service finished its teardown, the task still runs; fx logs the hook's result
+		select {
+		case <-stuck.Done():
+			t.Fatal("Done closed while the task runs")
+		default:
+		}
 		failed := logs.FilterMessage("OnStop hook failed").All()
 		require.Len(t, failed, 1)
 		msg := failed[0].ContextMap()["error"].(string)
@@ -94,6 +98,7 @@ func TestStopTimeoutNamesTheStuckServiceAndTask(t *testing.T) {
 		assert.Equal(t, sprag.Stopped, dependency.State())
 		assert.Equal(t, 1, logs.FilterMessage("the app's stop ran out of time: stopping the services it did not reach").Len())
 		close(release)
+		<-stuck.Done()
 	})
 }
 

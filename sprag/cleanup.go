@@ -11,21 +11,24 @@ type cleanup struct {
 	fn func(context.Context) error
 }
 
-// AddCleanup registers fn to run when the service stops, after its
+// AddCleanup registers fn to run when the scope closes, after its
 // children have stopped; cleanups run the last added first, each with
-// Stop's context, and a failing or panicking one does not stop the others.
-// It returns an error wrapping [ErrNotRunning] when the service is not
-// starting or running, and [ErrInvalidArgument] for a nil fn: fn is then
-// not registered, so release the resource yourself.
-func (s *Service) AddCleanup(fn func(ctx context.Context) error) error {
+// Close's context, and a failing or panicking one does not stop the
+// others. A cleanup stays registered until the scope closes: for a
+// resource per job, adopt a child service that owns it.
+//
+// It returns an error wrapping [ErrNotRunning] when the scope is not open,
+// and [ErrInvalidArgument] for a nil fn: fn is then not registered, so
+// release the resource yourself.
+func (s *Scope) AddCleanup(fn func(ctx context.Context) error) error {
 	if fn == nil {
-		return s.invalid(KindCleanup, "", "nil function")
+		return s.invalid(KindCleanup.String(), "", "nil function")
 	}
-	return s.addCleanup(funcLabel(fn), fn)
+	return s.addCleanup(FuncLabel(fn), fn)
 }
 
-// Own makes the service close resource when it stops, as a cleanup (see
-// [Service.AddCleanup]). resource must have one of these methods, tried in
+// Own makes the scope close resource when it closes, as a cleanup (see
+// [Scope.AddCleanup]). resource must have one of these methods, tried in
 // this order:
 //
 //	Shutdown(context.Context) error   // *http.Server
@@ -35,12 +38,12 @@ func (s *Service) AddCleanup(fn func(ctx context.Context) error) error {
 //
 // Any other value is refused at once with an error wrapping
 // [ErrUnsupportedResource] that names its type.
-func (s *Service) Own(resource any) error {
+func (s *Scope) Own(resource any) error {
 	label := fmt.Sprintf("%T", resource)
 	var fn func(context.Context) error
 	switch r := resource.(type) {
 	case nil:
-		return s.invalid(KindCleanup, label, "nil resource")
+		return s.invalid(KindCleanup.String(), label, "nil resource")
 	case interface{ Shutdown(context.Context) error }:
 		fn = r.Shutdown
 	case interface{ Stop(context.Context) error }:
@@ -56,11 +59,11 @@ func (s *Service) Own(resource any) error {
 	return s.addCleanup(label, fn)
 }
 
-func (s *Service) addCleanup(label string, fn func(context.Context) error) error {
-	s.mu.Lock()
+func (s *Scope) addCleanup(label string, fn func(context.Context) error) error {
+	s.lock()
 	defer s.mu.Unlock()
-	if !s.State().active() {
-		return s.notRunningLocked(KindCleanup, label)
+	if !s.open() {
+		return s.refuseLocked(KindCleanup.String(), label)
 	}
 	s.cleanups = append(s.cleanups, cleanup{activity: &activity{kind: KindCleanup, label: label}, fn: fn})
 	return nil

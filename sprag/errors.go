@@ -9,9 +9,10 @@ import (
 )
 
 var (
-	// ErrNotRunning is reported by a managed method (Interval, Timeout,
-	// Spawn, Listen, Emit, Adopt, Own, AddCleanup) called when its service
-	// is not starting or running: nothing is scheduled.
+	// ErrNotRunning is returned by a managed method (Interval, Timeout,
+	// Schedule, Spawn, Listen, Emit, Adopt, Own, AddCleanup, and the
+	// primitives) called when its scope is not open: before its service
+	// starts, or once it has begun to stop. Nothing is scheduled.
 	ErrNotRunning = errors.New("sprag: service not running")
 
 	// ErrNotBound is returned by Start when the service was never given a
@@ -68,9 +69,9 @@ var (
 type PanicError = eventbus.PanicError
 
 // CallbackError is a failure of one piece of managed work: the error it
-// returned or a *[PanicError]. The service logs it when it happens; Stop
-// returns the ones from OnStop and cleanups, and a task's handle returns
-// its own.
+// returned or a *[PanicError]. The scope logs it when it happens; Stop
+// returns the ones from OnStop and cleanups, a task's handle returns its
+// own, and an emit returns its listeners'.
 type CallbackError struct {
 	Service string // the full name of the service, "parent/child" for a child
 	Kind    Kind   // what failed
@@ -132,6 +133,7 @@ const (
 	KindCleanup
 	KindChild
 	KindHealth
+	KindCallback
 )
 
 var kindNames = [...]string{
@@ -144,6 +146,7 @@ var kindNames = [...]string{
 	KindCleanup:  "cleanup",
 	KindChild:    "child",
 	KindHealth:   "health",
+	KindCallback: "callback",
 }
 
 // String returns the kind's name as logs show it.

@@ -3,106 +3,85 @@ package sprag
 import (
 	"context"
 	"fmt"
+	"sync/atomic"
 
 	"github.com/sprag-go/sprag/eventbus"
 )
 
-// subscription is a listener the service registered: what Stop removes and
-// what it waits for.
-type subscription struct {
-	sub *eventbus.Subscription
-	act *activity
-}
-
 // Listen subscribes fn to topic (or a pattern such as "order:*") on the
-// runtime's bus, for as long as the service runs. Stop removes the
-// listener, and from the moment Stop begins fn is no longer called, also by
-// an emit already under way. fn runs on the emitter's goroutine, possibly on
-// several at once: guard the service's fields.
+// runtime's bus, for as long as the scope is open. Close removes the
+// listener, and from the moment the scope begins to close fn is no longer
+// called, also by an emit already under way. fn runs on the emitter's
+// goroutine, possibly on several at once: guard the service's fields.
 //
-// An error or panic from fn is logged with the service's name, the topic
-// and the listener's label, and reaches the emitter as part of Emit's error.
-// The subscription is named "<service> <function>" in the bus's reports,
-// unless opts hold an eventbus.WithName.
-// A call when the service is not starting or running subscribes nothing
-// and returns an error wrapping [ErrNotRunning]; a bad topic or a nil fn
-// returns the bus's error.
-func (s *Service) Listen(topic string, fn func(ctx context.Context, payload any) error, opts ...eventbus.ListenOption) (*eventbus.Subscription, error) {
+// An error or panic from fn is logged with the scope's name, the topic
+// and the listener's label, and reaches the emitter as part of Emit's
+// error. The subscription is named "<service> <function>" in the bus's
+// reports, unless opts hold an eventbus.WithName. A listener that is
+// removed (Unsubscribe, a Once listener that fired) leaves the scope's
+// bookkeeping too: listening and unsubscribing for ever keeps memory flat.
+//
+// A call when the scope is not open subscribes nothing and returns an
+// error wrapping [ErrNotRunning]; a bad topic or a nil fn returns the
+// bus's error or one wrapping [ErrInvalidArgument].
+func (s *Scope) Listen(topic string, fn func(ctx context.Context, payload any) error, opts ...eventbus.ListenOption) (*eventbus.Subscription, error) {
 	if fn == nil {
-		return nil, s.invalid(KindListener, topic, "nil function")
+		return nil, s.invalid(KindListener.String(), topic, "nil function")
 	}
-	return s.subscribe(topic, funcLabel(fn), func(bus *eventbus.Bus, act *activity, name eventbus.ListenOption) (*eventbus.Subscription, error) {
-		return bus.Listen(topic, guard(s, topic, act, fn), append([]eventbus.ListenOption{name}, opts...)...)
+	return s.subscribe(topic, FuncLabel(fn), func(bus *eventbus.Bus, cb *Callback, name eventbus.ListenOption) (*eventbus.Subscription, error) {
+		return bus.Listen(topic, func(ctx context.Context, payload any) error {
+			return Call(ctx, cb, fn, payload)
+		}, append([]eventbus.ListenOption{name}, opts...)...)
 	})
 }
 
-// ListenTopic is [Service.Listen] for a typed topic: fn receives the
-// payload as a T. A payload of another type emitted through the string API
-// is reported to the emitter as an error wrapping [eventbus.ErrPayloadType].
-func ListenTopic[T any](svc Interface, topic *eventbus.Topic[T], fn func(ctx context.Context, payload T) error, opts ...eventbus.ListenOption) (*eventbus.Subscription, error) {
-	s := svc.service()
+// ListenTopic is [Scope.Listen] for a typed topic, on the scope of o: fn
+// receives the payload as a T. A payload of another type emitted through
+// the string API is reported to the emitter as an error wrapping
+// [eventbus.ErrPayloadType].
+func ListenTopic[T any](o Owner, topic *eventbus.Topic[T], fn func(ctx context.Context, payload T) error, opts ...eventbus.ListenOption) (*eventbus.Subscription, error) {
+	s := o.Scope()
 	if fn == nil {
-		return nil, s.invalid(KindListener, topic.Name(), "nil function")
+		return nil, s.invalid(KindListener.String(), topic.Name(), "nil function")
 	}
-	return s.subscribe(topic.Name(), funcLabel(fn), func(bus *eventbus.Bus, act *activity, name eventbus.ListenOption) (*eventbus.Subscription, error) {
-		return topic.Listen(bus, guard(s, topic.Name(), act, fn), append([]eventbus.ListenOption{name}, opts...)...)
+	return s.subscribe(topic.Name(), FuncLabel(fn), func(bus *eventbus.Bus, cb *Callback, name eventbus.ListenOption) (*eventbus.Subscription, error) {
+		return topic.Listen(bus, func(ctx context.Context, payload T) error {
+			return Call(ctx, cb, fn, payload)
+		}, append([]eventbus.ListenOption{name}, opts...)...)
 	})
 }
 
-// subscribe registers the subscription that listen makes, if the service
-// is active before and after.
-func (s *Service) subscribe(topic, label string, listen func(*eventbus.Bus, *activity, eventbus.ListenOption) (*eventbus.Subscription, error)) (*eventbus.Subscription, error) {
-	s.mu.Lock()
-	if !s.State().active() {
-		defer s.mu.Unlock()
-		return nil, s.notRunningLocked(KindListener, topic)
-	}
-	bus, name := s.rt.Bus, eventbus.WithName(s.name+" "+label)
-	s.mu.Unlock()
-
-	act := &activity{kind: KindListener, label: label}
-	sub, err := listen(bus, act, name)
+// subscribe registers a callback for the subscription that listen makes.
+func (s *Scope) subscribe(topic, label string, listen func(*eventbus.Bus, *Callback, eventbus.ListenOption) (*eventbus.Subscription, error)) (*eventbus.Subscription, error) {
+	var subscribed atomic.Pointer[eventbus.Subscription] // set once listen returns
+	cb, err := s.callback(KindListener, label, topic,
+		func() {
+			if sub := subscribed.Load(); sub != nil {
+				sub.Unsubscribe()
+			}
+		},
+		func() bool { sub := subscribed.Load(); return sub == nil || sub.Active() })
 	if err != nil {
+		return nil, err
+	}
+	sub, err := listen(s.Runtime().Bus, cb, eventbus.WithName(s.Name()+" "+label))
+	if err != nil {
+		cb.Close()
 		return nil, fmt.Errorf("service %q: listen: %w", s.Name(), err)
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if !s.State().active() { // Stop began meanwhile
+	subscribed.Store(sub)
+	if !s.open() { // Close began meanwhile, and may have missed sub
 		sub.Unsubscribe()
-		return nil, s.notRunningLocked(KindListener, topic)
 	}
-	s.subs = append(s.subs, subscription{sub: sub, act: act})
 	return sub, nil
 }
 
-// guard wraps a listener so that it runs only while the service is active,
-// is waited for by Stop, and has its failures logged with the service's
-// fields. It takes no lock: see activity.go.
-func guard[T any](s *Service, topic string, act *activity, fn func(context.Context, T) error) func(context.Context, T) error {
-	return func(ctx context.Context, payload T) error {
-		s.enter(act)
-		defer s.leave(act)
-		if !s.State().active() {
-			return nil // stop has begun
-		}
-		err := callListener(ctx, fn, payload)
-		if err == nil {
-			return nil
-		}
-		s.logFailure(KindListener, act.label, topic, err)
-		return &CallbackError{Service: s.Name(), Kind: KindListener, Label: act.label, Err: err}
-	}
-}
-
-func callListener[T any](ctx context.Context, fn func(context.Context, T) error, payload T) error {
-	return safely(func() error { return fn(ctx, payload) })
-}
-
 // Emit emits payload on topic through the runtime's bus; see
-// [eventbus.Bus.Emit]. A service may emit while it starts, runs or stops
-// (OnStop may announce its departure), not before or after: it then
-// returns an error wrapping [ErrNotRunning].
-func (s *Service) Emit(ctx context.Context, topic string, payload any) error {
+// [eventbus.Bus.Emit]. A scope may emit while it is open or closing (a
+// service's OnStop may announce its departure), not before its service
+// starts nor once it has closed: it then returns an error wrapping
+// [ErrNotRunning].
+func (s *Scope) Emit(ctx context.Context, topic string, payload any) error {
 	bus, err := s.emitter(topic)
 	if err != nil {
 		return err
@@ -110,20 +89,20 @@ func (s *Service) Emit(ctx context.Context, topic string, payload any) error {
 	return bus.Emit(ctx, topic, payload)
 }
 
-// EmitTopic is [Service.Emit] for a typed topic.
-func EmitTopic[T any](ctx context.Context, svc Interface, topic *eventbus.Topic[T], payload T) error {
-	bus, err := svc.service().emitter(topic.Name())
+// EmitTopic is [Scope.Emit] for a typed topic, on the scope of o.
+func EmitTopic[T any](ctx context.Context, o Owner, topic *eventbus.Topic[T], payload T) error {
+	bus, err := o.Scope().emitter(topic.Name())
 	if err != nil {
 		return err
 	}
 	return topic.Emit(ctx, bus, payload)
 }
 
-func (s *Service) emitter(topic string) (*eventbus.Bus, error) {
-	s.mu.Lock()
+func (s *Scope) emitter(topic string) (*eventbus.Bus, error) {
+	s.lock()
 	defer s.mu.Unlock()
-	if st := s.State(); !st.active() && st != Stopping {
-		return nil, fmt.Errorf("service %q: emit %q: %w (state %s)", s.name, topic, ErrNotRunning, st)
+	if p := s.phase.Load(); p == phaseHeld || p == phaseClosed {
+		return nil, fmt.Errorf("service %q: emit %q: %w", s.name, topic, ErrNotRunning)
 	}
 	return s.rt.Bus, nil
 }

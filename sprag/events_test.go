@@ -156,10 +156,13 @@ func TestListenAndEmitWhenNotRunningOrWithBadInput(t *testing.T) {
 		require.NoError(t, sprag.Bind(p, "svc", rt))
 		noop := func(context.Context, any) error { return nil }
 
-		_, err := p.Listen("t", noop)
-		require.ErrorIs(t, err, sprag.ErrNotRunning)
 		require.ErrorIs(t, p.Emit(context.Background(), "t", nil), sprag.ErrNotRunning)
 		require.ErrorIs(t, sprag.EmitTopic(context.Background(), p, orderCompleted, order{}), sprag.ErrNotRunning)
+		early := &probe{}
+		require.NoError(t, sprag.Bind(early, "early", rt))
+		_, err := early.Listen("t", noop)
+		require.ErrorIs(t, err, sprag.ErrNotRunning)
+		require.ErrorIs(t, early.Start(context.Background()), sprag.ErrNotRunning, "a listener asked for before Start fails the start")
 
 		require.NoError(t, p.Start(context.Background()))
 		_, err = p.Listen("", noop)

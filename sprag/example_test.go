@@ -132,9 +132,13 @@ func ExampleService_Spawn() {
 	_ = svc.Start(context.Background())
 	defer func() { _ = svc.Stop(context.Background()) }()
 
-	task := svc.Spawn(func(ctx context.Context) error {
+	task, err := svc.Spawn(func(ctx context.Context) error {
 		return fmt.Errorf("job failed")
 	}, sprag.Label("import"))
+	if err != nil {
+		fmt.Println("not started:", err)
+		return
+	}
 	fmt.Println(task.Wait(context.Background()))
 	// Output:
 	// service "jobs": task import: job failed

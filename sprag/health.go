@@ -41,38 +41,25 @@ func (st Status) MarshalJSON() ([]byte, error) {
 }
 
 // Status reports the service's health: its state and, while it runs, the
-// problems of tasks that gave up on their [RestartPolicy], of its managed
-// primitives, and of the Health method of the struct that embeds it, if it
-// has one ([HealthChecker]), all joined. Health is called with ctx; a panic
-// in it is reported as its error.
+// problems of tasks that gave up on their [RestartPolicy], of the health
+// reports of its scope's primitives ([Scope.Report]), and of the Health
+// method of the struct that embeds it, if it has one ([HealthChecker]),
+// all joined. Health is called with ctx; a panic in it is reported as its
+// error.
 func (s *Service) Status(ctx context.Context) Status {
-	s.mu.Lock()
-	st := Status{Name: s.name, State: s.State(), Since: s.startedAt}
-	gaveUp := slices.Clone(s.gaveUp)
-	reporters := slices.Clone(s.reporters)
-	startErr := s.startErr
-	self := s.self
-	s.mu.Unlock()
+	sc := s.sc()
+	sc.mu.Lock()
+	st := Status{Name: sc.name, State: s.State(), Since: s.startedAt}
+	startErr, self := s.startErr, s.self
+	sc.mu.Unlock()
 
 	switch st.State {
 	case Running:
 		st.Uptime = time.Since(st.Since)
 		var errs []error
-		if len(gaveUp) > 0 {
-			errs = append(errs, fmt.Errorf("%w: task %s", ErrRestartLimit, strings.Join(gaveUp, ", ")))
-		}
-		for _, r := range reporters {
-			detail, err := r.report()
-			if st.Details == nil {
-				st.Details = make(map[string]any, len(reporters))
-			}
-			st.Details[r.name] = detail
-			if err != nil {
-				errs = append(errs, fmt.Errorf("%s: %w", r.name, err))
-			}
-		}
+		st.Details, errs = sc.health()
 		if hc, ok := self.(HealthChecker); ok {
-			errs = append(errs, checkHealth(ctx, hc))
+			errs = append(errs, Safely(func() error { return hc.Health(ctx) }))
 		}
 		st.Err = errors.Join(errs...)
 		st.Healthy = st.Err == nil
@@ -84,16 +71,77 @@ func (s *Service) Status(ctx context.Context) Status {
 	return st
 }
 
-// reporter is a managed primitive's contribution to its service's health:
-// figures under a name, and an error when it is not healthy. Primitives
-// register one when they attach to their service (primitive.go).
-type reporter struct {
-	name   string
-	report func() (any, error)
+// health returns the figures of the scope's reports and its problems.
+func (s *Scope) health() (map[string]any, []error) {
+	s.lock()
+	gaveUp := slices.Clone(s.gaveUp)
+	reports := slices.Clone(s.reports)
+	s.mu.Unlock()
+	var errs []error
+	if len(gaveUp) > 0 {
+		errs = append(errs, fmt.Errorf("%w: task %s", ErrRestartLimit, strings.Join(gaveUp, ", ")))
+	}
+	var details map[string]any
+	for _, r := range reports {
+		var detail any
+		err := Safely(func() (err error) { detail, err = r.fn(); return err })
+		if details == nil {
+			details = make(map[string]any, len(reports))
+		}
+		details[r.name] = reportable(detail)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", r.name, err))
+		}
+	}
+	return details, errs
 }
 
-func checkHealth(ctx context.Context, hc HealthChecker) error {
-	return safely(func() error { return hc.Health(ctx) })
+// report is a primitive's contribution to its scope's health.
+type report struct {
+	name string
+	fn   func() (any, error)
+}
+
+// Report adds fn to the scope's health under name: a service's
+// [Service.Status] puts fn's figures in [Status.Details] under name and
+// reports fn's error as a problem of the service. Primitives register
+// their figures here ("queue emails", "watcher config"). It returns a
+// function that takes the report back (a primitive that goes away before
+// its scope). A panic in fn is reported as its error.
+//
+// It fails with an error wrapping [ErrDuplicateName] when the scope has a
+// report of that name, [ErrInvalidArgument] for a nil fn, and
+// [ErrNotRunning] when the scope is not open.
+func (s *Scope) Report(name string, fn func() (any, error)) (remove func(), err error) {
+	if fn == nil {
+		return nil, s.invalid("report", name, "nil function")
+	}
+	r := &report{name: name, fn: fn}
+	s.lock()
+	defer s.mu.Unlock()
+	if !s.open() {
+		return nil, s.refuseLocked("report", name)
+	}
+	for _, other := range s.reports {
+		if other.name == name {
+			return nil, fmt.Errorf("service %q: %s: %w: give it another label", s.name, name, ErrDuplicateName)
+		}
+	}
+	s.reports = append(s.reports, r)
+	return func() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		s.reports = slices.DeleteFunc(s.reports, func(x *report) bool { return x == r })
+	}, nil
+}
+
+// reportable returns v as it can appear in a JSON health report: v itself
+// when it encodes, and its fmt form otherwise.
+func reportable(v any) any {
+	if _, err := json.Marshal(v); err != nil {
+		return fmt.Sprint(v)
+	}
+	return v
 }
 
 // Report is the health of every service of a registry.
@@ -134,7 +182,7 @@ func (r *Registry) Health(ctx context.Context) Report {
 		rep.Services = append(rep.Services, st)
 		rep.Healthy = rep.Healthy && st.Healthy
 		for _, c := range s.Children() {
-			add(c)
+			add(c.service())
 		}
 	}
 	for _, svc := range r.All() {

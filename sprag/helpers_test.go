@@ -66,3 +66,12 @@ func bound(t *testing.T, name string, p sprag.Interface) sprag.Interface {
 	}
 	return p
 }
+
+// must returns v, and panics with err when it is not nil: in a test, a
+// failure with its stack, also inside OnStart.
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
+}

@@ -507,11 +507,11 @@ func TestStopDuringStart(t *testing.T) {
 		t.Parallel()
 		synctest.Test(t, func(t *testing.T) {
 			started, proceed := make(chan struct{}), make(chan struct{})
-			var late *sprag.Timer
+			var lateErr error
 			p := &probe{onStart: func(_ context.Context, p *probe) error {
 				close(started)
 				<-proceed
-				late = p.Interval(time.Second, func(context.Context) error { return nil })
+				_, lateErr = p.Interval(time.Second, func(context.Context) error { return nil })
 				return nil
 			}}
 			bound(t, "svc", p)
@@ -524,12 +524,18 @@ func TestStopDuringStart(t *testing.T) {
 			err := p.Stop(ctx)
 			require.ErrorIs(t, err, sprag.ErrStillRunning, "Stop names the OnStart it could not wait for")
 			assert.Contains(t, err.Error(), "still running at the stop deadline: OnStart")
-			<-p.Done()
-			assert.Equal(t, sprag.Stopped, p.State())
+			synctest.Wait()
+			select {
+			case <-p.Done():
+				t.Fatal("Done closed while OnStart runs")
+			default:
+			}
 
 			close(proceed)
 			require.ErrorIs(t, <-startErr, sprag.ErrStopped)
-			require.ErrorIs(t, late.Err(), sprag.ErrNotRunning, "what OnStart registers after the stop is refused")
+			require.ErrorIs(t, lateErr, sprag.ErrNotRunning, "what OnStart registers after the stop is refused")
+			<-p.Done()
+			assert.Equal(t, sprag.Stopped, p.State())
 		})
 	})
 }

@@ -5,19 +5,14 @@ import (
 	"time"
 )
 
-// An IntervalOption configures [Service.Interval].
-type IntervalOption interface {
-	applyInterval(*timerConfig)
+// A TimerOption configures [Scope.Interval], [Scope.Timeout] and
+// [Scope.Schedule].
+type TimerOption interface {
+	applyTimer(*timerConfig)
 	String() string
 }
 
-// A TimeoutOption configures [Service.Timeout].
-type TimeoutOption interface {
-	applyTimeout(*timerConfig)
-	String() string
-}
-
-// A TaskOption configures [Service.Spawn] and [Service.SpawnAfter].
+// A TaskOption configures [Scope.Spawn] and [Scope.SpawnAfter].
 type TaskOption interface {
 	applyTask(*taskConfig)
 	String() string
@@ -26,7 +21,6 @@ type TaskOption interface {
 type timerConfig struct {
 	label       string
 	jitter      time.Duration
-	fixedRate   bool
 	immediately bool
 }
 
@@ -35,57 +29,67 @@ type taskConfig struct {
 	restart *RestartPolicy
 }
 
-// LabelOption is returned by [Label]. It names intervals, timeouts, tasks,
-// cron jobs, queues, watchers, observables and processes alike.
+// timerConfigOf and taskConfigOf apply options; they allocate nothing when
+// there is none, so that a plain Interval, Timeout or Spawn stays cheap.
+func timerConfigOf(opts []TimerOption) timerConfig {
+	if len(opts) == 0 {
+		return timerConfig{}
+	}
+	c := new(timerConfig)
+	for _, o := range opts {
+		o.applyTimer(c)
+	}
+	return *c
+}
+
+func taskConfigOf(opts []TaskOption) taskConfig {
+	if len(opts) == 0 {
+		return taskConfig{}
+	}
+	c := new(taskConfig)
+	for _, o := range opts {
+		o.applyTask(c)
+	}
+	return *c
+}
+
+// LabelOption is returned by [Label]. It names timers and tasks alike.
 type LabelOption string
 
 // Label names managed work in logs, errors and health reports. Without it
 // the label is the function's name, such as "(*MetricsService).collect".
 func Label(label string) LabelOption { return LabelOption(label) }
 
-func (o LabelOption) applyInterval(c *timerConfig) { c.label = string(o) }
-func (o LabelOption) applyTimeout(c *timerConfig)  { c.label = string(o) }
-func (o LabelOption) applyTask(c *taskConfig)      { c.label = string(o) }
+func (o LabelOption) applyTimer(c *timerConfig) { c.label = string(o) }
+func (o LabelOption) applyTask(c *taskConfig)   { c.label = string(o) }
 
 // String returns the option as it would be written in Go.
-func (o LabelOption) String() string { return fmt.Sprintf("Label(%q)", string(o)) }
+func (o LabelOption) String() string { return fmt.Sprintf("sprag.Label(%q)", string(o)) }
 
 // JitterOption is returned by [Jitter].
 type JitterOption time.Duration
 
-// Jitter adds a random delay in [0, max) to every wait of an interval or a
-// timeout, so that many instances do not fire in step. A negative max is an
-// invalid argument.
+// Jitter adds a random delay in [0, max) to every wait of a timer, so that
+// many instances do not fire in step; a fixed rate keeps its grid. A
+// negative max is an invalid argument.
 func Jitter(maxDelay time.Duration) JitterOption { return JitterOption(maxDelay) }
 
-func (o JitterOption) applyInterval(c *timerConfig) { c.jitter = time.Duration(o) }
-func (o JitterOption) applyTimeout(c *timerConfig)  { c.jitter = time.Duration(o) }
+func (o JitterOption) applyTimer(c *timerConfig) { c.jitter = time.Duration(o) }
 
 // String returns the option as it would be written in Go.
-func (o JitterOption) String() string { return fmt.Sprintf("Jitter(%v)", time.Duration(o)) }
-
-type fixedRateOption struct{}
-
-func (fixedRateOption) applyInterval(c *timerConfig) { c.fixedRate = true }
-func (fixedRateOption) String() string               { return "FixedRate()" }
-
-// FixedRate makes an interval fire on a fixed schedule, d apart from its
-// first run, instead of d after each run returns. A run that overruns makes
-// the interval skip the ticks it missed: runs never overlap and never pile
-// up.
-func FixedRate() IntervalOption { return fixedRateOption{} }
+func (o JitterOption) String() string { return fmt.Sprintf("sprag.Jitter(%v)", time.Duration(o)) }
 
 type immediatelyOption struct{}
 
-func (immediatelyOption) applyInterval(c *timerConfig) { c.immediately = true }
-func (immediatelyOption) String() string               { return "Immediately()" }
+func (immediatelyOption) applyTimer(c *timerConfig) { c.immediately = true }
+func (immediatelyOption) String() string            { return "sprag.Immediately()" }
 
-// Immediately makes an interval run once as soon as it is created, then
-// every d. [Jitter] applies to the waits after that first run.
-func Immediately() IntervalOption { return immediatelyOption{} }
+// Immediately makes a timer run once as soon as it is created, then follow
+// its schedule from there. [Jitter] applies to the waits after that first
+// run.
+func Immediately() TimerOption { return immediatelyOption{} }
 
-// RestartOption is returned by [Restart]. It configures tasks and managed
-// processes alike.
+// RestartOption is returned by [Restart].
 type RestartOption RestartPolicy
 
 func (o RestartOption) applyTask(c *taskConfig) {
@@ -93,19 +97,16 @@ func (o RestartOption) applyTask(c *taskConfig) {
 	c.restart = &p
 }
 
-func (o RestartOption) applyProcess(c *processConfig) {
-	p := RestartPolicy(o)
-	c.restart = &p
-}
-
 // String returns the option as it would be written in Go.
 func (o RestartOption) String() string {
-	return fmt.Sprintf("Restart(%+v)", RestartPolicy(o))
+	return fmt.Sprintf("sprag.Restart(%+v)", RestartPolicy(o))
 }
 
-// Restart makes a task run again when it returns an error or panics, and a
-// managed process start again when it exits on its own with a failure (a
-// status other than 0, or a signal), following policy; see
-// [RestartPolicy]. A task that returns nil and a process that exits with
-// status 0 are not restarted.
+// Policy returns the policy the option holds, for primitives that restart
+// work of their own (sprag/process).
+func (o RestartOption) Policy() RestartPolicy { return RestartPolicy(o) }
+
+// Restart makes a task run again when it returns an error or panics,
+// following policy; see [RestartPolicy]. A task that returns nil is not
+// restarted.
 func Restart(policy RestartPolicy) RestartOption { return RestartOption(policy) }

@@ -26,13 +26,15 @@ type Registry struct {
 func NewRegistry() *Registry { return &Registry{} }
 
 // Provide registers svc under name. svc must have been bound ([Bind]).
+// With [UntilStopped], the entry is removed when svc has stopped.
+//
 // Provide fails with an error wrapping [ErrDuplicateName], listing the
 // names already registered, when name is taken; with [ErrInvalidArgument]
-// for an empty name or a nil svc; and with [ErrNotBound] for a service that
-// was never bound.
-func (r *Registry) Provide(name string, svc Interface) error {
-	if name == "" {
-		return fmt.Errorf("provide service: %w: empty name", ErrInvalidArgument)
+// for a name [CheckName] refuses or a nil svc; and with [ErrNotBound] for
+// a service that was never bound.
+func (r *Registry) Provide(name string, svc Interface, opts ...ProvideOption) error {
+	if err := CheckName(name); err != nil {
+		return fmt.Errorf("provide service: %w", err)
 	}
 	if isNil(svc) {
 		return fmt.Errorf("provide service %q: %w: nil service", name, ErrInvalidArgument)
@@ -45,16 +47,94 @@ func (r *Registry) Provide(name string, svc Interface) error {
 	if _, ok := r.services[name]; ok {
 		return fmt.Errorf("provide service %q: %w (registered: %s)", name, ErrDuplicateName, r.namesLocked())
 	}
+	r.putLocked(name, svc)
+	for _, o := range opts {
+		o.applyProvide(r, name, svc)
+	}
+	return nil
+}
+
+// putLocked registers svc under name and wakes its waiters. The caller
+// holds mu.
+func (r *Registry) putLocked(name string, svc Interface) {
 	if r.services == nil {
 		r.services = make(map[string]Interface)
 	}
+	if _, ok := r.services[name]; !ok {
+		r.order = append(r.order, name)
+	}
 	r.services[name] = svc
-	r.order = append(r.order, name)
 	if ch, ok := r.waiters[name]; ok {
 		close(ch)
 		delete(r.waiters, name)
 	}
-	return nil
+}
+
+// A ProvideOption configures [Registry.Provide].
+type ProvideOption interface {
+	applyProvide(r *Registry, name string, svc Interface)
+	String() string
+}
+
+type untilStopped struct{}
+
+func (untilStopped) String() string { return "sprag.UntilStopped()" }
+func (untilStopped) applyProvide(r *Registry, name string, svc Interface) {
+	svc.service().sc().whenDone(func() { r.remove(name, svc) })
+}
+
+// UntilStopped makes [Registry.Provide] remove the entry when the service
+// has stopped or failed to start (its Done closed), so that the name is
+// free for a successor: a per-job service, a replaced connection.
+func UntilStopped() ProvideOption { return untilStopped{} }
+
+// Unregister removes the service registered under name and returns it. It
+// fails with an error wrapping [ErrNotFound] for an unknown name. The
+// service itself is not stopped.
+func (r *Registry) Unregister(name string) (Interface, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	svc, ok := r.services[name]
+	if !ok {
+		return nil, fmt.Errorf("unregister service %q: %w (registered: %s)", name, ErrNotFound, r.namesLocked())
+	}
+	r.deleteLocked(name)
+	return svc, nil
+}
+
+// Replace registers svc under name in place of the service there, keeping
+// the name's place in the order, and returns the service it replaced, or
+// nil when name was free. Replace neither starts svc nor stops the old
+// one. It fails as [Registry.Provide] does for a bad name or service.
+func (r *Registry) Replace(name string, svc Interface) (Interface, error) {
+	if err := CheckName(name); err != nil {
+		return nil, fmt.Errorf("replace service: %w", err)
+	}
+	if isNil(svc) {
+		return nil, fmt.Errorf("replace service %q: %w: nil service", name, ErrInvalidArgument)
+	}
+	if svc.service().Name() == "" {
+		return nil, fmt.Errorf("replace service %q: %w", name, ErrNotBound)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	old := r.services[name]
+	r.putLocked(name, svc)
+	return old, nil
+}
+
+// remove removes name if svc still holds it.
+func (r *Registry) remove(name string, svc Interface) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.services[name] == svc {
+		r.deleteLocked(name)
+	}
+}
+
+func (r *Registry) deleteLocked(name string) {
+	delete(r.services, name)
+	r.order = slices.DeleteFunc(r.order, func(n string) bool { return n == name })
 }
 
 // Resolve returns the service registered under name, or an error wrapping
@@ -164,9 +244,9 @@ func (r *Registry) WaitFor(ctx context.Context, name string) (Interface, error) 
 		}
 	}
 	s := svc.service()
-	s.mu.Lock()
+	s.scope.mu.Lock()
 	started := s.startDone
-	s.mu.Unlock()
+	s.scope.mu.Unlock()
 	select {
 	case <-started:
 	case <-ctx.Done():

@@ -35,7 +35,9 @@ const (
 	defaultMaxBackoff  = 30 * time.Second
 )
 
-func (p *RestartPolicy) validate() error {
+// Validate returns an error when the policy cannot be used: a negative
+// field. Primitives that take a policy check it before they start.
+func (p RestartPolicy) Validate() error {
 	if p.MaxRestarts < 0 || p.Window < 0 || p.Backoff < 0 || p.MaxBackoff < 0 {
 		return errors.New("restart policy fields must not be negative")
 	}

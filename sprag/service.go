@@ -2,15 +2,14 @@ package sprag
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"reflect"
-	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
+
+	"github.com/sprag-go/sprag/eventbus"
 )
 
 // Service is the base of a long-lived service. Embed it in a struct and give
@@ -22,54 +21,36 @@ import (
 //	}
 //
 //	func (m *MetricsService) OnStart(ctx context.Context) error {
-//		m.Interval(time.Minute, m.collect)
+//		if _, err := m.Interval(time.Minute, m.collect); err != nil {
+//			return err
+//		}
 //		_, err := m.Listen("order:completed", m.onOrder)
 //		return err
 //	}
 //
-// The embedded Service gives the struct its managed methods (Interval,
-// Timeout, Spawn, SpawnAfter, Listen, Emit, Adopt, Own, AddCleanup) and its
-// lifecycle (Start, Stop, State). Everything the managed methods create is
-// torn down by Stop, in the order the package documentation gives.
+// The embedded Service gives the struct its lifecycle (Start, Stop, State)
+// and the managed methods of its [Scope] (Interval, Timeout, Schedule,
+// Spawn, SpawnAfter, Listen, Emit, Adopt, Own, AddCleanup). Everything
+// they create is torn down by Stop, in the order [Service.Stop] gives.
 //
 // The zero value is a service in the Created state with no name; [Bind]
 // gives it its name and runtime before Start. A Service must not be copied
 // after Bind. Its methods are safe for concurrent use.
 type Service struct {
-	mu    sync.Mutex
-	state atomic.Int32 // a State; changed under mu, read without it
+	scope Scope
+	state atomic.Int32 // a State; changed under scope.mu, read without it
 
-	self   Interface // the struct that embeds this Service
-	name   string
-	rt     Runtime
-	log    *zap.Logger // rt.Logger with the service's name
-	parent *Service
-
-	ctx    context.Context // ends when Stop begins to tear down
-	cancel context.CancelFunc
-
-	stopCtx context.Context // Stop's context, set before ctx is cancelled; see stopContext
-
-	startCancel context.CancelFunc // cancels OnStart's context; set while starting
-	startDone   chan struct{}      // closed when Start has finished
-	stopDone    chan struct{}      // closed when Stop has finished
+	// Guarded by scope.mu.
+	self        Interface // the struct that embeds this Service
+	startCancel context.CancelFunc
+	startDone   chan struct{} // closed when Start has finished
 	startErr    error
 	onStartOK   bool // OnStart succeeded, so Stop runs OnStop
-	tearingDown bool // teardown has begun; it runs once
+	selfStop    bool // OnStart itself called Stop: Start tears down
 	startedAt   time.Time
 
-	timers    map[*Timer]struct{}
-	subs      []subscription
-	tasks     []*Task // spawned, in order; finished ones are pruned as it grows
-	pruneAt   int     // len(tasks) at which Spawn prunes next
-	children  []*Service
-	cleanups  []cleanup
-	busy      atomic.Int64  // runs of managed work in progress (see activity.go)
-	waiting   atomic.Bool   // a Stop waits for busy to reach zero
-	idle      chan struct{} // closed when busy reaches zero; nil if nobody waits
-	gaveUp    []string      // labels of tasks that exhausted their restarts
-	reporters []reporter    // managed primitives' health figures
-	current   *activity     // the teardown step running in the background
+	startAct activity // OnStart's run
+	stopAct  activity // OnStop's run
 }
 
 // Interface is implemented by a pointer to any struct that embeds
@@ -78,6 +59,7 @@ type Service struct {
 // take an Interface so that they reach both the embedded Service and the
 // user's hooks.
 type Interface interface {
+	Owner
 	Name() string
 	State() State
 	Start(ctx context.Context) error
@@ -111,109 +93,131 @@ type HealthChecker interface {
 }
 
 // Bind gives svc its name and runtime. It must be called once, before
-// Start; fxmodule calls it for the services it provides, and [Service.Adopt]
-// for children. A nil bus or logger in rt is replaced by a new bus or a
-// no-op logger.
+// Start; fxmodule calls it for the services it provides, and
+// [Scope.Adopt] for children. A nil bus or logger in rt is replaced by a
+// new bus or a no-op logger.
 //
 // Bind fails with an error wrapping [ErrInvalidArgument] for a nil svc or
-// an empty name, and [ErrAlreadyBound] for a service bound before.
+// a name that [CheckName] refuses, and [ErrAlreadyBound] for a service
+// bound before.
 func Bind(svc Interface, name string, rt Runtime) error {
 	if isNil(svc) {
 		return fmt.Errorf("bind service %q: %w: nil service", name, ErrInvalidArgument)
 	}
-	return svc.service().bind(svc, name, rt.withDefaults(), nil)
+	if err := CheckName(name); err != nil {
+		return fmt.Errorf("bind service of type %T: %w", svc, err)
+	}
+	return svc.service().bind(svc, name, rt, nil)
 }
 
-func (s *Service) bind(self Interface, name string, rt Runtime, parent *Service) error {
-	if name == "" {
-		return fmt.Errorf("bind service of type %T: %w: empty name", self, ErrInvalidArgument)
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
+func (s *Service) bind(self Interface, name string, rt Runtime, parent *Scope) error {
+	sc := &s.scope
+	sc.hold(s)
+	sc.mu.Lock()
+	defer sc.mu.Unlock()
 	if s.self != nil {
-		return fmt.Errorf("bind service %q: %w as %q", name, ErrAlreadyBound, s.name)
+		return fmt.Errorf("bind service %q: %w as %q", name, ErrAlreadyBound, sc.name)
 	}
-	s.self, s.name, s.rt, s.parent = self, name, rt, parent
-	s.log = rt.Logger.With(zap.String("service", name))
+	s.self = self
+	sc.initLocked(name, rt)
+	sc.parent = parent
+	sc.onDone = s.finished
 	s.startDone = make(chan struct{})
-	s.stopDone = make(chan struct{})
+	s.startAct = activity{kind: KindOnStart}
+	s.stopAct = activity{kind: KindOnStop}
 	return nil
+}
+
+// Scope returns the scope that holds the service's managed resources; the
+// managed methods of Service are its methods. Primitives take it through
+// the [Owner] interface.
+func (s *Service) Scope() *Scope { return s.sc() }
+
+// sc returns the service's scope, held until the service starts.
+func (s *Service) sc() *Scope {
+	if !s.scope.ready.Load() {
+		s.scope.hold(s)
+	}
+	return &s.scope
 }
 
 // Name returns the name the service was bound with; a child's name is
 // "parent/child". It is empty before Bind.
-func (s *Service) Name() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.name
-}
+func (s *Service) Name() string { return s.sc().Name() }
 
 // State returns the service's current state.
 func (s *Service) State() State { return State(s.state.Load()) }
 
 // Logger returns the runtime's logger with the service's name as a field,
 // or a no-op logger before Bind.
-func (s *Service) Logger() *zap.Logger {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.log == nil {
-		return zap.NewNop()
-	}
-	return s.log
-}
+func (s *Service) Logger() *zap.Logger { return s.sc().Logger() }
 
 // Runtime returns the runtime the service was bound with.
-func (s *Service) Runtime() Runtime {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.rt
+func (s *Service) Runtime() Runtime { return s.sc().Runtime() }
+
+// Context returns the service's context: the context that tasks and timer
+// runs receive, cancelled when Stop tears the service down. Before Start
+// it is a context that is not cancelled yet.
+func (s *Service) Context() context.Context { return s.sc().Context() }
+
+// Done returns a channel that is closed when the service has stopped, or
+// failed to start, and every goroutine it started has returned; see
+// [Scope.Done]. Before Bind it is a channel of its own scope all the same.
+func (s *Service) Done() <-chan struct{} { return s.sc().Done() }
+
+// Interval is [Scope.Interval] on the service's scope.
+func (s *Service) Interval(d time.Duration, fn func(ctx context.Context) error, opts ...TimerOption) (*Timer, error) {
+	return s.sc().Interval(d, fn, opts...)
 }
 
-// Context returns the service's context: it is the context that tasks and
-// callbacks receive, and it is cancelled when Stop tears the service down.
-// Before Start it is an already-cancelled context.
-func (s *Service) Context() context.Context {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.ctx == nil {
-		ctx, cancel := context.WithCancel(context.Background())
-		cancel()
-		return ctx
-	}
-	return s.ctx
+// Timeout is [Scope.Timeout] on the service's scope.
+func (s *Service) Timeout(d time.Duration, fn func(ctx context.Context) error, opts ...TimerOption) (*Timer, error) {
+	return s.sc().Timeout(d, fn, opts...)
 }
 
-// setState changes the state; the caller holds mu.
-func (s *Service) setState(st State) { s.state.Store(int32(st)) }
-
-// notRunning builds, logs and returns the error of a managed method called
-// at the wrong time. The caller holds mu.
-func (s *Service) notRunningLocked(kind Kind, label string) error {
-	return s.refusedLocked(kind.String(), label)
+// Schedule is [Scope.Schedule] on the service's scope.
+func (s *Service) Schedule(sched Schedule, fn func(ctx context.Context) error, opts ...TimerOption) (*Timer, error) {
+	return s.sc().Schedule(sched, fn, opts...)
 }
 
-// refusedLocked builds, logs and returns the error of a managed method or
-// primitive what (a kind, "queue", ...) asked for while the service is not
-// starting or running. The caller holds mu.
-func (s *Service) refusedLocked(what, label string) error {
-	err := fmt.Errorf("service %q: %s %s: %w (state %s)", s.name, what, label, ErrNotRunning, s.State())
-	s.logger().Warn("managed method called while not running",
-		zap.String("kind", what), zap.String("label", label), zap.String("state", s.State().String()))
-	return err
+// Spawn is [Scope.Spawn] on the service's scope.
+//
+//nolint:contextcheck,nolintlint // fn's context derives from the service's on purpose
+func (s *Service) Spawn(fn func(ctx context.Context) error, opts ...TaskOption) (*Task, error) {
+	return s.sc().Spawn(fn, opts...)
 }
 
-// logger returns the service's logger, or a no-op one before Bind.
-func (s *Service) logger() *zap.Logger {
-	if s.log == nil {
-		return zap.NewNop()
-	}
-	return s.log
+// SpawnAfter is [Scope.SpawnAfter] on the service's scope.
+func (s *Service) SpawnAfter(d time.Duration, fn func(ctx context.Context) error, opts ...TaskOption) (*Task, error) {
+	return s.sc().SpawnAfter(d, fn, opts...)
 }
 
-// invalid builds and logs an ErrInvalidArgument error.
-func (s *Service) invalid(kind Kind, label, format string, args ...any) error {
-	return s.invalidPrimitive(kind.String(), label, format, args...)
+// Listen is [Scope.Listen] on the service's scope.
+func (s *Service) Listen(topic string, fn func(ctx context.Context, payload any) error, opts ...eventbus.ListenOption) (*eventbus.Subscription, error) {
+	return s.sc().Listen(topic, fn, opts...)
 }
+
+// Emit is [Scope.Emit] on the service's scope: a service may emit while it
+// starts, runs or stops (OnStop may announce its departure).
+func (s *Service) Emit(ctx context.Context, topic string, payload any) error {
+	return s.sc().Emit(ctx, topic, payload)
+}
+
+// Adopt is [Scope.Adopt] on the service's scope.
+func (s *Service) Adopt(ctx context.Context, name string, child Interface) error {
+	return s.sc().Adopt(ctx, name, child)
+}
+
+// Children is [Scope.Children] of the service's scope.
+func (s *Service) Children() []Interface { return s.sc().Children() }
+
+// AddCleanup is [Scope.AddCleanup] on the service's scope.
+func (s *Service) AddCleanup(fn func(ctx context.Context) error) error {
+	return s.sc().AddCleanup(fn)
+}
+
+// Own is [Scope.Own] on the service's scope.
+func (s *Service) Own(resource any) error { return s.sc().Own(resource) }
 
 // isNil reports whether svc is nil or a nil pointer.
 func isNil(svc Interface) bool {
@@ -222,12 +226,4 @@ func isNil(svc Interface) bool {
 	}
 	v := reflect.ValueOf(svc)
 	return v.Kind() == reflect.Pointer && v.IsNil()
-}
-
-// childName checks a child's name: non-empty and without '/'.
-func childName(name string) error {
-	if name == "" || strings.Contains(name, "/") {
-		return errors.New("a child's name must be non-empty and hold no '/'")
-	}
-	return nil
 }

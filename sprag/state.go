@@ -41,7 +41,3 @@ func (s State) String() string {
 
 // MarshalText encodes the state as its name, for JSON health reports.
 func (s State) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
-
-// active reports whether managed methods may schedule work: during
-// OnStart and while running.
-func (s State) active() bool { return s == Starting || s == Running }

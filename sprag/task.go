@@ -8,27 +8,33 @@ import (
 	"sync"
 	"time"
 
+	"github.com/petermattis/goid"
 	"go.uber.org/zap"
 
 	"github.com/sprag-go/sprag/eventbus"
 )
 
-// Task is the handle of a goroutine started by [Service.Spawn] or
-// [Service.SpawnAfter]. Its methods are safe for concurrent use.
+// Task is the handle of a goroutine started by [Scope.Spawn] or
+// [Scope.SpawnAfter]. Its methods are safe for concurrent use; they do
+// nothing on a nil Task.
 type Task struct {
-	s      *Service
+	s      *Scope
 	act    activity
 	fn     func(context.Context) error
 	policy *RestartPolicy
+	later  *time.Timer // SpawnAfter's, until it fires
 
-	mu       sync.Mutex
-	finished bool
-	named    bool // act.label is final: see Label
-	err      error
-	done     chan struct{} // made on demand by Done and Wait
+	mu        sync.Mutex
+	started   bool
+	finished  bool
+	named     bool // act.label is final: see Label
+	cancelled bool
+	cancel    context.CancelFunc // of the task's context, once it runs
+	err       error
+	done      chan struct{} // made on demand by Done and Wait
 }
 
-// TaskGaveUp is emitted on the service's bus when a task exhausts its
+// TaskGaveUp is emitted on the scope's bus when a task exhausts its
 // [RestartPolicy]. fxmodule can shut the app down on it.
 var TaskGaveUp = eventbus.NewTopic[TaskFailure]("sprag:task:gave-up")
 
@@ -39,105 +45,118 @@ type TaskFailure struct {
 	Err     error // wraps ErrRestartLimit and the last failure
 }
 
-// Spawn runs fn on a goroutine that the service owns. fn's context is the
-// service's, cancelled when the service stops; Stop waits for fn to return,
-// until Stop's deadline.
+// Spawn runs fn on a goroutine that the scope owns. fn's context ends when
+// the scope closes or the handle is cancelled ([Task.Cancel]); Close waits
+// for fn to return, until its deadline.
 //
-// An error or panic from fn is logged with the service's name, the task's
+// An error or panic from fn is logged with the scope's name, the task's
 // label and, for a panic, the stack, and is the result that the handle's
 // Wait and Err return. An error that only says fn's context ended is not a
 // failure: it is returned as is and not logged. With [Restart], a failing
 // fn runs again after a backoff until the policy's limit.
 //
-// A nil fn or a call when the service is not starting or running starts
-// nothing: the handle is done at once and its Err says why.
-//
-//nolint:contextcheck,nolintlint // callers are not flagged: fn's context derives from the service's on purpose (contextcheck reads this on the declaration)
-func (s *Service) Spawn(fn func(ctx context.Context) error, opts ...TaskOption) *Task {
-	t, ok := s.newTask(fn, opts)
-	if !ok {
-		return t
+// A nil fn, a bad option or a call when the scope is not open starts
+// nothing: the error says why ([ErrInvalidArgument], [ErrNotRunning]).
+func (s *Scope) Spawn(fn func(ctx context.Context) error, opts ...TaskOption) (*Task, error) {
+	t, err := s.newTask(fn, opts)
+	if err != nil {
+		return nil, err
 	}
-	s.mu.Lock()
-	if !s.State().active() {
-		t.finish(s.notRunningLocked(KindTask, t.Label()))
-		s.mu.Unlock()
-		return t
+	s.lock()
+	if !s.open() {
+		defer s.mu.Unlock()
+		return nil, s.refuseLocked(KindTask.String(), t.Label())
 	}
-	s.enter(&t.act)
+	s.begin(&t.act)
 	s.trackLocked(t)
+	parent := s.ctx
 	s.mu.Unlock()
 
-	go t.main()
-	return t
+	go t.main(parent)
+	return t, nil
 }
 
-// SpawnAfter is [Service.Spawn] after a delay d, as the original's
-// spawn_later: until d has passed no goroutine exists. When the service
-// stops first the task never runs and its Err wraps [ErrStopped].
-func (s *Service) SpawnAfter(d time.Duration, fn func(ctx context.Context) error, opts ...TaskOption) *Task {
-	t, ok := s.newTask(fn, opts)
-	if !ok {
-		return t
+// SpawnAfter is [Scope.Spawn] after a delay d, as the original's
+// spawn_later: until d has passed no goroutine exists. When the scope
+// closes first the task never runs and its Err wraps [ErrStopped]; when
+// it is cancelled first, context.Canceled.
+func (s *Scope) SpawnAfter(d time.Duration, fn func(ctx context.Context) error, opts ...TaskOption) (*Task, error) {
+	t, err := s.newTask(fn, opts)
+	if err != nil {
+		return nil, err
 	}
-	timer := &Timer{s: s, d: d}
-	timer.fn = func(ctx context.Context) error { // ctx is the service's
-		t.run(ctx)
-		return nil
+	if d <= 0 {
+		return nil, s.invalid(KindTask.String(), t.Label(), "delay must be positive, got %v", d)
 	}
-	timer.options().onDrop = func() { t.finish(fmt.Errorf("task %s did not run: %w", t.Label(), ErrStopped)) }
-	if err := s.scheduleTimer(timer, KindTask, timerConfig{label: t.Label()}).Err(); err != nil {
-		t.finish(err)
+	s.lock()
+	defer s.mu.Unlock()
+	if !s.open() {
+		return nil, s.refuseLocked(KindTask.String(), t.Label())
 	}
-	return t
+	s.trackLocked(t)
+	t.later = time.AfterFunc(d, t.fire)
+	return t, nil
 }
 
-// main is the goroutine of a spawned task. The service's context was set
-// by Start before Spawn could run, so it is read here without the lock.
-func (t *Task) main() {
-	defer t.s.leave(&t.act)
-	t.run(t.s.ctx)
+// fire starts a SpawnAfter task on the time package's goroutine.
+func (t *Task) fire() {
+	s := t.s
+	s.mu.Lock()
+	t.mu.Lock()
+	run := !t.finished && s.open()
+	t.mu.Unlock()
+	if !run {
+		s.mu.Unlock()
+		return
+	}
+	s.begin(&t.act)
+	parent := s.ctx
+	s.mu.Unlock()
+	t.main(parent)
 }
 
-// trackLocked adds t to the tasks Stop may have to name, pruning the ones
-// that ended once the list has doubled, so that it stays proportional to
-// the tasks running. The caller holds s.mu.
-func (s *Service) trackLocked(t *Task) {
-	if len(s.tasks) >= s.pruneAt {
-		s.tasks = slices.DeleteFunc(s.tasks, func(t *Task) bool { return t.act.runs.Load() == 0 })
-		s.pruneAt = max(64, 2*len(s.tasks))
+// main is the goroutine of a task: it runs fn in the task's own context.
+func (t *Task) main(parent context.Context) {
+	defer t.s.end(&t.act)
+	g := goid.Get()
+	slot := t.act.claim(g)
+	defer t.act.release(slot, g)
+	ctx, cancel := context.WithCancel(parent)
+	defer cancel()
+	t.mu.Lock()
+	t.started, t.cancel = true, cancel
+	if t.cancelled {
+		cancel()
+	}
+	t.mu.Unlock()
+	t.run(ctx)
+}
+
+// trackLocked adds t to the tasks Close may have to name and cancel,
+// pruning the ones that ended once the list has doubled, so that it stays
+// proportional to the tasks alive. The caller holds s.mu.
+func (s *Scope) trackLocked(t *Task) {
+	if len(s.tasks) >= s.tasksAt {
+		s.tasks = slices.DeleteFunc(s.tasks, func(t *Task) bool { return t.ended() })
+		s.tasksAt = max(64, 2*len(s.tasks))
 	}
 	s.tasks = append(s.tasks, t)
 }
 
-func taskConfigOf(opts []TaskOption) taskConfig {
-	c := new(taskConfig)
-	for _, o := range opts {
-		o.applyTask(c)
-	}
-	return *c
-}
-
-// newTask builds the handle; it reports false, with the handle done, for
-// bad arguments.
-func (s *Service) newTask(fn func(context.Context) error, opts []TaskOption) (*Task, bool) {
-	var c taskConfig
-	if len(opts) > 0 {
-		c = taskConfigOf(opts)
-	}
+// newTask builds the handle, or the error of bad arguments.
+func (s *Scope) newTask(fn func(context.Context) error, opts []TaskOption) (*Task, error) {
+	c := taskConfigOf(opts)
 	t := &Task{s: s, fn: fn, policy: c.restart}
 	t.act = activity{kind: KindTask, label: c.label}
 	if fn == nil {
-		t.finish(s.invalid(KindTask, t.Label(), "nil function"))
-		return t, false
+		return nil, s.invalid(KindTask.String(), c.label, "nil function")
 	}
 	if c.restart != nil {
-		if err := c.restart.validate(); err != nil {
-			t.finish(s.invalid(KindTask, t.Label(), "%v", err))
-			return t, false
+		if err := c.restart.Validate(); err != nil {
+			return nil, s.invalid(KindTask.String(), t.Label(), "%v", err)
 		}
 	}
-	return t, true
+	return t, nil
 }
 
 // run runs fn with ctx, the task's context, restarting it as the policy
@@ -145,12 +164,12 @@ func (s *Service) newTask(fn func(context.Context) error, opts []TaskOption) (*T
 func (t *Task) run(ctx context.Context) {
 	var restarts []time.Time
 	for {
-		err := t.attempt(ctx)
+		err := Safely(func() error { return t.fn(ctx) })
 		if err == nil || (ctx.Err() != nil && errors.Is(err, ctx.Err())) {
 			t.finish(err) // success, or a clean exit on cancellation
 			return
 		}
-		t.Label() // the activity's label is read below and by Stop
+		t.Label() // the activity's label is read below and by Close
 		failure := t.s.failed(&t.act, err)
 		if t.policy == nil || ctx.Err() != nil {
 			t.finish(failure)
@@ -173,11 +192,6 @@ func (t *Task) run(ctx context.Context) {
 			return
 		}
 	}
-}
-
-// attempt runs fn once with panic recovery.
-func (t *Task) attempt(ctx context.Context) error {
-	return safely(func() error { return t.fn(ctx) })
 }
 
 func (t *Task) giveUp(ctx context.Context, restarts int, last error) {
@@ -208,9 +222,64 @@ func (t *Task) finish(err error) {
 	}
 }
 
+// ended reports whether the task has finished.
+func (t *Task) ended() bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.finished
+}
+
+// cancelRun ends the task because its scope closes: a task that has not
+// started never will.
+func (t *Task) cancelRun() {
+	t.mu.Lock()
+	started, cancel := t.started, t.cancel
+	t.mu.Unlock()
+	if started {
+		if cancel != nil {
+			cancel()
+		}
+		return
+	}
+	if t.later != nil {
+		t.later.Stop()
+		t.finish(fmt.Errorf("task %s did not run: %w", t.Label(), ErrStopped))
+	}
+}
+
+// Cancel cancels the task's context, so that fn can return: Cancel does
+// not wait for it (Wait does). A SpawnAfter task that has not started yet
+// never starts, and its Err wraps context.Canceled. Cancel reports whether
+// this call cancelled the task; it returns false for a task that was
+// cancelled before or has ended.
+func (t *Task) Cancel() bool {
+	if t == nil {
+		return false
+	}
+	t.mu.Lock()
+	if t.finished || t.cancelled {
+		t.mu.Unlock()
+		return false
+	}
+	t.cancelled = true
+	started, cancel := t.started, t.cancel
+	t.mu.Unlock()
+	switch {
+	case cancel != nil:
+		cancel()
+	case !started && t.later != nil:
+		t.later.Stop()
+		t.finish(fmt.Errorf("task %s did not run: %w", t.Label(), context.Canceled))
+	}
+	return true
+}
+
 // Wait waits for the task to end and returns its result, or returns ctx's
 // error if ctx ends first.
 func (t *Task) Wait(ctx context.Context) error {
+	if t == nil {
+		return nil
+	}
 	select {
 	case <-t.Done():
 		return t.Err()
@@ -221,6 +290,9 @@ func (t *Task) Wait(ctx context.Context) error {
 
 // Done returns a channel closed when the task has ended.
 func (t *Task) Done() <-chan struct{} {
+	if t == nil {
+		return nil
+	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.done == nil {
@@ -234,8 +306,14 @@ func (t *Task) Done() <-chan struct{} {
 	return t.done
 }
 
-// Err returns the task's result once it has ended, and nil before.
+// Err returns the task's result once it has ended, and nil before: nil
+// for success, ctx's error for a clean exit on cancellation, a
+// *[CallbackError] for a failure, an error wrapping [ErrRestartLimit] for
+// a give-up.
 func (t *Task) Err() error {
+	if t == nil {
+		return nil
+	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	return t.err
@@ -244,12 +322,15 @@ func (t *Task) Err() error {
 // Label returns the label the task logs with: its [Label] option, or its
 // function's name.
 func (t *Task) Label() string {
+	if t == nil {
+		return ""
+	}
 	// Named on first use: naming a function costs more than a short task.
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if !t.named {
 		if t.act.label == "" {
-			t.act.label = funcLabel(t.fn)
+			t.act.label = FuncLabel(t.fn)
 		}
 		t.named = true
 	}

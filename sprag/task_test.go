@@ -23,9 +23,9 @@ func TestSpawnRunsAndReportsItsResult(t *testing.T) {
 		boom := errors.New("boom")
 		var ok, failed, panicked *sprag.Task
 		p := &probe{onStart: func(_ context.Context, p *probe) error {
-			ok = p.Spawn(func(context.Context) error { return nil }, sprag.Label("ok"))
-			failed = p.Spawn(func(context.Context) error { return boom }, sprag.Label("failing"))
-			panicked = p.Spawn(func(context.Context) error { panic("kaput") }, sprag.Label("panicking"))
+			ok = must(p.Spawn(func(context.Context) error { return nil }, sprag.Label("ok")))
+			failed = must(p.Spawn(func(context.Context) error { return boom }, sprag.Label("failing")))
+			panicked = must(p.Spawn(func(context.Context) error { panic("kaput") }, sprag.Label("panicking")))
 			return nil
 		}}
 		spragtest.Start(t, "svc", p, spragtest.WithRuntime(rt))
@@ -57,10 +57,10 @@ func TestSpawnContextEndsAtStopAndACleanExitIsNotAFailure(t *testing.T) {
 		rt, logs := spragtest.ObservedRuntime(t)
 		var task *sprag.Task
 		p := &probe{onStart: func(_ context.Context, p *probe) error {
-			task = p.Spawn(func(ctx context.Context) error {
+			task = must(p.Spawn(func(ctx context.Context) error {
 				<-ctx.Done()
 				return ctx.Err()
-			})
+			}))
 			return nil
 		}}
 		spragtest.Start(t, "svc", p, spragtest.WithRuntime(rt))
@@ -83,10 +83,10 @@ func TestTaskWaitHonoursItsContext(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var task *sprag.Task
 		started(t, func(p *probe) {
-			task = p.Spawn(func(ctx context.Context) error {
+			task = must(p.Spawn(func(ctx context.Context) error {
 				<-ctx.Done()
 				return nil
-			}, sprag.Label("long"))
+			}, sprag.Label("long")))
 		})
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()
@@ -102,14 +102,14 @@ func TestSpawnAfter(t *testing.T) {
 		runs := newRunTimes()
 		var later, stopped *sprag.Task
 		p := started(t, func(p *probe) {
-			later = p.SpawnAfter(time.Minute, func(context.Context) error {
+			later = must(p.SpawnAfter(time.Minute, func(context.Context) error {
 				runs.mark()
 				return nil
-			})
-			stopped = p.SpawnAfter(time.Hour, func(context.Context) error {
+			}))
+			stopped = must(p.SpawnAfter(time.Hour, func(context.Context) error {
 				t.Error("a task ran after its service stopped")
 				return nil
-			})
+			}))
 		})
 		require.NoError(t, later.Wait(context.Background()))
 		assert.Equal(t, []time.Duration{time.Minute}, runs.get())
@@ -122,20 +122,63 @@ func TestSpawnAfter(t *testing.T) {
 func TestSpawnBadInputAndNotRunning(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
-		var nilFn, badPolicy, badDelay *sprag.Task
+		var errs []error
 		p := started(t, func(p *probe) {
-			nilFn = p.Spawn(nil)
-			badPolicy = p.Spawn(func(context.Context) error { return nil }, sprag.Restart(sprag.RestartPolicy{MaxRestarts: -1}))
-			badDelay = p.SpawnAfter(0, func(context.Context) error { return nil })
+			for _, spawn := range []func() (*sprag.Task, error){
+				func() (*sprag.Task, error) { return p.Spawn(nil) },
+				func() (*sprag.Task, error) {
+					return p.Spawn(func(context.Context) error { return nil }, sprag.Restart(sprag.RestartPolicy{MaxRestarts: -1}))
+				},
+				func() (*sprag.Task, error) { return p.SpawnAfter(0, func(context.Context) error { return nil }) },
+			} {
+				task, err := spawn()
+				assert.Nil(t, task)
+				errs = append(errs, err)
+			}
 		})
-		for _, task := range []*sprag.Task{nilFn, badPolicy, badDelay} {
-			require.ErrorIs(t, task.Wait(context.Background()), sprag.ErrInvalidArgument)
+		require.Len(t, errs, 3)
+		for _, err := range errs {
+			require.ErrorIs(t, err, sprag.ErrInvalidArgument)
 		}
 		spragtest.Stop(t, p, time.Second)
-		late := p.Spawn(func(context.Context) error { return nil })
-		require.ErrorIs(t, late.Wait(context.Background()), sprag.ErrNotRunning)
-		lateAfter := p.SpawnAfter(time.Second, func(context.Context) error { return nil })
-		require.ErrorIs(t, lateAfter.Wait(context.Background()), sprag.ErrNotRunning)
+		late, err := p.Spawn(func(context.Context) error { return nil })
+		require.ErrorIs(t, err, sprag.ErrNotRunning)
+		assert.Nil(t, late)
+		require.NoError(t, late.Wait(context.Background()), "a nil handle is inert")
+		assert.False(t, late.Cancel())
+		_, err = p.SpawnAfter(time.Second, func(context.Context) error { return nil })
+		require.ErrorIs(t, err, sprag.ErrNotRunning)
+	})
+}
+
+func TestCancelOneTask(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		var one, other, later *sprag.Task
+		p := started(t, func(p *probe) {
+			wait := func(ctx context.Context) error { <-ctx.Done(); return ctx.Err() }
+			one = must(p.Spawn(wait, sprag.Label("one")))
+			other = must(p.Spawn(wait, sprag.Label("other")))
+			later = must(p.SpawnAfter(time.Minute, func(context.Context) error {
+				t.Error("a cancelled SpawnAfter ran")
+				return nil
+			}))
+		})
+		assert.True(t, one.Cancel())
+		assert.False(t, one.Cancel(), "a second Cancel reports false")
+		require.ErrorIs(t, one.Wait(context.Background()), context.Canceled)
+		synctest.Wait()
+		select {
+		case <-other.Done():
+			t.Fatal("cancelling one task ended another")
+		default:
+		}
+
+		assert.True(t, later.Cancel(), "a SpawnAfter is cancelled before it fires")
+		require.ErrorIs(t, later.Wait(context.Background()), context.Canceled)
+		time.Sleep(2 * time.Minute)
+		synctest.Wait()
+		assert.Equal(t, sprag.Running, p.State())
 	})
 }
 
@@ -146,7 +189,7 @@ func TestRestartPolicyRestartsWithBackoffUntilSuccess(t *testing.T) {
 		var attempts atomic.Int32
 		var task *sprag.Task
 		started(t, func(p *probe) {
-			task = p.Spawn(func(context.Context) error {
+			task = must(p.Spawn(func(context.Context) error {
 				runs.mark()
 				switch attempts.Add(1) {
 				case 1:
@@ -157,7 +200,7 @@ func TestRestartPolicyRestartsWithBackoffUntilSuccess(t *testing.T) {
 					return errors.New("third")
 				}
 				return nil
-			}, sprag.Restart(sprag.RestartPolicy{MaxRestarts: 5, Window: time.Hour, Backoff: time.Second, MaxBackoff: 3 * time.Second}))
+			}, sprag.Restart(sprag.RestartPolicy{MaxRestarts: 5, Window: time.Hour, Backoff: time.Second, MaxBackoff: 3 * time.Second})))
 		})
 		require.NoError(t, task.Wait(context.Background()))
 		assert.Equal(t, []time.Duration{0, time.Second, 3 * time.Second, 6 * time.Second}, runs.get(),
@@ -173,10 +216,10 @@ func TestRestartPolicyGivesUpPastItsLimit(t *testing.T) {
 		var attempts atomic.Int32
 		var task *sprag.Task
 		p := &probe{onStart: func(_ context.Context, p *probe) error {
-			task = p.Spawn(func(context.Context) error {
+			task = must(p.Spawn(func(context.Context) error {
 				attempts.Add(1)
 				return errors.New("always")
-			}, sprag.Label("doomed"), sprag.Restart(sprag.RestartPolicy{MaxRestarts: 2, Window: time.Minute, Backoff: time.Second}))
+			}, sprag.Label("doomed"), sprag.Restart(sprag.RestartPolicy{MaxRestarts: 2, Window: time.Minute, Backoff: time.Second})))
 			return nil
 		}}
 		spragtest.Start(t, "svc", p, spragtest.WithRuntime(rt))
@@ -208,13 +251,13 @@ func TestRestartWindowForgetsOldFailures(t *testing.T) {
 		var attempts atomic.Int32
 		var task *sprag.Task
 		started(t, func(p *probe) {
-			task = p.Spawn(func(ctx context.Context) error {
+			task = must(p.Spawn(func(ctx context.Context) error {
 				if attempts.Add(1) == 6 {
 					return nil
 				}
 				time.Sleep(time.Minute) // each run fails a minute after it starts
 				return errors.New("slow failure")
-			}, sprag.Restart(sprag.RestartPolicy{MaxRestarts: 1, Window: 30 * time.Second, Backoff: time.Second}))
+			}, sprag.Restart(sprag.RestartPolicy{MaxRestarts: 1, Window: 30 * time.Second, Backoff: time.Second})))
 		})
 		require.NoError(t, task.Wait(context.Background()),
 			"one restart per 30s window is allowed, and failures a minute apart never reach it")
@@ -228,10 +271,10 @@ func TestRestartStopsWhenTheServiceStops(t *testing.T) {
 		var attempts atomic.Int32
 		var task *sprag.Task
 		p := started(t, func(p *probe) {
-			task = p.Spawn(func(context.Context) error {
+			task = must(p.Spawn(func(context.Context) error {
 				attempts.Add(1)
 				return errors.New("fails")
-			}, sprag.Restart(sprag.RestartPolicy{MaxRestarts: 100, Backoff: time.Minute, MaxBackoff: time.Hour}))
+			}, sprag.Restart(sprag.RestartPolicy{MaxRestarts: 100, Backoff: time.Minute, MaxBackoff: time.Hour})))
 		})
 		time.Sleep(30 * time.Second) // in its first backoff
 		spragtest.Stop(t, p, time.Second)

@@ -2,221 +2,151 @@ package sprag
 
 import (
 	"context"
-	"math/rand/v2"
 	"time"
 )
 
-// Timer is the handle of an interval or a timeout. Its methods are safe for
-// concurrent use.
+// Timer is the handle of an interval, a timeout or a scheduled job. Its
+// methods are safe for concurrent use; they do nothing on a nil Timer.
 type Timer struct {
-	s         *Service
-	act       activity
-	fn        func(context.Context) error
-	d         time.Duration
-	t         *time.Timer
-	opt       *timerOpt // nil for a plain interval or timeout: idle timers stay small
-	repeat    bool
-	cancelled bool // guarded by s.mu
+	s     *Scope
+	act   activity
+	fn    func(context.Context) error
+	sched Schedule
+	t     *time.Timer
+	n     int  // runs ended; read and written by the run, which never overlaps itself
+	ended bool // cancelled, stopped, or its schedule is over; guarded by s.mu
 }
 
-// timerOpt holds what most timers do not need.
-type timerOpt struct {
-	jitter    time.Duration
-	fixedRate bool
-	next      time.Time // fixed rate: when the next run is due
-	err       error     // why the timer was not scheduled
-	onDrop    func()    // SpawnAfter's hook: the service stopped before the timer fired
-}
-
-func (t *Timer) options() *timerOpt {
-	if t.opt == nil {
-		t.opt = &timerOpt{}
-	}
-	return t.opt
-}
-
-// fail records why the timer was not scheduled and returns it.
-func (t *Timer) fail(err error) *Timer {
-	t.options().err = err
-	return t
-}
-
-// Interval calls fn every d until the service stops or the handle is
-// cancelled. By default the interval has a fixed delay: the next wait
-// starts when fn returns, so runs never overlap. [FixedRate], [Immediately],
-// [Jitter] and [Label] change that.
+// Interval calls fn every d until the scope closes or the handle is
+// cancelled. The interval has a fixed delay ([FixedDelay]): the next wait
+// starts when fn returns, so runs never overlap; [Immediately], [Jitter]
+// and [Label] apply, and [Scope.Schedule] with [FixedRate] keeps a fixed
+// rate instead.
 //
-// fn receives the service's context. An error it returns or a panic is
-// logged with the service's name and the interval's label, and the interval
+// fn receives the scope's context. An error it returns or a panic is
+// logged with the scope's name and the interval's label, and the interval
 // keeps ticking. Waiting costs no goroutine: each run gets a goroutine of
 // its own, as with time.AfterFunc, and the time package measures the
 // delay, so the interval runs on virtual time inside a testing/synctest
 // bubble.
 //
-// A d that is not positive, a nil fn, or a call when the service is not
-// starting or running schedules nothing: the handle's Err reports why
-// ([ErrInvalidArgument], [ErrNotRunning]) and the error is logged.
-func (s *Service) Interval(d time.Duration, fn func(ctx context.Context) error, opts ...IntervalOption) *Timer {
-	var c timerConfig
-	if len(opts) > 0 {
-		c = intervalConfig(opts)
-	}
-	return s.schedule(KindInterval, d, fn, c, true)
+// A d that is not positive, a nil fn, or a call when the scope is not open
+// schedules nothing: the error says why ([ErrInvalidArgument],
+// [ErrNotRunning]) and is logged.
+func (s *Scope) Interval(d time.Duration, fn func(ctx context.Context) error, opts ...TimerOption) (*Timer, error) {
+	return s.schedule(KindInterval, fixedDelay(d), fn, timerConfigOf(opts))
 }
 
-// Timeout calls fn once after d, unless the service stops or the handle is
-// cancelled first; the service forgets it once it has run. Its errors,
-// panics and bad arguments are handled as [Service.Interval]'s are.
-func (s *Service) Timeout(d time.Duration, fn func(ctx context.Context) error, opts ...TimeoutOption) *Timer {
-	var c timerConfig
-	if len(opts) > 0 {
-		c = timeoutConfig(opts)
-	}
-	return s.schedule(KindTimeout, d, fn, c, false)
+// Timeout calls fn once after d, unless the scope closes or the handle is
+// cancelled first; the scope forgets it once it has run. Its errors,
+// panics and bad arguments are handled as [Scope.Interval]'s are.
+func (s *Scope) Timeout(d time.Duration, fn func(ctx context.Context) error, opts ...TimerOption) (*Timer, error) {
+	return s.schedule(KindTimeout, after(d), fn, timerConfigOf(opts))
 }
 
-// intervalConfig, timeoutConfig and taskConfigOf apply options to a
-// configuration that escapes to the heap, since options are interfaces;
-// the callers copy it out only when there are options, so that a plain
-// Interval, Timeout or Spawn allocates no configuration.
-func intervalConfig(opts []IntervalOption) timerConfig {
-	c := new(timerConfig)
-	for _, o := range opts {
-		o.applyInterval(c)
+// Schedule calls fn at the times sched gives, until the scope closes, the
+// handle is cancelled or sched returns the zero time; see [Schedule]. It
+// is the general form of [Scope.Interval]: runs never overlap, waiting
+// costs no goroutine, and errors and panics are handled as Interval's are.
+func (s *Scope) Schedule(sched Schedule, fn func(ctx context.Context) error, opts ...TimerOption) (*Timer, error) {
+	c := timerConfigOf(opts)
+	if sched == nil {
+		return nil, s.invalid(KindInterval.String(), labelOf(c.label, fn), "nil schedule")
 	}
-	return *c
+	return s.schedule(KindInterval, sched, fn, c)
 }
 
-func timeoutConfig(opts []TimeoutOption) timerConfig {
-	c := new(timerConfig)
-	for _, o := range opts {
-		o.applyTimeout(c)
-	}
-	return *c
-}
-
-func (s *Service) schedule(kind Kind, d time.Duration, fn func(context.Context) error, c timerConfig, repeat bool) *Timer {
-	return s.scheduleTimer(&Timer{s: s, fn: fn, d: d, repeat: repeat}, kind, c)
-}
-
-// scheduleTimer validates t and starts it.
-func (s *Service) scheduleTimer(t *Timer, kind Kind, c timerConfig) *Timer {
-	fn, d := t.fn, t.d
-	t.act = activity{kind: kind, label: c.label}
-	if t.act.label == "" && fn != nil {
-		t.act.label = funcLabel(fn)
-	}
+// schedule validates the options and starts the timer.
+func (s *Scope) schedule(kind Kind, sched Schedule, fn func(context.Context) error, c timerConfig) (*Timer, error) {
+	label := labelOf(c.label, fn)
 	switch {
 	case fn == nil:
-		return t.fail(s.invalid(kind, t.act.label, "nil function"))
-	case d <= 0:
-		return t.fail(s.invalid(kind, t.act.label, "duration must be positive, got %v", d))
+		return nil, s.invalid(kind.String(), label, "nil function")
 	case c.jitter < 0:
-		return t.fail(s.invalid(kind, t.act.label, "jitter must not be negative, got %v", c.jitter))
+		return nil, s.invalid(kind.String(), label, "jitter must not be negative, got %v", c.jitter)
 	}
-	if c.jitter > 0 || c.fixedRate {
-		o := t.options()
-		o.jitter, o.fixedRate = c.jitter, c.fixedRate
+	if ch, ok := sched.(checker); ok {
+		if err := ch.check(); err != nil {
+			return nil, s.invalid(kind.String(), label, "%v", err)
+		}
 	}
-
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if !s.State().active() {
-		return t.fail(s.notRunningLocked(kind, t.act.label))
+	if c.jitter > 0 {
+		sched = &jittered{inner: sched, max: c.jitter}
 	}
-	first := d
 	if c.immediately {
-		first = 0
+		sched = &atOnce{inner: sched}
 	}
-	if c.fixedRate {
-		t.opt.next = time.Now().Add(first)
+	t := &Timer{s: s, fn: fn, sched: sched, act: activity{kind: kind, label: label}}
+
+	s.lock()
+	defer s.mu.Unlock()
+	if !s.open() {
+		return nil, s.refuseLocked(kind.String(), label)
+	}
+	first := sched.Next(time.Now(), Run{})
+	if first.IsZero() {
+		return t, nil // a schedule with no time at all
 	}
 	if s.timers == nil {
 		s.timers = make(map[*Timer]struct{})
 	}
 	s.timers[t] = struct{}{}
-	if !c.immediately {
-		first += t.jitterDelay() // Immediately means now: no jitter on the first run
-	}
-	t.t = time.AfterFunc(first, t.fire)
-	return t
+	t.t = time.AfterFunc(time.Until(first), t.fire)
+	return t, nil
 }
 
 // fire runs one tick on the time package's goroutine and schedules the
-// next one. A timeout stays in the service's timer set until its run ends,
-// so that Stop can name it if it outlives the stop.
+// next one. A timer stays in its scope's set until its last run ends, so
+// that Close can name it if it outlives the deadline.
 func (t *Timer) fire() {
 	s := t.s
 	s.mu.Lock()
-	if t.cancelled || !s.State().active() {
+	if t.ended || !s.open() {
 		s.mu.Unlock()
 		return
 	}
-	if !t.repeat {
-		t.cancelled = true
-	}
-	s.enter(&t.act)
+	slot := s.enter(&t.act)
 	ctx := s.ctx
 	s.mu.Unlock()
 
-	_ = s.call(ctx, &t.act, t.fn) // call logs a failure; the interval goes on
+	start := time.Now()
+	err := s.call(ctx, &t.act, t.fn) // call logs a failure; the timer goes on
+	t.n++
+	next := t.sched.Next(time.Now(), Run{N: t.n, Start: start, Err: err})
 
 	s.mu.Lock()
 	switch {
-	case !t.repeat:
+	case next.IsZero():
+		t.ended = true
 		delete(s.timers, t)
-	case !t.cancelled && s.State().active():
-		t.t.Reset(t.nextDelay())
+	case !t.ended && s.open():
+		t.t.Reset(time.Until(next))
 	}
 	s.mu.Unlock()
-	s.leave(&t.act)
+	s.leave(&t.act, slot)
 }
 
-// nextDelay returns the wait before the next run. The caller holds s.mu.
-func (t *Timer) nextDelay() time.Duration {
-	if t.opt == nil || !t.opt.fixedRate {
-		return t.d + t.jitterDelay()
-	}
-	now := time.Now()
-	o := t.opt
-	o.next = o.next.Add(t.d)
-	if !o.next.After(now) { // overran: skip the ticks that were missed
-		missed := now.Sub(o.next)/t.d + 1
-		o.next = o.next.Add(missed * t.d)
-	}
-	return o.next.Sub(now) + t.jitterDelay()
-}
-
-func (t *Timer) jitterDelay() time.Duration {
-	if t.opt == nil || t.opt.jitter <= 0 {
-		return 0
-	}
-	return rand.N(t.opt.jitter) //nolint:gosec // jitter spreads load; it needs no cryptographic randomness
-}
-
-// cancel stops the timer for good because its service stops; the caller
-// does not hold s.mu.
-func (t *Timer) cancel() {
+// stop ends the timer because its scope closes; the caller does not hold
+// s.mu.
+func (t *Timer) stop() {
 	t.s.mu.Lock()
 	defer t.s.mu.Unlock()
-	if t.cancelLocked() && t.opt != nil && t.opt.onDrop != nil {
-		t.opt.onDrop()
-	}
+	t.endLocked()
 }
 
-func (t *Timer) cancelLocked() bool {
-	if t.cancelled || t.t == nil {
+func (t *Timer) endLocked() bool {
+	if t.ended || t.t == nil {
 		return false
 	}
-	t.cancelled = true
+	t.ended = true
 	t.t.Stop()
 	return true
 }
 
-// Cancel stops the interval or timeout: no run begins after Cancel returns,
-// though one already running finishes. It reports whether this call
-// cancelled it; it returns false for a timer that was already cancelled,
-// whose timeout already ran, or that never started (see Err).
+// Cancel stops the timer: no run begins after Cancel returns, though one
+// already running finishes. It reports whether this call cancelled it; it
+// returns false for a timer that was already cancelled or whose schedule
+// was over (a timeout that ran).
 func (t *Timer) Cancel() bool {
 	if t == nil || t.t == nil {
 		return false
@@ -224,16 +154,33 @@ func (t *Timer) Cancel() bool {
 	t.s.mu.Lock()
 	defer t.s.mu.Unlock()
 	delete(t.s.timers, t)
-	return t.cancelLocked()
+	return t.endLocked()
 }
 
-// Err returns why the interval or timeout was not scheduled, or nil.
-func (t *Timer) Err() error {
-	if t == nil || t.opt == nil {
-		return nil
+// Active reports whether the timer will run again: it was not cancelled,
+// its scope is open and its schedule is not over.
+func (t *Timer) Active() bool {
+	if t == nil || t.t == nil {
+		return false
 	}
-	return t.opt.err
+	t.s.mu.Lock()
+	defer t.s.mu.Unlock()
+	return !t.ended && t.s.open()
 }
 
-// Label returns the label the timer logs with.
-func (t *Timer) Label() string { return t.act.label }
+// Label returns the label the timer logs with: its [Label] option, or its
+// function's name.
+func (t *Timer) Label() string {
+	if t == nil {
+		return ""
+	}
+	return t.act.label
+}
+
+// labelOf returns label, or the name of fn when label is empty.
+func labelOf(label string, fn any) string {
+	if label != "" {
+		return label
+	}
+	return FuncLabel(fn)
+}

@@ -3,6 +3,7 @@ package sprag_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -95,7 +96,7 @@ func TestIntervalFixedRateKeepsItsScheduleAndSkipsMissedTicks(t *testing.T) {
 		runs := newRunTimes()
 		var calls atomic.Int32
 		started(t, func(p *probe) {
-			p.Interval(time.Minute, func(context.Context) error {
+			must(p.Schedule(sprag.FixedRate(time.Minute), func(context.Context) error {
 				runs.mark()
 				if calls.Add(1) == 2 {
 					time.Sleep(150 * time.Second) // overruns the ticks due at 3m and 4m
@@ -103,7 +104,7 @@ func TestIntervalFixedRateKeepsItsScheduleAndSkipsMissedTicks(t *testing.T) {
 					time.Sleep(10 * time.Second)
 				}
 				return nil
-			}, sprag.FixedRate())
+			}))
 		})
 		time.Sleep(7*time.Minute + 30*time.Second) // the last run ends at 7m10s
 		synctest.Wait()
@@ -198,10 +199,10 @@ func TestIntervalCancel(t *testing.T) {
 		var n atomic.Int32
 		var timer *sprag.Timer
 		started(t, func(p *probe) {
-			timer = p.Interval(time.Minute, func(context.Context) error {
+			timer = must(p.Interval(time.Minute, func(context.Context) error {
 				n.Add(1)
 				return nil
-			})
+			}))
 		})
 		time.Sleep(150 * time.Second)
 		assert.True(t, timer.Cancel())
@@ -209,7 +210,7 @@ func TestIntervalCancel(t *testing.T) {
 		time.Sleep(time.Hour)
 		synctest.Wait()
 		assert.Equal(t, int32(2), n.Load())
-		assert.NoError(t, timer.Err())
+		assert.False(t, timer.Active())
 	})
 }
 
@@ -218,8 +219,8 @@ func TestIntervalDefaultLabelIsTheFunctionName(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var labelled, named *sprag.Timer
 		started(t, func(p *probe) {
-			named = p.Interval(time.Minute, p.OnStop0)
-			labelled = p.Interval(time.Minute, p.OnStop0, sprag.Label("custom"))
+			named = must(p.Interval(time.Minute, p.OnStop0))
+			labelled = must(p.Interval(time.Minute, p.OnStop0, sprag.Label("custom")))
 		})
 		assert.Equal(t, "(*probe).OnStop0", named.Label())
 		assert.Equal(t, "custom", labelled.Label())
@@ -234,25 +235,35 @@ func TestTimerBadInput(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		rt, logs := spragtest.ObservedRuntime(t)
 		noop := func(context.Context) error { return nil }
-		var timers []*sprag.Timer
+		type result struct {
+			label string
+			timer *sprag.Timer
+			err   error
+		}
+		var results []result
+		add := func(label string) func(*sprag.Timer, error) {
+			return func(timer *sprag.Timer, err error) { results = append(results, result{label, timer, err}) }
+		}
 		p := &probe{onStart: func(_ context.Context, p *probe) error {
-			timers = append(timers,
-				p.Interval(0, noop, sprag.Label("zero")),
-				p.Interval(-time.Second, noop, sprag.Label("negative")),
-				p.Interval(time.Second, nil, sprag.Label("nil")),
-				p.Timeout(0, noop, sprag.Label("zero timeout")),
-				p.Interval(time.Second, noop, sprag.Jitter(-1), sprag.Label("bad jitter")),
-			)
+			add("zero")(p.Interval(0, noop, sprag.Label("zero")))
+			add("negative")(p.Interval(-time.Second, noop, sprag.Label("negative")))
+			add("nil")(p.Interval(time.Second, nil, sprag.Label("nil")))
+			add("zero timeout")(p.Timeout(0, noop, sprag.Label("zero timeout")))
+			add("bad jitter")(p.Interval(time.Second, noop, sprag.Jitter(-1), sprag.Label("bad jitter")))
+			add("nil schedule")(p.Schedule(nil, noop, sprag.Label("nil schedule")))
+			add("zero rate")(p.Schedule(sprag.FixedRate(0), noop, sprag.Label("zero rate")))
+			add("zero delay")(p.Schedule(sprag.FixedDelay(0), noop, sprag.Label("zero delay")))
 			return nil
 		}}
 		spragtest.Start(t, "svc", p, spragtest.WithRuntime(rt))
-		for _, timer := range timers {
-			require.ErrorIs(t, timer.Err(), sprag.ErrInvalidArgument)
-			assert.Contains(t, timer.Err().Error(), `service "svc"`)
-			assert.Contains(t, timer.Err().Error(), timer.Label())
-			assert.False(t, timer.Cancel())
+		for _, r := range results {
+			require.ErrorIs(t, r.err, sprag.ErrInvalidArgument, r.label)
+			assert.Contains(t, r.err.Error(), `service "svc"`)
+			assert.Contains(t, r.err.Error(), r.label)
+			assert.Nil(t, r.timer)
+			assert.False(t, r.timer.Cancel(), "a nil handle is inert")
 		}
-		assert.Len(t, logs.FilterMessage("invalid argument").All(), len(timers))
+		assert.Len(t, logs.FilterMessage("invalid argument").All(), len(results))
 	})
 }
 
@@ -267,19 +278,27 @@ func TestTimersOfAServiceThatIsNotRunning(t *testing.T) {
 			n.Add(1)
 			return nil
 		}
-		before := p.Interval(time.Second, count)
-		require.ErrorIs(t, before.Err(), sprag.ErrNotRunning)
+		_, err := p.Interval(time.Second, count)
+		require.ErrorIs(t, err, sprag.ErrNotRunning)
+		assert.Contains(t, err.Error(), "called before Start, at sprag/timer_test.go:")
+		startErr := p.Start(context.Background())
+		require.ErrorIs(t, startErr, sprag.ErrNotRunning, "the call before Start fails the start")
+		assert.Contains(t, startErr.Error(), `start service "idle": interval TestTimersOfAServiceThatIsNotRunning.func1.1 called before Start, at sprag/timer_test.go:`)
+		assert.Equal(t, sprag.Failed, p.State())
 
-		require.NoError(t, p.Start(context.Background()))
-		require.NoError(t, p.Stop(context.Background()))
-		after := p.Timeout(time.Second, count)
-		require.ErrorIs(t, after.Err(), sprag.ErrNotRunning)
-		assert.Contains(t, after.Err().Error(), "state stopped")
+		q := &probe{}
+		require.NoError(t, sprag.Bind(q, "done", rt))
+		require.NoError(t, q.Start(context.Background()))
+		require.NoError(t, q.Stop(context.Background()))
+		_, err = q.Timeout(time.Second, count)
+		require.ErrorIs(t, err, sprag.ErrNotRunning)
+		assert.Contains(t, err.Error(), "(stopped)")
 
 		time.Sleep(time.Minute)
 		synctest.Wait()
 		assert.Zero(t, n.Load(), "nothing was scheduled")
-		assert.Len(t, logs.FilterMessage("managed method called while not running").All(), 2)
+		assert.Len(t, logs.FilterMessage("managed method called before Start").All(), 1)
+		assert.Len(t, logs.FilterMessage("managed method called while not running").All(), 1)
 	})
 }
 
@@ -289,14 +308,14 @@ func TestTimeoutRunsOnceAndCanBeCancelled(t *testing.T) {
 		runs := newRunTimes()
 		var once, cancelled *sprag.Timer
 		started(t, func(p *probe) {
-			once = p.Timeout(30*time.Second, func(context.Context) error {
+			once = must(p.Timeout(30*time.Second, func(context.Context) error {
 				runs.mark()
 				return nil
-			})
-			cancelled = p.Timeout(time.Minute, func(context.Context) error {
+			}))
+			cancelled = must(p.Timeout(time.Minute, func(context.Context) error {
 				t.Error("a cancelled timeout ran")
 				return nil
-			})
+			}))
 		})
 		assert.True(t, cancelled.Cancel())
 		time.Sleep(time.Hour)
@@ -331,11 +350,13 @@ func TestOptionsDescribeThemselves(t *testing.T) {
 		give interface{ String() string }
 		want string
 	}{
-		{sprag.Label("x"), `Label("x")`},
-		{sprag.Jitter(time.Second), "Jitter(1s)"},
-		{sprag.FixedRate(), "FixedRate()"},
-		{sprag.Immediately(), "Immediately()"},
-		{sprag.Restart(sprag.RestartPolicy{MaxRestarts: 2}), "Restart({MaxRestarts:2 Window:0s Backoff:0s MaxBackoff:0s})"},
+		{sprag.Label("x"), `sprag.Label("x")`},
+		{sprag.Jitter(time.Second), "sprag.Jitter(1s)"},
+		{sprag.Immediately(), "sprag.Immediately()"},
+		{sprag.Restart(sprag.RestartPolicy{MaxRestarts: 2}), "sprag.Restart({MaxRestarts:2 Window:0s Backoff:0s MaxBackoff:0s})"},
+		{sprag.UntilStopped(), "sprag.UntilStopped()"},
+		{sprag.FixedRate(time.Minute).(fmt.Stringer), "FixedRate(1m0s)"},
+		{sprag.FixedDelay(time.Minute).(fmt.Stringer), "FixedDelay(1m0s)"},
 	} {
 		assert.Equal(t, tt.want, tt.give.String())
 	}

@@ -61,8 +61,30 @@ func Runtime(t TB) sprag.Runtime {
 
 // Start binds svc under name, starts it and registers a cleanup that stops
 // it and reports a stop error as a test failure. It fails the test at once
-// if Bind or Start fails. It returns the runtime the service runs with.
+// if Bind or Start fails. It returns the runtime the service runs with: a
+// new one (see [Runtime]), or the one of [WithRuntime]. To start several
+// services that hear each other, use [StartAll] or pass the runtime the
+// first Start returned to the next.
 func Start(t TB, name string, svc sprag.Interface, opts ...Option) sprag.Runtime {
+	t.Helper()
+	return StartAll(t, []Named{{Name: name, Service: svc}}, opts...)
+}
+
+// Named is a service with the name [StartAll] binds it under.
+type Named struct {
+	Name    string
+	Service sprag.Interface
+}
+
+// StartAll starts the services of one test on one shared runtime (a new
+// one, or the one of [WithRuntime]): they share a bus, so that one hears
+// what another emits. It binds and starts them in order and registers a
+// cleanup that stops them in reverse order, reporting stop errors as test
+// failures. It fails the test at once if a Bind or Start fails, after
+// stopping what it started. It returns the shared runtime.
+//
+//	rt := spragtest.StartAll(t, []spragtest.Named{{"orders", orders}, {"email", email}})
+func StartAll(t TB, services []Named, opts ...Option) sprag.Runtime {
 	t.Helper()
 	c := config{stopTimeout: 10 * time.Second}
 	for _, o := range opts {
@@ -71,20 +93,23 @@ func Start(t TB, name string, svc sprag.Interface, opts ...Option) sprag.Runtime
 	if !c.haveRuntime {
 		c.rt = Runtime(t)
 	}
-	if err := sprag.Bind(svc, name, c.rt); err != nil {
-		t.Fatalf("spragtest: %v", err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), c.stopTimeout)
-		defer cancel()
-		if err := svc.Stop(ctx); err != nil {
-			t.Errorf("spragtest: %v", err)
+	for _, n := range services {
+		if err := sprag.Bind(n.Service, n.Name, c.rt); err != nil {
+			t.Fatalf("spragtest: %v", err)
 		}
-	})
-	ctx, cancel := context.WithTimeout(context.Background(), c.stopTimeout)
-	defer cancel()
-	if err := svc.Start(ctx); err != nil {
-		t.Fatalf("spragtest: %v", err)
+		t.Cleanup(func() { // cleanups run last-added first: the reverse order
+			ctx, cancel := context.WithTimeout(context.Background(), c.stopTimeout)
+			defer cancel()
+			if err := n.Service.Stop(ctx); err != nil {
+				t.Errorf("spragtest: %v", err)
+			}
+		})
+		ctx, cancel := context.WithTimeout(context.Background(), c.stopTimeout)
+		err := n.Service.Start(ctx)
+		cancel()
+		if err != nil {
+			t.Fatalf("spragtest: %v", err)
+		}
 	}
 	return c.rt
 }

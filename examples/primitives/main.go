@@ -1,4 +1,4 @@
-// Command primitives shows the five service primitives of package sprag at
+// Command primitives shows the five service primitives of sprag-go at
 // work in one small shop: a queue of orders, the stock as observable state
 // that a dashboard follows, a watcher of a supplier's price, a helper
 // subprocess, and a cron job. It runs for a few seconds, prints what
@@ -19,6 +19,11 @@ import (
 	"time"
 
 	"github.com/sprag-go/sprag/sprag"
+	"github.com/sprag-go/sprag/sprag/cron"
+	"github.com/sprag-go/sprag/sprag/process"
+	"github.com/sprag-go/sprag/sprag/queue"
+	"github.com/sprag-go/sprag/sprag/state"
+	"github.com/sprag-go/sprag/sprag/watch"
 )
 
 // printer writes one line at a time from any goroutine.
@@ -37,10 +42,10 @@ func (p *printer) say(format string, args ...any) {
 type Shop struct {
 	sprag.Service
 
-	orders *sprag.Queue[int]                  // 1. a queue with two packers
-	stock  *sprag.Observable[int]             // 2. observable state
-	price  *sprag.Watcher[int]                // 3. a watcher
-	packer *sprag.Process                     // 4. a subprocess (nil without sh)
+	orders *queue.Queue[int]                  // 1. a queue with two packers
+	stock  *state.Observable[int]             // 2. observable state
+	price  *watch.Watcher[int]                // 3. a watcher
+	packer *process.Process                   // 4. a subprocess (nil without sh)
 	checks atomic.Int32                       // 5. cron runs
 	events chan string                        // milestones for main
 	say    func(format string, args ...any)   // prints a line
@@ -51,15 +56,15 @@ func (s *Shop) OnStart(ctx context.Context) error {
 	var err error
 
 	// 2. The stock, which other services can follow.
-	if s.stock, err = sprag.NewObservable(s, 10, sprag.Label("stock")); err != nil {
+	if s.stock, err = state.New(s, 10, state.Label("stock")); err != nil {
 		return err
 	}
 
 	// 1. Orders are packed by two workers; whatever is left at the stop
 	// deadline goes to Overflow instead of being dropped.
-	s.orders, err = sprag.NewQueue(s, s.pack,
-		sprag.Workers(2), sprag.Capacity(100), sprag.Label("orders"),
-		sprag.Overflow(func(_ context.Context, left []int) error {
+	s.orders, err = queue.New(s, s.pack,
+		queue.Workers(2), queue.Capacity(100), queue.Label("orders"),
+		queue.Overflow(func(_ context.Context, left []int) error {
 			s.say("[queue]      stopped with orders %v unpacked: kept for the next start", left)
 			return nil
 		}))
@@ -68,8 +73,8 @@ func (s *Shop) OnStart(ctx context.Context) error {
 	}
 
 	// 3. The supplier's price, polled every 100ms; equal prices are not news.
-	s.price, err = sprag.NewWatcher(s, s.feed, 100*time.Millisecond,
-		sprag.Dedupe(), sprag.RetryBackoff(50*time.Millisecond, time.Second), sprag.Label("price"))
+	s.price, err = watch.Poll(s, s.feed, 100*time.Millisecond,
+		watch.Dedupe(), watch.RetryBackoff(50*time.Millisecond, time.Second), watch.Label("price"))
 	if err != nil {
 		return err
 	}
@@ -79,12 +84,12 @@ func (s *Shop) OnStart(ctx context.Context) error {
 			s.events <- "price"
 		}
 		return nil
-	}, sprag.NotifyCurrent()); err != nil {
+	}, state.NotifyCurrent()); err != nil {
 		return err
 	}
 
 	// 5. A stock check at the start of every second.
-	if err := s.Cron("* * * * * *", s.check, sprag.Label("stock check")).Err(); err != nil {
+	if _, err := cron.Add(s, "* * * * * *", s.check, cron.Label("stock check")); err != nil {
 		return err
 	}
 
@@ -94,10 +99,10 @@ func (s *Shop) OnStart(ctx context.Context) error {
 		s.events <- "process"
 		return nil
 	}
-	s.packer, err = sprag.StartProcess(s, "sh", []string{"-c", `echo "label printer ready (pid $$)"; sleep 0.3; echo "printed 6 labels"`},
-		sprag.Label("label-printer"),
-		sprag.Stdout(func(line string) { s.say("[process]    says: %s", line) }),
-		sprag.Grace(time.Second))
+	s.packer, err = process.Start(s, "sh", []string{"-c", `echo "label printer ready (pid $$)"; sleep 0.3; echo "printed 6 labels"`},
+		process.Label("label-printer"),
+		process.Stdout(func(line string) { s.say("[process]    says: %s", line) }),
+		process.Grace(time.Second))
 	return err
 }
 
@@ -128,7 +133,7 @@ func (d *Dashboard) OnStart(context.Context) error {
 	_, err := d.shop.stock.Subscribe(d, func(_ context.Context, n int) error {
 		d.shop.say("[observable] dashboard sees stock %d", n)
 		return nil
-	}, sprag.NotifyCurrent())
+	}, state.NotifyCurrent())
 	return err
 }
 

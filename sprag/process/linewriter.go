@@ -1,4 +1,4 @@
-package sprag
+package process
 
 import (
 	"bytes"

@@ -1,4 +1,4 @@
-package sprag_test
+package queue_test
 
 import (
 	"context"
@@ -12,27 +12,11 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"fmt"
 	"github.com/sprag-go/sprag/sprag"
+	"github.com/sprag-go/sprag/sprag/queue"
 	"github.com/sprag-go/sprag/spragtest"
 )
-
-// collected gathers values from any goroutine.
-type collected[T any] struct {
-	mu   sync.Mutex
-	vals []T
-}
-
-func (c *collected[T]) add(v T) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.vals = append(c.vals, v)
-}
-
-func (c *collected[T]) get() []T {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return append([]T(nil), c.vals...)
-}
 
 // stopWithin stops p with a context that ends after d and returns Stop's
 // error.
@@ -45,10 +29,10 @@ func stopWithin(p sprag.Interface, d time.Duration) error {
 func TestQueueHandlesItemsWithItsWorkers(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
-		p := started(t, func(*probe) {})
-		var got collected[int]
+		p := spragtest.Started(t, "svc", nil)
+		var got spragtest.Collector[int]
 		var running, peak atomic.Int32
-		q, err := sprag.NewQueue(p, func(_ context.Context, n int) error {
+		q, err := queue.New(p, func(_ context.Context, n int) error {
 			r := running.Add(1)
 			for {
 				old := peak.Load()
@@ -58,9 +42,9 @@ func TestQueueHandlesItemsWithItsWorkers(t *testing.T) {
 			}
 			time.Sleep(time.Second)
 			running.Add(-1)
-			got.add(n)
+			got.Add(n)
 			return nil
-		}, sprag.Workers(3), sprag.Capacity(10), sprag.Label("jobs"))
+		}, queue.Workers(3), queue.Capacity(10), queue.Label("jobs"))
 		require.NoError(t, err)
 		assert.Equal(t, "jobs", q.Label())
 
@@ -70,9 +54,9 @@ func TestQueueHandlesItemsWithItsWorkers(t *testing.T) {
 		time.Sleep(3 * time.Second)
 		synctest.Wait()
 
-		assert.ElementsMatch(t, []int{0, 1, 2, 3, 4, 5, 6, 7, 8}, got.get())
+		assert.ElementsMatch(t, []int{0, 1, 2, 3, 4, 5, 6, 7, 8}, got.All())
 		assert.Equal(t, int32(3), peak.Load(), "three workers at once")
-		want := sprag.QueueStats{Workers: 3, Capacity: 10, Processed: 9, Throughput: 3}
+		want := queue.Stats{Workers: 3, Capacity: 10, Processed: 9, Throughput: 3}
 		assert.Equal(t, want, q.Stats(), "nine items in three seconds")
 		st := p.Status(context.Background())
 		assert.True(t, st.Healthy)
@@ -83,14 +67,14 @@ func TestQueueHandlesItemsWithItsWorkers(t *testing.T) {
 func TestQueueTryEnqueueReportsAFullQueueAndEnqueueWaits(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
-		p := started(t, func(*probe) {})
+		p := spragtest.Started(t, "svc", nil)
 		release := make(chan struct{})
-		var got collected[int]
-		q, err := sprag.NewQueue(p, func(_ context.Context, n int) error {
+		var got spragtest.Collector[int]
+		q, err := queue.New(p, func(_ context.Context, n int) error {
 			<-release
-			got.add(n)
+			got.Add(n)
 			return nil
-		}, sprag.Capacity(2), sprag.Label("jobs"))
+		}, queue.Capacity(2), queue.Label("jobs"))
 		require.NoError(t, err)
 
 		require.NoError(t, q.TryEnqueue(1))
@@ -98,14 +82,14 @@ func TestQueueTryEnqueueReportsAFullQueueAndEnqueueWaits(t *testing.T) {
 		require.NoError(t, q.TryEnqueue(2))
 		require.NoError(t, q.TryEnqueue(3))
 		err = q.TryEnqueue(4)
-		require.ErrorIs(t, err, sprag.ErrQueueFull)
-		assert.Equal(t, `service "svc": queue jobs: sprag: queue full (capacity 2)`, err.Error())
+		require.ErrorIs(t, err, queue.ErrFull)
+		assert.Equal(t, `service "svc": queue jobs: queue: full (capacity 2)`, err.Error())
 
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()
 		start := time.Now()
 		err = q.Enqueue(ctx, 4)
-		require.ErrorIs(t, err, sprag.ErrQueueFull)
+		require.ErrorIs(t, err, queue.ErrFull)
 		require.ErrorIs(t, err, context.DeadlineExceeded)
 		assert.Equal(t, time.Second, time.Since(start), "it waited for the context")
 
@@ -120,7 +104,7 @@ func TestQueueTryEnqueueReportsAFullQueueAndEnqueueWaits(t *testing.T) {
 		close(release) // room is made: the waiting Enqueue gets in
 		require.NoError(t, <-enqueued)
 		synctest.Wait()
-		assert.Equal(t, []int{1, 2, 3, 4}, got.get(), "one worker takes items in order")
+		assert.Equal(t, []int{1, 2, 3, 4}, got.All(), "one worker takes items in order")
 	})
 }
 
@@ -128,34 +112,34 @@ func TestQueueHandlerFailuresAreLoggedAndTheWorkerGoesOn(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		rt, logs := spragtest.ObservedRuntime(t)
-		p := &probe{}
+		p := &spragtest.Probe{}
 		spragtest.Start(t, "svc", p, spragtest.WithRuntime(rt))
-		var got collected[string]
-		q, err := sprag.NewQueue(p, func(_ context.Context, s string) error {
+		var got spragtest.Collector[string]
+		q, err := queue.New(p, func(_ context.Context, s string) error {
 			switch s {
 			case "fail":
 				return errors.New("no luck")
 			case "panic":
 				panic("kaput")
 			}
-			got.add(s)
+			got.Add(s)
 			return nil
-		}, sprag.Label("jobs"))
+		}, queue.Label("jobs"))
 		require.NoError(t, err)
 		for _, s := range []string{"a", "fail", "panic", "b"} {
 			require.NoError(t, q.TryEnqueue(s))
 		}
 		synctest.Wait()
 
-		assert.Equal(t, []string{"a", "b"}, got.get())
+		assert.Equal(t, []string{"a", "b"}, got.All())
 		st := q.Stats()
 		assert.Equal(t, int64(2), st.Processed)
 		assert.Equal(t, int64(2), st.Failed)
-		failed := logs.FilterMessage("task failed").All()
+		failed := logs.FilterMessage("queue failed").All()
 		require.Len(t, failed, 1)
-		assert.Equal(t, "queue jobs", failed[0].ContextMap()["label"])
+		assert.Equal(t, "jobs", failed[0].ContextMap()["label"])
 		assert.Equal(t, "no luck", failed[0].ContextMap()["error"])
-		panicked := logs.FilterMessage("task panicked").All()
+		panicked := logs.FilterMessage("queue panicked").All()
 		require.Len(t, panicked, 1)
 		assert.Contains(t, panicked[0].ContextMap()["stack"], "queue_test.go")
 	})
@@ -164,29 +148,29 @@ func TestQueueHandlerFailuresAreLoggedAndTheWorkerGoesOn(t *testing.T) {
 func TestQueueStopDrainsWhatWasAccepted(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
-		var q *sprag.Queue[int]
-		var got collected[int]
+		var q *queue.Queue[int]
+		var got spragtest.Collector[int]
 		var cancelled atomic.Int32
-		p := &probe{onStop: func(context.Context, *probe) error {
+		p := &spragtest.Probe{OnStopFunc: func(context.Context, *spragtest.Probe) error {
 			return q.TryEnqueue(99) // OnStop may still enqueue: the drain takes it
 		}}
 		spragtest.Start(t, "svc", p)
 		var err error
-		q, err = sprag.NewQueue(p, func(ctx context.Context, n int) error {
+		q, err = queue.New(p, func(ctx context.Context, n int) error {
 			time.Sleep(time.Second)
 			if ctx.Err() != nil {
 				cancelled.Add(1)
 			}
-			got.add(n)
+			got.Add(n)
 			return nil
-		}, sprag.Workers(2), sprag.Label("jobs"))
+		}, queue.Workers(2), queue.Label("jobs"))
 		require.NoError(t, err)
 		for i := range 5 {
 			require.NoError(t, q.TryEnqueue(i))
 		}
 
 		require.NoError(t, stopWithin(p, time.Minute))
-		assert.ElementsMatch(t, []int{0, 1, 2, 3, 4, 99}, got.get())
+		assert.ElementsMatch(t, []int{0, 1, 2, 3, 4, 99}, got.All())
 		assert.Zero(t, cancelled.Load(), "handlers' context lives until the stop deadline")
 		err = q.TryEnqueue(100)
 		require.ErrorIs(t, err, sprag.ErrNotRunning)
@@ -197,13 +181,13 @@ func TestQueueStopDrainsWhatWasAccepted(t *testing.T) {
 func TestQueueHandsWhatItCouldNotProcessToOverflow(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
-		p := started(t, func(*probe) {})
-		var left collected[[]int]
-		q, err := sprag.NewQueue(p, func(context.Context, int) error {
+		p := spragtest.Started(t, "svc", nil)
+		var left spragtest.Collector[[]int]
+		q, err := queue.New(p, func(context.Context, int) error {
 			time.Sleep(time.Second)
 			return nil
-		}, sprag.Label("jobs"), sprag.Overflow(func(_ context.Context, items []int) error {
-			left.add(items)
+		}, queue.Label("jobs"), queue.Overflow(func(_ context.Context, items []int) error {
+			left.Add(items)
 			return nil
 		}))
 		require.NoError(t, err)
@@ -216,7 +200,7 @@ func TestQueueHandsWhatItCouldNotProcessToOverflow(t *testing.T) {
 		require.ErrorAs(t, err, &stuck, "item 3 is in flight at the deadline")
 		assert.Equal(t, []sprag.Activity{{Kind: sprag.KindTask, Label: "queue jobs worker 1"}}, stuck.Running)
 		<-p.Done()
-		assert.Equal(t, [][]int{{4, 5, 6, 7, 8, 9}}, left.get(), "handed over in order, once")
+		assert.Equal(t, [][]int{{4, 5, 6, 7, 8, 9}}, left.All(), "handed over in order, once")
 
 		time.Sleep(time.Second) // item 3 ends; the worker takes nothing more
 		synctest.Wait()
@@ -231,13 +215,13 @@ func TestQueueWithoutOverflowReportsDroppedItems(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		rt, logs := spragtest.ObservedRuntime(t)
-		p := &probe{}
+		p := &spragtest.Probe{}
 		spragtest.Start(t, "svc", p, spragtest.WithRuntime(rt))
 		release := make(chan struct{})
-		q, err := sprag.NewQueue(p, func(context.Context, int) error {
+		q, err := queue.New(p, func(context.Context, int) error {
 			<-release
 			return nil
-		}, sprag.Label("jobs"))
+		}, queue.Label("jobs"))
 		require.NoError(t, err)
 		for i := range 3 {
 			require.NoError(t, q.TryEnqueue(i))
@@ -248,28 +232,34 @@ func TestQueueWithoutOverflowReportsDroppedItems(t *testing.T) {
 		cancel()
 		err = p.Stop(ctx) // an expired context: nothing is drained
 		require.ErrorIs(t, err, sprag.ErrStillRunning)
-		<-p.Done()
-		close(release)
 		synctest.Wait()
+		select {
+		case <-p.Done():
+			t.Fatal("Done closed while a handler runs")
+		default:
+		}
+		assert.Zero(t, q.Stats().Dropped, "nothing is handed over while a handler runs")
+		close(release)
+		<-p.Done()
 
 		st := q.Stats()
 		assert.Equal(t, int64(1), st.Processed, "the item in flight finishes")
 		assert.Equal(t, int64(2), st.Dropped)
-		entries := logs.FilterMessage("cleanup failed").All()
+		entries := logs.FilterMessage("queue failed").All()
 		require.Len(t, entries, 1)
-		assert.Equal(t, "queue jobs", entries[0].ContextMap()["label"])
-		assert.Contains(t, entries[0].ContextMap()["error"], "sprag: queue items dropped at stop: 2 unprocessed")
+		assert.Equal(t, "jobs", entries[0].ContextMap()["label"])
+		assert.Contains(t, entries[0].ContextMap()["error"], "queue: items dropped at stop: 2 unprocessed")
 	})
 }
 
 func TestQueueBlockedEnqueueEndsAtStop(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
-		p := started(t, func(*probe) {})
-		q, err := sprag.NewQueue(p, func(context.Context, int) error {
+		p := spragtest.Started(t, "svc", nil)
+		q, err := queue.New(p, func(context.Context, int) error {
 			time.Sleep(time.Second)
 			return nil
-		}, sprag.Capacity(1), sprag.Overflow(func(context.Context, []int) error { return nil }))
+		}, queue.Capacity(1), queue.Overflow(func(context.Context, []int) error { return nil }))
 		require.NoError(t, err)
 		require.NoError(t, q.TryEnqueue(1))
 		synctest.Wait()
@@ -290,15 +280,15 @@ func TestQueueBlockedEnqueueEndsAtStop(t *testing.T) {
 func TestQueueAccountsForEveryAcceptedItemUnderLoad(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
-		p := started(t, func(*probe) {})
+		p := spragtest.Started(t, "svc", nil)
 		var handled, overflowed atomic.Int64
-		q, err := sprag.NewQueue(p, func(context.Context, int) error {
+		q, err := queue.New(p, func(context.Context, int) error {
 			time.Sleep(10 * time.Millisecond)
 			if handled.Add(1)%7 == 0 {
 				return errors.New("every seventh fails")
 			}
 			return nil
-		}, sprag.Workers(4), sprag.Capacity(8), sprag.Overflow(func(_ context.Context, items []int) error {
+		}, queue.Workers(4), queue.Capacity(8), queue.Overflow(func(_ context.Context, items []int) error {
 			overflowed.Add(int64(len(items)))
 			return nil
 		}))
@@ -337,7 +327,7 @@ func TestQueueAccountsForEveryAcceptedItemUnderLoad(t *testing.T) {
 func TestNewQueueRefusesBadInput(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
-		p := started(t, func(*probe) {})
+		p := spragtest.Started(t, "svc", nil)
 		ok := func(context.Context, int) error { return nil }
 		tests := []struct {
 			name string
@@ -346,33 +336,33 @@ func TestNewQueueRefusesBadInput(t *testing.T) {
 			msg  string
 		}{
 			{"nil handler", func() error {
-				_, err := sprag.NewQueue[int](p, nil, sprag.Label("q"))
+				_, err := queue.New[int](p, nil, queue.Label("q"))
 				return err
 			}, sprag.ErrInvalidArgument, `service "svc": queue q: sprag: invalid argument: nil handler`},
 			{"no workers", func() error {
-				_, err := sprag.NewQueue(p, ok, sprag.Workers(0), sprag.Label("q"))
+				_, err := queue.New(p, ok, queue.Workers(0), queue.Label("q"))
 				return err
 			}, sprag.ErrInvalidArgument, "workers must be positive, got 0"},
 			{"no capacity", func() error {
-				_, err := sprag.NewQueue(p, ok, sprag.Capacity(-1), sprag.Label("q"))
+				_, err := queue.New(p, ok, queue.Capacity(-1), queue.Label("q"))
 				return err
 			}, sprag.ErrInvalidArgument, "capacity must be positive, got -1"},
 			{"overflow of another type", func() error {
-				_, err := sprag.NewQueue(p, ok, sprag.Label("q"), sprag.Overflow(func(context.Context, []string) error { return nil }))
+				_, err := queue.New(p, ok, queue.Label("q"), queue.Overflow(func(context.Context, []string) error { return nil }))
 				return err
 			}, sprag.ErrInvalidArgument, "Overflow takes []string, the queue holds int"},
 			{"nil overflow", func() error {
-				_, err := sprag.NewQueue(p, ok, sprag.Label("q"), sprag.Overflow[int](nil))
+				_, err := queue.New(p, ok, queue.Label("q"), queue.Overflow[int](nil))
 				return err
 			}, sprag.ErrInvalidArgument, "nil Overflow function"},
 			{"nil service", func() error {
-				_, err := sprag.NewQueue[int](nil, ok)
+				_, err := queue.New[int](nil, ok)
 				return err
-			}, sprag.ErrInvalidArgument, "new queue: sprag: invalid argument: nil service"},
+			}, sprag.ErrInvalidArgument, "new queue: sprag: invalid argument: nil owner"},
 			{"unbound service", func() error {
-				_, err := sprag.NewQueue(&probe{}, ok, sprag.Label("q"))
+				_, err := queue.New(&spragtest.Probe{}, ok, queue.Label("q"))
 				return err
-			}, sprag.ErrNotRunning, `service "": queue q: sprag: service not running (state created)`},
+			}, sprag.ErrNotRunning, `queue q called before Start, at queue/queue_test.go:`},
 		}
 		for _, tt := range tests {
 			err := tt.give()
@@ -380,30 +370,30 @@ func TestNewQueueRefusesBadInput(t *testing.T) {
 			assert.Contains(t, err.Error(), tt.msg, tt.name)
 		}
 
-		_, err := sprag.NewQueue(p, ok, sprag.Label("dup"))
+		_, err := queue.New(p, ok, queue.Label("dup"))
 		require.NoError(t, err)
-		_, err = sprag.NewQueue(p, ok, sprag.Label("dup"))
+		_, err = queue.New(p, ok, queue.Label("dup"))
 		require.ErrorIs(t, err, sprag.ErrDuplicateName)
 
 		spragtest.Stop(t, p, time.Second)
-		_, err = sprag.NewQueue(p, ok, sprag.Label("late"))
+		_, err = queue.New(p, ok, queue.Label("late"))
 		require.ErrorIs(t, err, sprag.ErrNotRunning)
 	})
 }
 
 func TestQueueOptionsPrintAsGo(t *testing.T) {
 	t.Parallel()
-	assert.Equal(t, "Workers(4)", sprag.Workers(4).String())
-	assert.Equal(t, "Capacity(10)", sprag.Capacity(10).String())
-	assert.Equal(t, "Overflow(func(context.Context, []string) error)",
-		sprag.Overflow(func(context.Context, []string) error { return nil }).String())
+	assert.Equal(t, "queue.Workers(4)", queue.Workers(4).String())
+	assert.Equal(t, "queue.Capacity(10)", queue.Capacity(10).String())
+	assert.Equal(t, "queue.Overflow(func(context.Context, []string) error)",
+		queue.Overflow(func(context.Context, []string) error { return nil }).String())
 }
 
 func TestQueueThroughputCoversTheLastMinute(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
-		p := started(t, func(*probe) {})
-		q, err := sprag.NewQueue(p, func(context.Context, int) error { return nil })
+		p := spragtest.Started(t, "svc", nil)
+		q, err := queue.New(p, func(context.Context, int) error { return nil })
 		require.NoError(t, err)
 		enqueueEverySecond := func(d time.Duration) {
 			for range int(d / time.Second) {
@@ -416,14 +406,86 @@ func TestQueueThroughputCoversTheLastMinute(t *testing.T) {
 		enqueueEverySecond(30 * time.Second)
 		assert.InDelta(t, 1.0, q.Stats().Throughput, 0.001, "one a second since the start")
 		enqueueEverySecond(90 * time.Second)
-		assert.InDelta(t, 59.0/60, q.Stats().Throughput, 0.001, "the minute (60s, 120s]: the item at 60s fell out")
+		assert.InDelta(t, 59.0/59.5, q.Stats().Throughput, 0.001, "since the sample at 60.5s: the items at 61s to 119s")
 		time.Sleep(time.Minute)
 		assert.Zero(t, q.Stats().Throughput, "nothing in the last minute")
 		for range 30 {
 			require.NoError(t, q.TryEnqueue(1))
 		}
 		synctest.Wait()
-		assert.InDelta(t, 0.5, q.Stats().Throughput, 0.001, "thirty in the last minute")
+		assert.InDelta(t, 30/59.5, q.Stats().Throughput, 0.001, "thirty since the sample at 120.5s")
 		assert.Equal(t, int64(150), q.Stats().Processed)
 	})
+}
+
+func TestQueueOverflowNeverOverlapsAHandlerAndDoneWaitsForHandlers(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		var (
+			inHandler, handled, overflowed atomic.Int64
+			overlapped                     atomic.Bool
+		)
+		p := spragtest.Started(t, "svc", nil)
+		q, err := queue.New(p, func(context.Context, int) error {
+			inHandler.Add(1)
+			defer inHandler.Add(-1)
+			time.Sleep(3 * time.Millisecond) // ignores its context
+			handled.Add(1)
+			return nil
+		}, queue.Workers(2), queue.Capacity(500), queue.Overflow(func(_ context.Context, items []int) error {
+			if inHandler.Load() != 0 {
+				overlapped.Store(true)
+			}
+			overflowed.Add(int64(len(items)))
+			return nil
+		}))
+		require.NoError(t, err)
+		accepted := 0
+		for i := range 500 {
+			if q.TryEnqueue(i) == nil {
+				accepted++
+			}
+		}
+		require.Equal(t, 500, accepted)
+
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+		defer cancel()
+		_ = p.Stop(ctx)
+		<-p.Done()
+		assert.Zero(t, inHandler.Load(), "no handler runs once Done is closed")
+		assert.False(t, overlapped.Load(), "Overflow ran while a handler ran")
+		assert.Equal(t, int64(accepted), handled.Load()+overflowed.Load(), "handled + overflowed = accepted")
+		assert.Positive(t, overflowed.Load())
+	})
+}
+
+func TestStopFromAQueueHandler(t *testing.T) {
+	t.Parallel()
+	for _, deadline := range []bool{false, true} {
+		t.Run(fmt.Sprintf("deadline %v", deadline), func(t *testing.T) {
+			t.Parallel()
+			synctest.Test(t, func(t *testing.T) {
+				p := spragtest.Started(t, "svc", nil)
+				stopErr := make(chan error, 1)
+				q, err := queue.New(p, func(context.Context, int) error {
+					ctx := context.Background()
+					if deadline {
+						var cancel context.CancelFunc
+						ctx, cancel = context.WithTimeout(ctx, time.Minute)
+						defer cancel()
+					}
+					stopErr <- p.Stop(ctx)
+					time.Sleep(time.Second) // the handler goes on after Stop returned
+					return nil
+				})
+				require.NoError(t, err)
+				require.NoError(t, q.TryEnqueue(1))
+				require.NoError(t, <-stopErr, "Stop returns, and does not name its caller as stuck")
+				assert.Equal(t, sprag.Stopping, p.State())
+				<-p.Done()
+				assert.Equal(t, sprag.Stopped, p.State())
+				assert.Equal(t, int64(1), q.Stats().Processed)
+			})
+		})
+	}
 }

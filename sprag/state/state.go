@@ -1,17 +1,21 @@
-package sprag
+package state
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"reflect"
 	"slices"
 	"sync"
 	"sync/atomic"
+
+	"github.com/sprag-go/sprag/sprag"
 )
 
-// Observable is a value of type T held by a service, whose changes other
-// services can follow: the original's observable service state. Build it
-// with [NewObservable]. Its methods are safe for concurrent use.
+// Observable is a value of type T owned by a service (or any
+// [sprag.Owner]), whose changes other services can follow: the original's
+// observable service state. Build it with [New]. Its methods are safe for
+// concurrent use.
 //
 // [Observable.Set] and [Observable.Update] store a new value at once, and
 // notify the subscribers in subscription order. Notifications of one
@@ -24,23 +28,24 @@ import (
 // rather than pile up.
 //
 // A subscriber belongs to a service ([Observable.Subscribe] takes it): it
-// is called with that service's context, it is no longer called once that
-// service has begun to stop, and it is removed when that service stops;
-// its Stop waits for a call in progress and names it if it outlives the
-// deadline. An error or a panic in a subscriber is logged with its
-// service's name and label, and the next subscriber is still called.
+// is called with that service's context as work of its scope (a
+// [sprag.Callback]): it is no longer called once that service has begun
+// to stop, it is removed when that service stops, its Stop waits for a
+// call in progress and names it if it outlives the deadline. An error or
+// a panic in a subscriber is logged with its service's name and label, and
+// the next subscriber is still called.
 //
-// When the observable's own service stops, every subscriber is removed and
+// When the observable's own owner stops, every subscriber is removed and
 // every channel of [Observable.Watch] is closed. The value stays readable
 // and settable, with nobody left to notify.
 type Observable[T any] struct {
-	s     *Service
+	scope *sprag.Scope
 	label string
 	equal func(a, b T) bool // Dedupe; nil to notify every Set
 
 	mu         sync.Mutex
 	value      T
-	version    uint64         // 0: no value yet (a watcher's); bumped by every stored value
+	version    uint64         // 0: no value yet (Unset); bumped by every stored value
 	subs       []*observer[T] // copied on write: a notification iterates over a snapshot
 	delivering bool           // a goroutine is notifying
 	dirty      bool           // there is something to notify that the notifying goroutine has not seen
@@ -54,10 +59,9 @@ type observer[T any] struct {
 	seen    uint64 // the version notified last; read and written by the notifying goroutine
 
 	// A subscriber function.
-	owner *Service
-	ctx   context.Context
-	act   *activity
-	fn    func(context.Context, T) error
+	cb  *sprag.Callback
+	ctx context.Context
+	fn  func(context.Context, T) error
 
 	// A Watch channel.
 	chMu     sync.Mutex
@@ -66,8 +70,8 @@ type observer[T any] struct {
 	stop     func() bool // releases the context.AfterFunc of Watch
 }
 
-// Subscriber is the handle of a function subscribed to an [Observable] or
-// a [Watcher]. Its methods are safe for concurrent use.
+// Subscriber is the handle of a function subscribed to an [Observable].
+// Its methods are safe for concurrent use.
 type Subscriber struct {
 	cancel  func() bool
 	removed *atomic.Bool
@@ -75,7 +79,9 @@ type Subscriber struct {
 
 // Cancel removes the subscriber: it is not called by notifications that
 // begin after Cancel returns, though one under way may still call it. It
-// reports whether this call removed it.
+// reports whether this call removed it. A cancelled subscriber leaves no
+// trace in its service: subscribing and cancelling for ever keeps memory
+// flat.
 func (h *Subscriber) Cancel() bool {
 	if h == nil {
 		return false
@@ -86,63 +92,79 @@ func (h *Subscriber) Cancel() bool {
 // Active reports whether the subscriber is still subscribed.
 func (h *Subscriber) Active() bool { return h != nil && !h.removed.Load() }
 
-// ObservableStats are an observable's figures, also reported in its
-// service's [Status.Details] under "observable <label>".
-type ObservableStats struct {
+// Stats are an observable's figures, also reported in its owner's
+// [sprag.Status] Details under "observable <label>".
+type Stats struct {
 	Value       any    `json:"value"`   // the current value, or its fmt form if it does not encode as JSON
 	Version     uint64 `json:"version"` // 1 for the initial value, then one more per stored value
 	Subscribers int    `json:"subscribers"`
 }
 
-// NewObservable creates an observable value owned by svc, holding initial.
-// Options: [Label] (default: the name of the type T), which names it in
-// logs and health, and [Dedupe] or [DedupeFunc], which make a Set of a
-// value equal to the current one change nothing.
+// New creates an observable value owned by o, holding initial. Options:
+// [Label] (default: the name of the type T), which names it in logs and
+// health, [Dedupe] or [DedupeFunc], which make a Set of a value equal to
+// the current one change nothing, [Unset], which starts it without a
+// value, and [Hidden].
 //
-// NewObservable fails, creating nothing, with an error wrapping
-// [ErrNotRunning] when svc is not starting or running, [ErrDuplicateName]
-// when svc already has an observable of that label, and
-// [ErrInvalidArgument] for a nil svc or a DedupeFunc of another type.
-func NewObservable[T any](svc Interface, initial T, opts ...ObservableOption) (*Observable[T], error) {
-	s, err := primitiveService(svc, "observable")
+// New fails, creating nothing, with an error wrapping
+// [sprag.ErrNotRunning] when o's scope is not open,
+// [sprag.ErrDuplicateName] when o already has an observable of that
+// label, and [sprag.ErrInvalidArgument] for a DedupeFunc of another type.
+func New[T any](o sprag.Owner, initial T, opts ...Option) (*Observable[T], error) {
+	sc, err := sprag.ScopeOf(o, "observable")
 	if err != nil {
 		return nil, err
 	}
-	var c observableConfig
-	for _, o := range opts {
-		o.applyObservable(&c)
+	var c config
+	for _, opt := range opts {
+		opt.applyObservable(&c)
 	}
 	if c.label == "" {
 		c.label = reflect.TypeFor[T]().String()
 	}
-	equal, err := equalFunc[T](c.dedupe)
+	equal, err := EqualFunc[T](c.dedupe)
 	if err != nil {
-		return nil, s.invalidPrimitive("observable", c.label, "%v", err)
+		return nil, sc.Invalid("observable", c.label, "%v", err)
 	}
-	o := &Observable[T]{s: s, label: c.label, equal: equal, value: initial, version: 1}
-	_, detach, err := s.attach("observable", o.label, func() (any, error) { return o.Stats(), nil })
-	if err != nil {
+	ob := &Observable[T]{scope: sc, label: c.label, equal: equal, value: initial, version: 1}
+	if c.unset {
+		ob.version = 0
+	}
+	remove := func() {}
+	if !c.hidden {
+		if remove, err = sc.Report("observable "+ob.label, func() (any, error) { return ob.Stats(), nil }); err != nil {
+			return nil, err
+		}
+	}
+	if err := sc.AddCleanup(ob.closeAll); err != nil {
+		remove()
 		return nil, err
 	}
-	if err := s.addCleanup("observable "+o.label, o.closeAll); err != nil {
-		detach()
-		return nil, err
-	}
-	return o, nil
+	return ob, nil
 }
 
 // Label returns the label the observable logs with.
 func (o *Observable[T]) Label() string { return o.label }
 
-// Get returns the current value.
+// Get returns the current value; the zero T while an [Unset] observable
+// has none.
 func (o *Observable[T]) Get() T {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	return o.value
 }
 
+// Load returns the current value and true, or the zero T and false while
+// an [Unset] observable has none.
+func (o *Observable[T]) Load() (T, bool) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.value, o.version > 0
+}
+
 // Version returns how many values the observable has held: 1 for its
-// initial value, one more for every value stored since.
+// initial value, one more for every value stored since (0 while an
+// [Unset] observable has none).
 func (o *Observable[T]) Version() uint64 {
 	o.mu.Lock()
 	defer o.mu.Unlock()
@@ -151,20 +173,22 @@ func (o *Observable[T]) Version() uint64 {
 
 // Set stores v and notifies the subscribers; see [Observable] for the
 // order. With Dedupe, a v equal to the current value changes nothing.
-func (o *Observable[T]) Set(v T) {
+// It reports whether v was stored.
+func (o *Observable[T]) Set(v T) bool {
 	o.mu.Lock()
 	if o.version > 0 && o.same(o.value, v) {
 		o.mu.Unlock()
-		return
+		return false
 	}
 	o.storeLocked(v)
+	return true
 }
 
-// Update stores fn(current) as one atomic step, then notifies as Set does.
-// fn runs while the observable is locked: keep it short and do not call
-// the observable from it. A panic in fn leaves the value as it was and
-// reaches the caller.
-func (o *Observable[T]) Update(fn func(current T) T) {
+// Update stores fn(current) as one atomic step, then notifies as Set does,
+// and reports whether it stored a value. fn runs while the observable is
+// locked: keep it short and do not call the observable from it. A panic
+// in fn leaves the value as it was and reaches the caller.
+func (o *Observable[T]) Update(fn func(current T) T) bool {
 	o.mu.Lock()
 	locked := true
 	defer func() {
@@ -173,33 +197,21 @@ func (o *Observable[T]) Update(fn func(current T) T) {
 		}
 	}()
 	v := fn(o.value)
-	if o.same(o.value, v) {
-		return
+	if o.version > 0 && o.same(o.value, v) {
+		return false
 	}
 	locked = false
 	o.storeLocked(v)
+	return true
 }
 
-// storeLocked stores v and notifies; the caller holds mu, which it
+// storeLocked stores v and notifies. The caller holds mu, which it
 // releases.
 func (o *Observable[T]) storeLocked(v T) {
 	o.value = v
 	o.version++
 	o.dirty = true
 	o.deliverLocked()
-}
-
-// same reports whether Dedupe says a and b are equal. A panicking
-// equality is logged and the values count as different.
-func (o *Observable[T]) same(a, b T) (eq bool) {
-	if o.equal == nil {
-		return false
-	}
-	if err := safely(func() error { eq = o.equal(a, b); return nil }); err != nil {
-		o.s.logFailure(KindListener, "observable "+o.label+" equality", "", err)
-		return false
-	}
-	return eq
 }
 
 // deliverLocked notifies the subscribers of what changed, unless another
@@ -229,54 +241,54 @@ func (o *Observable[T]) deliverLocked() {
 	o.mu.Unlock()
 }
 
+// same reports whether Dedupe says a and b are equal. A panicking
+// equality is logged and the values count as different.
+func (o *Observable[T]) same(a, b T) bool {
+	if o.equal == nil {
+		return false
+	}
+	var eq bool
+	if err := sprag.Safely(func() error { eq = o.equal(a, b); return nil }); err != nil {
+		o.scope.LogFailure("observable", o.label+" equality", err)
+		return false
+	}
+	return eq
+}
+
 // Subscribe calls fn with every value the observable stores from now on,
 // and with the current one first with [NotifyCurrent]. fn belongs to the
 // service subscriber: see [Observable] for what that means, and for the
 // order of calls. Cancel the returned handle to unsubscribe earlier.
 //
-// The subscription holds a small entry in subscriber's stop bookkeeping
-// until subscriber stops, also after Cancel: subscribe once, in OnStart,
-// rather than per request.
-//
 // Subscribe fails, with nothing subscribed, with an error wrapping
-// [ErrNotRunning] when subscriber is not starting or running or the
-// observable's own service has stopped, and [ErrInvalidArgument] for a nil
-// subscriber or fn.
-func (o *Observable[T]) Subscribe(subscriber Interface, fn func(ctx context.Context, value T) error, opts ...SubscribeOption) (*Subscriber, error) {
-	if isNil(subscriber) {
-		return nil, o.s.invalidPrimitive("observable", o.label, "nil subscriber service")
+// [sprag.ErrNotRunning] when subscriber's scope is not open or the
+// observable's own owner has stopped, and [sprag.ErrInvalidArgument] for a
+// nil subscriber or fn.
+func (o *Observable[T]) Subscribe(subscriber sprag.Owner, fn func(ctx context.Context, value T) error, opts ...SubscribeOption) (*Subscriber, error) {
+	owner, err := sprag.ScopeOf(subscriber, "subscriber")
+	if err != nil {
+		return nil, o.scope.Invalid("observable", o.label, "nil subscriber service")
 	}
 	if fn == nil {
-		return nil, o.s.invalidPrimitive("observable", o.label, "nil subscriber function")
+		return nil, o.scope.Invalid("observable", o.label, "nil subscriber function")
 	}
 	var c subscribeConfig
 	for _, opt := range opts {
 		opt.applySubscribe(&c)
 	}
-	owner := subscriber.service()
-	ob := &observer[T]{o: o, owner: owner, fn: fn}
-	ob.act = &activity{kind: KindListener, label: "observable " + o.label + " " + funcLabel(fn)}
-
-	// The subscriber's service names the call if its Stop waits for it,
-	// and removes the subscriber when it stops.
-	owner.mu.Lock()
-	if !owner.State().active() {
-		defer owner.mu.Unlock()
-		return nil, owner.notRunningLocked(KindListener, ob.act.label)
+	ob := &observer[T]{o: o, fn: fn, ctx: owner.Context()}
+	cb, err := owner.Callback("observable "+o.label+" "+sprag.FuncLabel(fn), func() { ob.cancel() })
+	if err != nil {
+		return nil, err
 	}
-	ob.ctx = owner.ctx
-	owner.subs = append(owner.subs, subscription{act: ob.act})
-	owner.cleanups = append(owner.cleanups, cleanup{
-		activity: &activity{kind: KindCleanup, label: "unsubscribe " + ob.act.label},
-		fn:       func(context.Context) error { ob.cancel(); return nil },
-	})
-	owner.mu.Unlock()
+	ob.cb = cb
 
 	o.mu.Lock()
 	if o.closed {
 		o.mu.Unlock()
 		ob.removed.Store(true)
-		return nil, fmt.Errorf("service %q: observable %s: %w: its service stopped", o.s.Name(), o.label, ErrNotRunning)
+		cb.Close()
+		return nil, fmt.Errorf("service %q: observable %s: %w: its owner stopped", o.scope.Name(), o.label, sprag.ErrNotRunning)
 	}
 	ob.seen = o.version
 	o.subs = append(slices.Clip(o.subs), ob)
@@ -292,10 +304,10 @@ func (o *Observable[T]) Subscribe(subscriber Interface, fn func(ctx context.Cont
 
 // Watch returns a channel that receives the current value at once and
 // then the values the observable stores, until ctx ends or the
-// observable's service stops; then it is closed. The channel holds one
+// observable's owner stops; then it is closed. The channel holds one
 // value: a receiver that falls behind skips to the latest value, and never
-// sees an older one after a newer one. Watch costs no goroutine; a
-// watcher's channel receives nothing until its first value.
+// sees an older one after a newer one. Watch costs no goroutine; an
+// [Unset] observable's channel receives nothing until its first value.
 func (o *Observable[T]) Watch(ctx context.Context) <-chan T {
 	ob := &observer[T]{o: o, ch: make(chan T, 1)}
 	o.mu.Lock()
@@ -324,11 +336,11 @@ func (o *Observable[T]) Watch(ctx context.Context) <-chan T {
 }
 
 // Stats returns the observable's figures at this moment.
-func (o *Observable[T]) Stats() ObservableStats {
+func (o *Observable[T]) Stats() Stats {
 	o.mu.Lock()
 	v, version, n := o.value, o.version, len(o.subs)
 	o.mu.Unlock()
-	return ObservableStats{Value: reportable(v), Version: version, Subscribers: n}
+	return Stats{Value: reportable(v), Version: version, Subscribers: n}
 }
 
 // notify calls the subscriber with v, or puts v on the Watch channel.
@@ -340,15 +352,7 @@ func (ob *observer[T]) notify(v T) {
 		ob.send(v)
 		return
 	}
-	s := ob.owner
-	s.enter(ob.act)
-	defer s.leave(ob.act)
-	if !s.State().active() {
-		return // its service has begun to stop
-	}
-	if err := callListener(ob.ctx, ob.fn, v); err != nil {
-		s.logFailure(KindListener, ob.act.label, "", err)
-	}
+	_ = sprag.Call(ob.ctx, ob.cb, ob.fn, v) // Call logs a failure; the next subscriber is called
 }
 
 // send puts v on the Watch channel, replacing a value not yet received.
@@ -365,8 +369,8 @@ func (ob *observer[T]) send(v T) {
 	ob.ch <- v // the only sender holds chMu and the channel has room
 }
 
-// cancel removes the observer and closes its channel; it reports whether
-// this call removed it.
+// cancel removes the observer, forgets its callback and closes its
+// channel; it reports whether this call removed it.
 func (ob *observer[T]) cancel() bool {
 	if ob.removed.Swap(true) {
 		return false
@@ -375,6 +379,9 @@ func (ob *observer[T]) cancel() bool {
 	o.mu.Lock()
 	o.subs = slices.DeleteFunc(slices.Clone(o.subs), func(x *observer[T]) bool { return x == ob })
 	o.mu.Unlock()
+	if ob.cb != nil {
+		ob.cb.Close()
+	}
 	if ob.ch != nil {
 		ob.chMu.Lock()
 		ob.chClosed = true
@@ -388,7 +395,7 @@ func (ob *observer[T]) cancel() bool {
 	return true
 }
 
-// closeAll is the cleanup of the observable's service: it removes every
+// closeAll is the cleanup of the observable's owner: it removes every
 // subscriber and closes every Watch channel.
 func (o *Observable[T]) closeAll(context.Context) error {
 	o.mu.Lock()
@@ -399,4 +406,13 @@ func (o *Observable[T]) closeAll(context.Context) error {
 		ob.cancel()
 	}
 	return nil
+}
+
+// reportable returns v as it can appear in a JSON health report: v itself
+// when it encodes, and its fmt form otherwise.
+func reportable(v any) any {
+	if _, err := json.Marshal(v); err != nil {
+		return fmt.Sprint(v)
+	}
+	return v
 }

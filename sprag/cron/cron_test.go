@@ -1,4 +1,4 @@
-package sprag_test
+package cron_test
 
 import (
 	"context"
@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/sprag-go/sprag/sprag"
+	"github.com/sprag-go/sprag/sprag/cron"
 	"github.com/sprag-go/sprag/spragtest"
 )
 
@@ -38,18 +39,18 @@ func TestCronRunsAtTheTimesItsSpecNames(t *testing.T) {
 		t.Run(tt.give, func(t *testing.T) {
 			t.Parallel()
 			synctest.Test(t, func(t *testing.T) {
-				runs := newRunTimes()
+				runs := spragtest.NewTimeline()
 				var timer *sprag.Timer
-				started(t, func(p *probe) {
-					timer = p.Cron(tt.give, func(context.Context) error {
-						runs.mark()
+				spragtest.Started(t, "svc", func(p *spragtest.Probe) {
+					timer = must(cron.Add(p, tt.give, func(context.Context) error {
+						runs.Mark()
 						return nil
-					})
+					}))
 				})
-				require.NoError(t, timer.Err())
+				require.NotNil(t, timer)
 				time.Sleep(tt.wait)
 				synctest.Wait()
-				assert.Equal(t, tt.want, runs.get())
+				assert.Equal(t, tt.want, runs.Times())
 			})
 		})
 	}
@@ -58,15 +59,15 @@ func TestCronRunsAtTheTimesItsSpecNames(t *testing.T) {
 func TestCronRunsNeverOverlapAndSkipMissedTimes(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
-		runs := newRunTimes()
+		runs := spragtest.NewTimeline()
 		var calls, running, overlaps atomic.Int32
-		started(t, func(p *probe) {
-			p.Cron("CRON_TZ=UTC * * * * *", func(context.Context) error {
+		spragtest.Started(t, "svc", func(p *spragtest.Probe) {
+			mustAdd(p, "CRON_TZ=UTC * * * * *", func(context.Context) error {
 				if running.Add(1) > 1 {
 					overlaps.Add(1)
 				}
 				defer running.Add(-1)
-				runs.mark()
+				runs.Mark()
 				if calls.Add(1) == 2 {
 					time.Sleep(150 * time.Second) // overruns the runs due at 3m and 4m
 				}
@@ -76,7 +77,7 @@ func TestCronRunsNeverOverlapAndSkipMissedTimes(t *testing.T) {
 		time.Sleep(7*time.Minute + 30*time.Second)
 		synctest.Wait()
 		m := time.Minute
-		assert.Equal(t, []time.Duration{m, 2 * m, 5 * m, 6 * m, 7 * m}, runs.get())
+		assert.Equal(t, []time.Duration{m, 2 * m, 5 * m, 6 * m, 7 * m}, runs.Times())
 		assert.Zero(t, overlaps.Load())
 	})
 }
@@ -84,20 +85,20 @@ func TestCronRunsNeverOverlapAndSkipMissedTimes(t *testing.T) {
 func TestCronTimeZones(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
-		paris := newRunTimes()
-		newYork := newRunTimes()
-		fixed := newRunTimes()
-		started(t, func(p *probe) {
-			p.Cron("CRON_TZ=Europe/Paris 0 9 * * *", func(context.Context) error { paris.mark(); return nil })
-			p.Cron("TZ=America/New_York 0 9 * * *", func(context.Context) error { newYork.mark(); return nil })
-			p.Cron("0 9 * * *", func(context.Context) error { fixed.mark(); return nil },
-				sprag.TimeZone(time.FixedZone("UTC+2", 2*60*60)))
+		paris := spragtest.NewTimeline()
+		newYork := spragtest.NewTimeline()
+		fixed := spragtest.NewTimeline()
+		spragtest.Started(t, "svc", func(p *spragtest.Probe) {
+			mustAdd(p, "CRON_TZ=Europe/Paris 0 9 * * *", func(context.Context) error { paris.Mark(); return nil })
+			mustAdd(p, "TZ=America/New_York 0 9 * * *", func(context.Context) error { newYork.Mark(); return nil })
+			mustAdd(p, "0 9 * * *", func(context.Context) error { fixed.Mark(); return nil },
+				cron.TimeZone(time.FixedZone("UTC+2", 2*60*60)))
 		})
 		time.Sleep(24 * time.Hour)
 		synctest.Wait()
-		assert.Equal(t, []time.Duration{8 * time.Hour}, paris.get(), "9:00 in Paris is 8:00 UTC in January")
-		assert.Equal(t, []time.Duration{14 * time.Hour}, newYork.get(), "9:00 in New York is 14:00 UTC in January")
-		assert.Equal(t, []time.Duration{7 * time.Hour}, fixed.get())
+		assert.Equal(t, []time.Duration{8 * time.Hour}, paris.Times(), "9:00 in Paris is 8:00 UTC in January")
+		assert.Equal(t, []time.Duration{14 * time.Hour}, newYork.Times(), "9:00 in New York is 14:00 UTC in January")
+		assert.Equal(t, []time.Duration{7 * time.Hour}, fixed.Times())
 	})
 }
 
@@ -106,8 +107,8 @@ func TestCronFailuresKeepTheSchedule(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		rt, logs := spragtest.ObservedRuntime(t)
 		var n atomic.Int32
-		p := &probe{onStart: func(_ context.Context, p *probe) error {
-			p.Cron("@every 1m", func(context.Context) error {
+		p := &spragtest.Probe{OnStartFunc: func(_ context.Context, p *spragtest.Probe) error {
+			mustAdd(p, "@every 1m", func(context.Context) error {
 				switch n.Add(1) {
 				case 1:
 					panic("kaput")
@@ -115,7 +116,7 @@ func TestCronFailuresKeepTheSchedule(t *testing.T) {
 					return errors.New("no luck")
 				}
 				return nil
-			}, sprag.Label("report"))
+			}, cron.Label("report"))
 			return nil
 		}}
 		spragtest.Start(t, "svc", p, spragtest.WithRuntime(rt))
@@ -134,9 +135,9 @@ func TestCronCancelAndStop(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var a, b atomic.Int32
 		var ta *sprag.Timer
-		p := started(t, func(p *probe) {
-			ta = p.Cron("@every 1m", func(context.Context) error { a.Add(1); return nil })
-			p.Cron("@every 1m", func(context.Context) error { b.Add(1); return nil })
+		p := spragtest.Started(t, "svc", func(p *spragtest.Probe) {
+			ta = must(cron.Add(p, "@every 1m", func(context.Context) error { a.Add(1); return nil }))
+			mustAdd(p, "@every 1m", func(context.Context) error { b.Add(1); return nil })
 		})
 		time.Sleep(90 * time.Second)
 		assert.True(t, ta.Cancel())
@@ -153,37 +154,44 @@ func TestCronCancelAndStop(t *testing.T) {
 func TestCronRefusesBadSpecs(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
-		p := started(t, func(*probe) {})
+		p := spragtest.Started(t, "svc", nil)
 		noop := func(context.Context) error { return nil }
 		tests := []struct {
 			give string
-			opts []sprag.CronOption
+			opts []cron.Option
 			want string
 		}{
 			{"every five minutes", nil, "expected 5 to 6 fields"},
 			{"61 * * * *", nil, "above maximum"},
 			{"CRON_TZ=UTC", nil, "a time zone prefix must be followed by the schedule"},
 			{"TZ=Nowhere/Special * * * * *", nil, "bad location"},
-			{"CRON_TZ=UTC * * * * *", []sprag.CronOption{sprag.TimeZone(time.UTC)}, "time zone given both in the spec and with TimeZone"},
+			{"CRON_TZ=UTC * * * * *", []cron.Option{cron.TimeZone(time.UTC)}, "time zone given both in the spec and with TimeZone"},
 			{"0 0 30 2 *", nil, "names no time in the next five years"},
 			{"@fortnightly", nil, "unrecognized descriptor"},
 			{"", nil, "empty spec string"},
 		}
 		for _, tt := range tests {
-			timer := p.Cron(tt.give, noop, append(tt.opts, sprag.Label("job"))...)
-			err := timer.Err()
+			timer, err := cron.Add(p, tt.give, noop, append(tt.opts, cron.Label("job"))...)
 			require.ErrorIs(t, err, sprag.ErrInvalidArgument, tt.give)
-			assert.Contains(t, err.Error(), `service "svc": interval job: sprag: invalid argument: `, tt.give)
+			assert.Contains(t, err.Error(), `service "svc": cron job job: sprag: invalid argument: `, tt.give)
 			assert.Contains(t, err.Error(), tt.want, tt.give)
-			assert.False(t, timer.Cancel())
+			assert.Nil(t, timer)
+			_, err = cron.Parse(tt.give, tt.opts...)
+			require.ErrorIs(t, err, sprag.ErrInvalidArgument, tt.give)
+			assert.Contains(t, err.Error(), tt.want, tt.give)
 		}
-		require.ErrorIs(t, p.Cron("@hourly", nil).Err(), sprag.ErrInvalidArgument)
-		require.ErrorIs(t, p.Cron("@hourly", noop, sprag.Jitter(-time.Second)).Err(), sprag.ErrInvalidArgument)
+		_, err := cron.Add(p, "@hourly", nil)
+		require.ErrorIs(t, err, sprag.ErrInvalidArgument)
+		_, err = cron.Add(p, "@hourly", noop, cron.Jitter(-time.Second))
+		require.ErrorIs(t, err, sprag.ErrInvalidArgument)
 
 		spragtest.Stop(t, p, time.Second)
-		require.ErrorIs(t, p.Cron("@hourly", noop).Err(), sprag.ErrNotRunning)
+		_, err = cron.Add(p, "@hourly", noop)
+		require.ErrorIs(t, err, sprag.ErrNotRunning)
 
-		assert.Equal(t, "TimeZone(UTC)", sprag.TimeZone(time.UTC).String())
+		assert.Equal(t, "cron.TimeZone(UTC)", cron.TimeZone(time.UTC).String())
+		assert.Equal(t, "@hourly", cron.MustParse("@hourly").String())
+		assert.Panics(t, func() { cron.MustParse("@fortnightly") })
 	})
 }
 
@@ -191,7 +199,20 @@ func TestCronLabelDefaultsToTheFunctionName(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		var timer *sprag.Timer
-		started(t, func(p *probe) { timer = p.Cron("@daily", p.OnStart) })
-		assert.Equal(t, "(*probe).OnStart", timer.Label())
+		spragtest.Started(t, "svc", func(p *spragtest.Probe) { timer = must(cron.Add(p, "@daily", p.OnStart)) })
+		assert.Equal(t, "(*Probe).OnStart", timer.Label())
 	})
+}
+
+// must returns v, and panics with err when it is not nil.
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
+}
+
+// mustAdd is cron.Add for specs known good.
+func mustAdd(o sprag.Owner, spec string, fn func(context.Context) error, opts ...cron.Option) {
+	must(cron.Add(o, spec, fn, opts...))
 }

@@ -1,4 +1,4 @@
-package sprag_test
+package process_test
 
 import (
 	"context"
@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/sprag-go/sprag/sprag"
+	"github.com/sprag-go/sprag/sprag/process"
 	"github.com/sprag-go/sprag/spragtest"
 )
 
@@ -34,14 +35,14 @@ func needShell(t *testing.T) {
 
 // lines collects output lines and signals each on a channel.
 type lines struct {
-	collected[string]
+	spragtest.Collector[string]
 	ch chan string
 }
 
 func newLines() *lines { return &lines{ch: make(chan string, 100)} }
 
 func (l *lines) add(line string) {
-	l.collected.add(line)
+	l.Collector.Add(line)
 	l.ch <- line
 }
 
@@ -56,7 +57,7 @@ func (l *lines) await(t *testing.T, line string) {
 				return
 			}
 		case <-timeout:
-			t.Fatalf("no line %q; got %q", line, l.get())
+			t.Fatalf("no line %q; got %q", line, l.All())
 		}
 	}
 }
@@ -70,18 +71,18 @@ func safetyCtx(t *testing.T) context.Context {
 func TestProcessFollowsItsOutputAndReportsItsExit(t *testing.T) {
 	t.Parallel()
 	needShell(t)
-	p := &probe{}
+	p := &spragtest.Probe{}
 	rt := spragtest.Start(t, "svc", p)
-	exits := spragtest.Record(t, rt.Bus, sprag.ProcessExited.Name())
+	exits := spragtest.Record(t, rt.Bus, process.Exited.Name())
 	out, errOut := newLines(), newLines()
-	proc, err := sprag.StartProcess(p, "sh", []string{"-c", `echo one; echo two >&2; printf 'three\r\nfour'`},
-		sprag.Stdout(out.add), sprag.Stderr(errOut.add), sprag.Label("script"))
+	proc, err := process.Start(p, "sh", []string{"-c", `echo one; echo two >&2; printf 'three\r\nfour'`},
+		process.Stdout(out.add), process.Stderr(errOut.add), process.Label("script"))
 	require.NoError(t, err)
 	assert.Equal(t, "script", proc.Label())
 
 	require.NoError(t, proc.Wait(safetyCtx(t)))
-	assert.Equal(t, []string{"one", "three", "four"}, out.get(), "lines without their endings, the last one flushed")
-	assert.Equal(t, []string{"two"}, errOut.get())
+	assert.Equal(t, []string{"one", "three", "four"}, out.All(), "lines without their endings, the last one flushed")
+	assert.Equal(t, []string{"two"}, errOut.All())
 	exit, ok := proc.LastExit()
 	require.True(t, ok)
 	assert.Positive(t, exit.Pid)
@@ -100,24 +101,24 @@ func TestProcessFollowsItsOutputAndReportsItsExit(t *testing.T) {
 func TestProcessGetsSIGTERMWhenItsServiceStops(t *testing.T) {
 	t.Parallel()
 	needShell(t)
-	p := &probe{}
+	p := &spragtest.Probe{}
 	rt := spragtest.Start(t, "svc", p)
-	exits := spragtest.Record(t, rt.Bus, sprag.ProcessExited.Name())
+	exits := spragtest.Record(t, rt.Bus, process.Exited.Name())
 	out := newLines()
-	proc, err := sprag.StartProcess(p, "sh", []string{"-c", `trap 'echo got TERM; exit 0' TERM; echo ready; while :; do sleep 0.05; done`},
-		sprag.Stdout(out.add), sprag.Label("worker"))
+	proc, err := process.Start(p, "sh", []string{"-c", `trap 'echo got TERM; exit 0' TERM; echo ready; while :; do sleep 0.05; done`},
+		process.Stdout(out.add), process.Label("worker"))
 	require.NoError(t, err)
 	out.await(t, "ready")
 
 	assert.Positive(t, proc.Pid())
 	assert.True(t, proc.Running())
-	st := p.Status(context.Background()).Details["process worker"].(sprag.ProcessStats)
+	st := p.Status(context.Background()).Details["process worker"].(process.Stats)
 	assert.Equal(t, proc.Pid(), st.Pid)
 	assert.True(t, st.Running)
 	assert.Equal(t, 1, st.Starts)
 
 	spragtest.Stop(t, p, safety)
-	assert.Contains(t, out.get(), "got TERM")
+	assert.Contains(t, out.All(), "got TERM")
 	exit, ok := proc.LastExit()
 	require.True(t, ok)
 	assert.Equal(t, "exit status 0", exit.Status)
@@ -129,11 +130,11 @@ func TestProcessGetsSIGTERMWhenItsServiceStops(t *testing.T) {
 func TestProcessThatIgnoresSIGTERMIsKilledAfterItsGrace(t *testing.T) {
 	t.Parallel()
 	needShell(t)
-	p := &probe{}
+	p := &spragtest.Probe{}
 	spragtest.Start(t, "svc", p)
 	out := newLines()
-	proc, err := sprag.StartProcess(p, "sh", []string{"-c", `trap '' TERM; echo ready; exec sleep 60`},
-		sprag.Stdout(out.add), sprag.Grace(100*time.Millisecond))
+	proc, err := process.Start(p, "sh", []string{"-c", `trap '' TERM; echo ready; exec sleep 60`},
+		process.Stdout(out.add), process.Grace(100*time.Millisecond))
 	require.NoError(t, err)
 	out.await(t, "ready")
 
@@ -148,11 +149,11 @@ func TestProcessThatIgnoresSIGTERMIsKilledAfterItsGrace(t *testing.T) {
 func TestProcessIsKilledAtTheStopDeadline(t *testing.T) {
 	t.Parallel()
 	needShell(t)
-	p := &probe{}
+	p := &spragtest.Probe{}
 	spragtest.Start(t, "svc", p)
 	out := newLines()
-	proc, err := sprag.StartProcess(p, "sh", []string{"-c", `trap '' TERM; echo ready; exec sleep 60`},
-		sprag.Stdout(out.add), sprag.Grace(time.Hour))
+	proc, err := process.Start(p, "sh", []string{"-c", `trap '' TERM; echo ready; exec sleep 60`},
+		process.Stdout(out.add), process.Grace(time.Hour))
 	require.NoError(t, err)
 	out.await(t, "ready")
 
@@ -172,10 +173,10 @@ func TestProcessIsKilledAtTheStopDeadline(t *testing.T) {
 func TestProcessThatDiesIsRestartedByItsPolicy(t *testing.T) {
 	t.Parallel()
 	needShell(t)
-	p := &probe{}
+	p := &spragtest.Probe{}
 	rt, logs := spragtest.ObservedRuntime(t)
 	spragtest.Start(t, "svc", p, spragtest.WithRuntime(rt))
-	exits := spragtest.Record(t, rt.Bus, sprag.ProcessExited.Name())
+	exits := spragtest.Record(t, rt.Bus, process.Exited.Name())
 	gaveUp := make(chan sprag.TaskFailure, 1)
 	_, err := sprag.TaskGaveUp.Listen(rt.Bus, func(_ context.Context, f sprag.TaskFailure) error {
 		gaveUp <- f
@@ -183,8 +184,8 @@ func TestProcessThatDiesIsRestartedByItsPolicy(t *testing.T) {
 	})
 	require.NoError(t, err)
 	out := newLines()
-	proc, err := sprag.StartProcess(p, "sh", []string{"-c", `echo started; exit 3`}, sprag.Stdout(out.add),
-		sprag.Label("flaky"), sprag.Restart(sprag.RestartPolicy{MaxRestarts: 2, Backoff: 10 * time.Millisecond}))
+	proc, err := process.Start(p, "sh", []string{"-c", `echo started; exit 3`}, process.Stdout(out.add),
+		process.Label("flaky"), process.Restart(sprag.RestartPolicy{MaxRestarts: 2, Backoff: 10 * time.Millisecond}))
 	require.NoError(t, err)
 
 	err = proc.Wait(safetyCtx(t))
@@ -193,7 +194,7 @@ func TestProcessThatDiesIsRestartedByItsPolicy(t *testing.T) {
 	require.ErrorAs(t, err, &exitErr)
 	assert.Equal(t, 3, exitErr.ExitCode())
 	assert.Equal(t, 2, proc.Restarts())
-	assert.Equal(t, []string{"started", "started", "started"}, out.get())
+	assert.Equal(t, []string{"started", "started", "started"}, out.All())
 	assert.Equal(t, 3, exits.Len())
 	exit, _ := proc.LastExit()
 	assert.Equal(t, 3, exit.Code)
@@ -211,15 +212,15 @@ func TestProcessThatDiesIsRestartedByItsPolicy(t *testing.T) {
 	st := p.Status(context.Background())
 	assert.False(t, st.Healthy)
 	require.ErrorIs(t, st.Err, sprag.ErrRestartLimit)
-	assert.Equal(t, 3, st.Details["process flaky"].(sprag.ProcessStats).Starts)
+	assert.Equal(t, 3, st.Details["process flaky"].(process.Stats).Starts)
 }
 
 func TestProcessFailureWithoutRestartMakesItsServiceUnhealthy(t *testing.T) {
 	t.Parallel()
 	needShell(t)
-	p := &probe{}
+	p := &spragtest.Probe{}
 	spragtest.Start(t, "svc", p)
-	proc, err := sprag.StartProcess(p, "sh", []string{"-c", "exit 4"}, sprag.Label("once"))
+	proc, err := process.Start(p, "sh", []string{"-c", "exit 4"}, process.Label("once"))
 	require.NoError(t, err)
 	err = proc.Wait(safetyCtx(t))
 	var exitErr *exec.ExitError
@@ -234,10 +235,10 @@ func TestProcessFailureWithoutRestartMakesItsServiceUnhealthy(t *testing.T) {
 func TestProcessOutputGoesToTheLoggerByDefault(t *testing.T) {
 	t.Parallel()
 	needShell(t)
-	p := &probe{}
+	p := &spragtest.Probe{}
 	rt, logs := spragtest.ObservedRuntime(t)
 	spragtest.Start(t, "svc", p, spragtest.WithRuntime(rt))
-	proc, err := sprag.StartProcess(p, "sh", []string{"-c", "echo hello; echo oops >&2"}, sprag.Label("greeter"))
+	proc, err := process.Start(p, "sh", []string{"-c", "echo hello; echo oops >&2"}, process.Label("greeter"))
 	require.NoError(t, err)
 	require.NoError(t, proc.Wait(safetyCtx(t)))
 
@@ -258,62 +259,95 @@ func TestProcessOutputGoesToTheLoggerByDefault(t *testing.T) {
 func TestProcessOutputCallbackPanicsAreIsolatedAndLongLinesSplit(t *testing.T) {
 	t.Parallel()
 	needShell(t)
-	p := &probe{}
+	p := &spragtest.Probe{}
 	rt, logs := spragtest.ObservedRuntime(t)
 	spragtest.Start(t, "svc", p, spragtest.WithRuntime(rt))
-	var got collected[string]
+	var got spragtest.Collector[string]
 	long := strings.Repeat("x", 70_000)
-	proc, err := sprag.StartProcess(p, "sh", []string{"-c", `echo first; printf '%s\n' "$LONG"; echo last`},
-		sprag.Configure(func(cmd *exec.Cmd) { cmd.Env = append(cmd.Environ(), "LONG="+long) }),
-		sprag.Stdout(func(line string) {
+	proc, err := process.Start(p, "sh", []string{"-c", `echo first; printf '%s\n' "$LONG"; echo last`},
+		process.Configure(func(cmd *exec.Cmd) { cmd.Env = append(cmd.Environ(), "LONG="+long) }),
+		process.Stdout(func(line string) {
 			if line == "first" {
 				panic("kaput")
 			}
-			got.add(line)
+			got.Add(line)
 		}))
 	require.NoError(t, err)
 	require.NoError(t, proc.Wait(safetyCtx(t)))
 
-	assert.Equal(t, []string{long[:64<<10], long[64<<10:], "last"}, got.get())
-	panicked := logs.FilterMessage("task panicked").All()
+	assert.Equal(t, []string{long[:64<<10], long[64<<10:], "last"}, got.All())
+	panicked := logs.FilterMessage("process panicked").All()
 	require.Len(t, panicked, 1)
-	assert.Equal(t, "process sh stdout", panicked[0].ContextMap()["label"])
+	assert.Equal(t, "sh stdout", panicked[0].ContextMap()["label"])
 }
 
 func TestStartProcessRefusesBadInput(t *testing.T) {
 	t.Parallel()
 	needShell(t)
-	p := &probe{}
+	p := &spragtest.Probe{}
 	spragtest.Start(t, "svc", p)
 
-	_, err := sprag.StartProcess(p, "no-such-program-anywhere", nil)
+	_, err := process.Start(p, "no-such-program-anywhere", nil)
 	require.ErrorIs(t, err, exec.ErrNotFound)
 	assert.Contains(t, err.Error(), `service "svc": process no-such-program-anywhere: `)
-	_, err = sprag.StartProcess(p, "", nil)
+	_, err = process.Start(p, "", nil)
 	require.ErrorIs(t, err, sprag.ErrInvalidArgument)
-	_, err = sprag.StartProcess(p, "sh", nil, sprag.Grace(0))
+	_, err = process.Start(p, "sh", nil, process.Grace(0))
 	require.ErrorIs(t, err, sprag.ErrInvalidArgument)
 	assert.Contains(t, err.Error(), "grace must be positive, got 0s")
-	_, err = sprag.StartProcess(p, "sh", nil, sprag.Restart(sprag.RestartPolicy{Backoff: -1}))
+	_, err = process.Start(p, "sh", nil, process.Restart(sprag.RestartPolicy{Backoff: -1}))
 	require.ErrorIs(t, err, sprag.ErrInvalidArgument)
-	_, err = sprag.StartProcess(p, "sh", []string{"-c", "exit 0"}, sprag.Configure(func(*exec.Cmd) { panic("kaput") }))
+	_, err = process.Start(p, "sh", []string{"-c", "exit 0"}, process.Configure(func(*exec.Cmd) { panic("kaput") }))
 	var pe *sprag.PanicError
 	require.ErrorAs(t, err, &pe)
-	_, err = sprag.StartProcess(nil, "sh", nil)
+	_, err = process.Start(nil, "sh", nil)
 	require.ErrorIs(t, err, sprag.ErrInvalidArgument)
-	_, err = sprag.StartProcess(&probe{}, "sh", nil)
+	_, err = process.Start(&spragtest.Probe{}, "sh", nil)
 	require.ErrorIs(t, err, sprag.ErrNotRunning)
 
-	first, err := sprag.StartProcess(p, "sh", []string{"-c", "exit 0"}, sprag.Label("dup"))
+	first, err := process.Start(p, "sh", []string{"-c", "exit 0"}, process.Label("dup"))
 	require.NoError(t, err)
-	_, err = sprag.StartProcess(p, "sh", []string{"-c", "exit 0"}, sprag.Label("dup"))
+	_, err = process.Start(p, "sh", []string{"-c", "exit 0"}, process.Label("dup"))
 	require.ErrorIs(t, err, sprag.ErrDuplicateName)
 	require.NoError(t, first.Wait(safetyCtx(t)))
 
-	assert.Equal(t, "Grace(2s)", sprag.Grace(2*time.Second).String())
-	assert.Equal(t, "Stdout(func(string))", sprag.Stdout(nil).String())
-	assert.Equal(t, "Stderr(func(string))", sprag.Stderr(nil).String())
-	assert.Equal(t, "Configure(func(*exec.Cmd))", sprag.Configure(nil).String())
-	assert.Equal(t, "Restart({MaxRestarts:1 Window:0s Backoff:0s MaxBackoff:0s})",
-		sprag.Restart(sprag.RestartPolicy{MaxRestarts: 1}).String())
+	assert.Equal(t, "process.Grace(2s)", process.Grace(2*time.Second).String())
+	assert.Equal(t, "process.Stdout(func(string))", process.Stdout(nil).String())
+	assert.Equal(t, "process.Stderr(func(string))", process.Stderr(nil).String())
+	assert.Equal(t, "process.Configure(func(*exec.Cmd))", process.Configure(nil).String())
+	assert.Equal(t, "process.Restart({MaxRestarts:1 Window:0s Backoff:0s MaxBackoff:0s})",
+		process.Restart(sprag.RestartPolicy{MaxRestarts: 1}).String())
+}
+
+// stopWithin stops p with a context that ends after d and returns Stop's
+// error.
+func stopWithin(p sprag.Interface, d time.Duration) error {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	return p.Stop(ctx)
+}
+
+func TestStopStopsOneProcessOfAScope(t *testing.T) {
+	needShell(t)
+	t.Parallel()
+	var sc sprag.Scope // a scope of its own: no service needed
+	proc, err := process.Start(&sc, "sh", []string{"-c", "trap 'exit 0' TERM; while :; do sleep 0.05; done"},
+		process.Label("one"), process.Restart(sprag.RestartPolicy{MaxRestarts: 5}))
+	require.NoError(t, err)
+	other, err := process.Start(&sc, "sh", []string{"-c", "exec sleep 30"}, process.Label("other"))
+	require.NoError(t, err)
+
+	require.NoError(t, proc.Stop(safetyCtx(t)))
+	exit, ok := proc.LastExit()
+	require.True(t, ok)
+	assert.True(t, exit.Stopped, "it ended because it was stopped")
+	assert.Equal(t, 0, exit.Code)
+	assert.False(t, proc.Running())
+	assert.Equal(t, 0, proc.Restarts(), "a stopped process is not restarted")
+	assert.True(t, other.Running(), "the other process of the scope runs on")
+	require.NoError(t, proc.Stop(safetyCtx(t)), "a second Stop returns at once")
+
+	require.NoError(t, sc.Close(safetyCtx(t)))
+	assert.False(t, other.Running())
+	<-sc.Done()
 }

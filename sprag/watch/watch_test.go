@@ -1,4 +1,4 @@
-package sprag_test
+package watch_test
 
 import (
 	"context"
@@ -12,15 +12,17 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/sprag-go/sprag/sprag"
+	"github.com/sprag-go/sprag/sprag/state"
+	"github.com/sprag-go/sprag/sprag/watch"
 	"github.com/sprag-go/sprag/spragtest"
 )
 
 // script returns a poll function that returns results in turn, then the
 // last one forever, and records when it was called.
-func script[T any](runs *runTimes, results ...func() (T, error)) func(context.Context) (T, error) {
+func script[T any](runs *spragtest.Timeline, results ...func() (T, error)) func(context.Context) (T, error) {
 	var n atomic.Int32
 	return func(context.Context) (T, error) {
-		runs.mark()
+		runs.Mark()
 		i := min(int(n.Add(1))-1, len(results)-1)
 		return results[i]()
 	}
@@ -38,27 +40,27 @@ func fail[T any](msg string) func() (T, error) {
 func TestWatcherPollsAndNotifiesNewValues(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
-		p := started(t, func(*probe) {})
-		runs := newRunTimes()
-		w, err := sprag.NewWatcher(p, script(runs, ok(1), ok(1), ok(2), ok(2), ok(3)), time.Minute, sprag.Dedupe(), sprag.Label("cfg"))
+		p := spragtest.Started(t, "svc", nil)
+		runs := spragtest.NewTimeline()
+		w, err := watch.Poll(p, script(runs, ok(1), ok(1), ok(2), ok(2), ok(3)), time.Minute, watch.Dedupe(), watch.Label("cfg"))
 		require.NoError(t, err)
 		assert.Equal(t, "cfg", w.Label())
-		var seen collected[int]
+		var seen spragtest.Collector[int]
 		_, err = w.Subscribe(p, func(_ context.Context, v int) error {
-			seen.add(v)
+			seen.Add(v)
 			return nil
-		}, sprag.NotifyCurrent())
+		}, state.NotifyCurrent())
 		require.NoError(t, err)
 
 		time.Sleep(4 * time.Minute)
 		synctest.Wait()
-		assert.Equal(t, []time.Duration{0, time.Minute, 2 * time.Minute, 3 * time.Minute, 4 * time.Minute}, runs.get(), "at once, then every interval")
-		assert.Equal(t, []int{1, 2, 3}, seen.get(), "each new value once")
+		assert.Equal(t, []time.Duration{0, time.Minute, 2 * time.Minute, 3 * time.Minute, 4 * time.Minute}, runs.Times(), "at once, then every interval")
+		assert.Equal(t, []int{1, 2, 3}, seen.All(), "each new value once")
 		v, has := w.Value()
 		assert.True(t, has)
 		assert.Equal(t, 3, v)
 		st := w.Stats()
-		assert.Equal(t, sprag.WatcherStats{Value: 3, HasValue: true, Polls: 5, Changes: 3, LastSuccess: time.Now()}, st)
+		assert.Equal(t, watch.Stats{Value: 3, HasValue: true, Polls: 5, Changes: 3, LastSuccess: time.Now()}, st)
 		assert.Equal(t, st, p.Status(context.Background()).Details["watcher cfg"])
 	})
 }
@@ -67,13 +69,13 @@ func TestWatcherBacksOffOnErrorsAndResetsAfterASuccess(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		rt, logs := spragtest.ObservedRuntime(t)
-		p := &probe{}
+		p := &spragtest.Probe{}
 		spragtest.Start(t, "svc", p, spragtest.WithRuntime(rt))
-		runs := newRunTimes()
-		w, err := sprag.NewWatcher(p, script(runs,
+		runs := spragtest.NewTimeline()
+		w, err := watch.Poll(p, script(runs,
 			ok("a"), fail[string]("down"), fail[string]("down"), fail[string]("down"), ok("b"),
 			fail[string]("down again"), ok("c"),
-		), time.Minute, sprag.RetryBackoff(time.Second, 10*time.Second), sprag.Label("cfg"))
+		), time.Minute, watch.RetryBackoff(time.Second, 10*time.Second), watch.Label("cfg"))
 		require.NoError(t, err)
 
 		time.Sleep(3*time.Minute + 10*time.Second)
@@ -86,7 +88,7 @@ func TestWatcherBacksOffOnErrorsAndResetsAfterASuccess(t *testing.T) {
 			127 * s, // the interval again, failing
 			128 * s, // reset: the first retry is 1s again, not 8s
 			188 * s,
-		}, runs.get())
+		}, runs.Times())
 		st := w.Stats()
 		assert.Equal(t, int64(4), st.Errors)
 		assert.Zero(t, st.Failures)
@@ -101,10 +103,10 @@ func TestWatcherBacksOffOnErrorsAndResetsAfterASuccess(t *testing.T) {
 func TestWatcherUnhealthyAfter(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
-		p := started(t, func(*probe) {})
-		runs := newRunTimes()
-		_, err := sprag.NewWatcher(p, script(runs, ok(1), fail[int]("down"), fail[int]("down"), ok(2)),
-			time.Minute, sprag.UnhealthyAfter(2), sprag.RetryBackoff(time.Second, time.Minute), sprag.Label("cfg"))
+		p := spragtest.Started(t, "svc", nil)
+		runs := spragtest.NewTimeline()
+		_, err := watch.Poll(p, script(runs, ok(1), fail[int]("down"), fail[int]("down"), ok(2)),
+			time.Minute, watch.UnhealthyAfter(2), watch.RetryBackoff(time.Second, time.Minute), watch.Label("cfg"))
 		require.NoError(t, err)
 
 		time.Sleep(time.Minute)
@@ -125,29 +127,29 @@ func TestWatcherPanicsAreRecoveredAndCounted(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		rt, logs := spragtest.ObservedRuntime(t)
-		p := &probe{}
+		p := &spragtest.Probe{}
 		spragtest.Start(t, "svc", p, spragtest.WithRuntime(rt))
 		var n atomic.Int32
-		w, err := sprag.NewWatcher(p, func(context.Context) (int, error) {
+		w, err := watch.Poll(p, func(context.Context) (int, error) {
 			if n.Add(1) == 1 {
 				panic("kaput")
 			}
 			return 5, nil
-		}, time.Minute, sprag.Label("cfg"))
+		}, time.Minute, watch.Label("cfg"))
 		require.NoError(t, err)
-		var seen collected[int]
+		var seen spragtest.Collector[int]
 		_, err = w.Subscribe(p, func(_ context.Context, v int) error {
-			seen.add(v)
+			seen.Add(v)
 			panic("subscriber kaput")
 		})
 		require.NoError(t, err)
 
 		time.Sleep(time.Second)
 		synctest.Wait()
-		assert.Equal(t, []int{5}, seen.get(), "retried after the backoff")
+		assert.Equal(t, []int{5}, seen.All(), "retried after the backoff")
 		assert.Equal(t, int64(1), w.Stats().Errors)
 		assert.Len(t, logs.FilterMessage("interval panicked").All(), 1)
-		assert.Len(t, logs.FilterMessage("listener panicked").All(), 1)
+		assert.Len(t, logs.FilterMessage("callback panicked").All(), 1)
 		assert.Equal(t, sprag.Running, p.State())
 	})
 }
@@ -155,8 +157,8 @@ func TestWatcherPanicsAreRecoveredAndCounted(t *testing.T) {
 func TestWatcherStopCancelsAPollInProgress(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
-		p := started(t, func(*probe) {})
-		w, err := sprag.NewWatcher(p, func(ctx context.Context) (int, error) {
+		p := spragtest.Started(t, "svc", nil)
+		w, err := watch.Poll(p, func(ctx context.Context) (int, error) {
 			<-ctx.Done()
 			return 0, ctx.Err()
 		}, time.Minute)
@@ -172,11 +174,11 @@ func TestWatcherStopCancelsAPollInProgress(t *testing.T) {
 func TestStreamWatcherReconnectsWithBackoff(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
-		p := started(t, func(*probe) {})
-		runs := newRunTimes()
+		p := spragtest.Started(t, "svc", nil)
+		runs := spragtest.NewTimeline()
 		var calls atomic.Int32
-		w, err := sprag.NewStreamWatcher(p, func(ctx context.Context, send func(string)) error {
-			runs.mark()
+		w, err := watch.Stream(p, func(ctx context.Context, send func(string)) error {
+			runs.Mark()
 			switch calls.Add(1) {
 			case 1:
 				send("a")
@@ -193,7 +195,7 @@ func TestStreamWatcherReconnectsWithBackoff(t *testing.T) {
 				<-ctx.Done()
 				return ctx.Err()
 			}
-		}, sprag.Label("feed"), sprag.Dedupe())
+		}, watch.Label("feed"), watch.Dedupe())
 		require.NoError(t, err)
 		assert.Equal(t, "feed", w.Label())
 		ch := w.Watch(context.Background())
@@ -201,7 +203,7 @@ func TestStreamWatcherReconnectsWithBackoff(t *testing.T) {
 		time.Sleep(time.Minute)
 		synctest.Wait()
 		s := time.Second
-		assert.Equal(t, []time.Duration{0, 1 * s, 3 * s, 7 * s, 8 * s}, runs.get())
+		assert.Equal(t, []time.Duration{0, 1 * s, 3 * s, 7 * s, 8 * s}, runs.Times())
 		assert.Equal(t, "c", <-ch)
 		st := w.Stats()
 		assert.Equal(t, int64(3), st.Changes)
@@ -217,7 +219,7 @@ func TestStreamWatcherReconnectsWithBackoff(t *testing.T) {
 func TestNewWatcherRefusesBadInput(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
-		p := started(t, func(*probe) {})
+		p := spragtest.Started(t, "svc", nil)
 		poll := func(context.Context) (int, error) { return 0, nil }
 		tests := []struct {
 			name string
@@ -226,35 +228,35 @@ func TestNewWatcherRefusesBadInput(t *testing.T) {
 			msg  string
 		}{
 			{"nil poll", func() error {
-				_, err := sprag.NewWatcher[int](p, nil, time.Second, sprag.Label("w"))
+				_, err := watch.Poll[int](p, nil, time.Second, watch.Label("w"))
 				return err
 			}, sprag.ErrInvalidArgument, `service "svc": watcher w: sprag: invalid argument: nil function`},
 			{"nil follow", func() error {
-				_, err := sprag.NewStreamWatcher[int](p, nil, sprag.Label("w"))
+				_, err := watch.Stream[int](p, nil, watch.Label("w"))
 				return err
 			}, sprag.ErrInvalidArgument, "nil function"},
 			{"no interval", func() error {
-				_, err := sprag.NewWatcher(p, poll, 0, sprag.Label("w"))
+				_, err := watch.Poll(p, poll, 0, watch.Label("w"))
 				return err
 			}, sprag.ErrInvalidArgument, "interval must be positive, got 0s"},
 			{"bad backoff", func() error {
-				_, err := sprag.NewWatcher(p, poll, time.Second, sprag.RetryBackoff(2*time.Second, time.Second))
+				_, err := watch.Poll(p, poll, time.Second, watch.RetryBackoff(2*time.Second, time.Second))
 				return err
 			}, sprag.ErrInvalidArgument, "retry backoff must be positive and at most its maximum, got 2s and 1s"},
 			{"bad unhealthy", func() error {
-				_, err := sprag.NewWatcher(p, poll, time.Second, sprag.UnhealthyAfter(-1))
+				_, err := watch.Poll(p, poll, time.Second, watch.UnhealthyAfter(-1))
 				return err
-			}, sprag.ErrInvalidArgument, "UnhealthyAfter must be positive"},
+			}, sprag.ErrInvalidArgument, "UnhealthyAfter must not be negative"},
 			{"dedupe of another type", func() error {
-				_, err := sprag.NewWatcher(p, poll, time.Second, sprag.DedupeFunc(func(a, b string) bool { return a == b }))
+				_, err := watch.Poll(p, poll, time.Second, watch.DedupeFunc(func(a, b string) bool { return a == b }))
 				return err
 			}, sprag.ErrInvalidArgument, "DedupeFunc compares string, the values are int"},
 			{"nil service", func() error {
-				_, err := sprag.NewWatcher(nil, poll, time.Second)
+				_, err := watch.Poll(nil, poll, time.Second)
 				return err
-			}, sprag.ErrInvalidArgument, "nil service"},
+			}, sprag.ErrInvalidArgument, "nil owner"},
 			{"unbound service", func() error {
-				_, err := sprag.NewWatcher(&probe{}, poll, time.Second)
+				_, err := watch.Poll(&spragtest.Probe{}, poll, time.Second)
 				return err
 			}, sprag.ErrNotRunning, "service not running"},
 		}
@@ -264,12 +266,30 @@ func TestNewWatcherRefusesBadInput(t *testing.T) {
 			assert.Contains(t, err.Error(), tt.msg, tt.name)
 		}
 
-		_, err := sprag.NewWatcher(p, poll, time.Second, sprag.Label("dup"))
+		_, err := watch.Poll(p, poll, time.Second, watch.Label("dup"))
 		require.NoError(t, err)
-		_, err = sprag.NewStreamWatcher(p, func(ctx context.Context, _ func(int)) error { <-ctx.Done(); return nil }, sprag.Label("dup"))
+		_, err = watch.Stream(p, func(ctx context.Context, _ func(int)) error { <-ctx.Done(); return nil }, watch.Label("dup"))
 		require.ErrorIs(t, err, sprag.ErrDuplicateName)
 
-		assert.Equal(t, "RetryBackoff(1s, 1m0s)", sprag.RetryBackoff(time.Second, time.Minute).String())
-		assert.Equal(t, "UnhealthyAfter(3)", sprag.UnhealthyAfter(3).String())
+		assert.Equal(t, "watch.RetryBackoff(1s, 1m0s)", watch.RetryBackoff(time.Second, time.Minute).String())
+		assert.Equal(t, "watch.UnhealthyAfter(3)", watch.UnhealthyAfter(3).String())
+	})
+}
+
+func TestStopFromAWatcherPoll(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		p := spragtest.Started(t, "svc", nil)
+		stopErr := make(chan error, 1)
+		_, err := watch.Poll(p, func(context.Context) (int, error) {
+			stopErr <- p.Stop(context.Background())
+			time.Sleep(time.Second)
+			return 1, nil
+		}, time.Minute)
+		require.NoError(t, err)
+		require.NoError(t, <-stopErr, "Stop returns while the poll that called it runs")
+		assert.Equal(t, sprag.Stopping, p.State())
+		<-p.Done()
+		assert.Equal(t, sprag.Stopped, p.State())
 	})
 }

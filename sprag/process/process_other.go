@@ -1,6 +1,6 @@
 //go:build !unix
 
-package sprag
+package process
 
 import "os"
 

@@ -1,4 +1,4 @@
-package sprag_test
+package state_test
 
 import (
 	"context"
@@ -13,14 +13,15 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/sprag-go/sprag/sprag"
+	"github.com/sprag-go/sprag/sprag/state"
 	"github.com/sprag-go/sprag/spragtest"
 )
 
 func TestObservableSetGetUpdateAndSubscribers(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
-		owner := started(t, func(*probe) {})
-		counter, err := sprag.NewObservable(owner, 1, sprag.Label("counter"))
+		owner := spragtest.Started(t, "svc", nil)
+		counter, err := state.New(owner, 1, state.Label("counter"))
 		require.NoError(t, err)
 		assert.Equal(t, "counter", counter.Label())
 		assert.Equal(t, 1, counter.Get())
@@ -35,7 +36,7 @@ func TestObservableSetGetUpdateAndSubscribers(t *testing.T) {
 		_, err = counter.Subscribe(owner, func(_ context.Context, v int) error {
 			calls.add(fmt.Sprint("b", v))
 			return nil
-		}, sprag.NotifyCurrent())
+		}, state.NotifyCurrent())
 		require.NoError(t, err)
 		assert.Equal(t, []string{"b1"}, calls.get(), "NotifyCurrent sends the current value at once")
 
@@ -45,7 +46,7 @@ func TestObservableSetGetUpdateAndSubscribers(t *testing.T) {
 		assert.Equal(t, uint64(3), counter.Version())
 		assert.Equal(t, []string{"b1", "a2", "b2", "a20", "b20"}, calls.get(), "in subscription order, before Set returns")
 
-		assert.Equal(t, sprag.ObservableStats{Value: 20, Version: 3, Subscribers: 2}, counter.Stats())
+		assert.Equal(t, state.Stats{Value: 20, Version: 3, Subscribers: 2}, counter.Stats())
 		assert.Equal(t, counter.Stats(), owner.Status(context.Background()).Details["observable counter"])
 	})
 }
@@ -53,10 +54,10 @@ func TestObservableSetGetUpdateAndSubscribers(t *testing.T) {
 func TestObservableSubscriberOfAnotherServiceIsRemovedWhenItStops(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
-		owner := started(t, func(*probe) {})
-		dashboard := &probe{}
+		owner := spragtest.Started(t, "svc", nil)
+		dashboard := &spragtest.Probe{}
 		spragtest.Start(t, "dashboard", dashboard)
-		status, err := sprag.NewObservable(owner, "starting", sprag.Label("status"))
+		status, err := state.New(owner, "starting", state.Label("status"))
 		require.NoError(t, err)
 
 		var seen collected[string]
@@ -84,13 +85,13 @@ func TestObservableSubscriberOfAnotherServiceIsRemovedWhenItStops(t *testing.T) 
 func TestObservableSubscriberIsNotCalledOnceItsServiceBeganToStop(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
-		owner := started(t, func(*probe) {})
-		status, err := sprag.NewObservable(owner, 0)
+		owner := spragtest.Started(t, "svc", nil)
+		status, err := state.New(owner, 0)
 		require.NoError(t, err)
 		var seen collected[int]
 		stopping := make(chan struct{})
 		proceed := make(chan struct{})
-		dashboard := &probe{onStop: func(context.Context, *probe) error {
+		dashboard := &spragtest.Probe{OnStopFunc: func(context.Context, *spragtest.Probe) error {
 			close(stopping)
 			<-proceed // OnStop runs before the cleanup that removes the subscriber
 			return nil
@@ -114,10 +115,10 @@ func TestObservableSubscriberIsNotCalledOnceItsServiceBeganToStop(t *testing.T) 
 func TestObservableStopWaitsForARunningSubscriberAndNamesIt(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
-		owner := started(t, func(*probe) {})
-		status, err := sprag.NewObservable(owner, 0, sprag.Label("status"))
+		owner := spragtest.Started(t, "svc", nil)
+		status, err := state.New(owner, 0, state.Label("status"))
 		require.NoError(t, err)
-		dashboard := &probe{}
+		dashboard := &spragtest.Probe{}
 		spragtest.Start(t, "dashboard", dashboard)
 		_, err = status.Subscribe(dashboard, func(context.Context, int) error {
 			time.Sleep(time.Minute)
@@ -131,7 +132,7 @@ func TestObservableStopWaitsForARunningSubscriberAndNamesIt(t *testing.T) {
 		var stuck *sprag.StuckError
 		require.ErrorAs(t, err, &stuck)
 		require.Len(t, stuck.Running, 1)
-		assert.Equal(t, sprag.KindListener, stuck.Running[0].Kind)
+		assert.Equal(t, sprag.KindCallback, stuck.Running[0].Kind)
 		assert.Contains(t, stuck.Running[0].Label, "observable status ")
 		time.Sleep(time.Minute)
 		synctest.Wait()
@@ -142,9 +143,9 @@ func TestObservableSubscriberFailuresAreIsolated(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		rt, logs := spragtest.ObservedRuntime(t)
-		owner := &probe{}
+		owner := &spragtest.Probe{}
 		spragtest.Start(t, "svc", owner, spragtest.WithRuntime(rt))
-		status, err := sprag.NewObservable(owner, 0, sprag.Label("status"))
+		status, err := state.New(owner, 0, state.Label("status"))
 		require.NoError(t, err)
 		var seen collected[int]
 		_, err = status.Subscribe(owner, func(context.Context, int) error { panic("kaput") })
@@ -159,19 +160,19 @@ func TestObservableSubscriberFailuresAreIsolated(t *testing.T) {
 
 		require.NotPanics(t, func() { status.Set(1) })
 		assert.Equal(t, []int{1}, seen.get(), "the next subscriber is still called")
-		panicked := logs.FilterMessage("listener panicked").All()
+		panicked := logs.FilterMessage("callback panicked").All()
 		require.Len(t, panicked, 1)
 		assert.Contains(t, panicked[0].ContextMap()["label"], "observable status ")
-		assert.Contains(t, panicked[0].ContextMap()["stack"], "observable_test.go")
-		assert.Len(t, logs.FilterMessage("listener failed").All(), 1)
+		assert.Contains(t, panicked[0].ContextMap()["stack"], "state_test.go")
+		assert.Len(t, logs.FilterMessage("callback failed").All(), 1)
 	})
 }
 
 func TestObservableSetFromASubscriberIsDeliveredNext(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
-		owner := started(t, func(*probe) {})
-		level, err := sprag.NewObservable(owner, 0)
+		owner := spragtest.Started(t, "svc", nil)
+		level, err := state.New(owner, 0)
 		require.NoError(t, err)
 		var calls collected[string]
 		_, err = level.Subscribe(owner, func(_ context.Context, v int) error {
@@ -196,8 +197,8 @@ func TestObservableSetFromASubscriberIsDeliveredNext(t *testing.T) {
 func TestObservableUpdatePanicLeavesTheValue(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
-		owner := started(t, func(*probe) {})
-		level, err := sprag.NewObservable(owner, 7)
+		owner := spragtest.Started(t, "svc", nil)
+		level, err := state.New(owner, 7)
 		require.NoError(t, err)
 		assert.PanicsWithValue(t, "bad update", func() {
 			level.Update(func(int) int { panic("bad update") })
@@ -211,9 +212,9 @@ func TestObservableUpdatePanicLeavesTheValue(t *testing.T) {
 func TestObservableDedupe(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
-		owner := started(t, func(*probe) {})
+		owner := spragtest.Started(t, "svc", nil)
 		type config struct{ Hosts []string }
-		cfg, err := sprag.NewObservable(owner, config{Hosts: []string{"a"}}, sprag.Dedupe(), sprag.Label("cfg"))
+		cfg, err := state.New(owner, config{Hosts: []string{"a"}}, state.Dedupe(), state.Label("cfg"))
 		require.NoError(t, err)
 		var seen collected[config]
 		_, err = cfg.Subscribe(owner, func(_ context.Context, v config) error {
@@ -227,7 +228,7 @@ func TestObservableDedupe(t *testing.T) {
 		assert.Equal(t, []config{{Hosts: []string{"a", "b"}}}, seen.get())
 		assert.Equal(t, uint64(2), cfg.Version())
 
-		byLen, err := sprag.NewObservable(owner, "abc", sprag.DedupeFunc(func(a, b string) bool { return len(a) == len(b) }))
+		byLen, err := state.New(owner, "abc", state.DedupeFunc(func(a, b string) bool { return len(a) == len(b) }))
 		require.NoError(t, err)
 		byLen.Set("xyz")
 		assert.Equal(t, "abc", byLen.Get(), "equal by the function")
@@ -239,9 +240,9 @@ func TestObservableDedupe(t *testing.T) {
 func TestObservableWatch(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
-		owner := &probe{}
+		owner := &spragtest.Probe{}
 		spragtest.Start(t, "svc", owner)
-		level, err := sprag.NewObservable(owner, 1)
+		level, err := state.New(owner, 1)
 		require.NoError(t, err)
 
 		ctx, cancel := context.WithCancel(context.Background())
@@ -272,8 +273,8 @@ func TestObservableWatch(t *testing.T) {
 func TestObservableConcurrentSetsReachSubscribersInOrder(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
-		owner := started(t, func(*probe) {})
-		level, err := sprag.NewObservable(owner, 0)
+		owner := spragtest.Started(t, "svc", nil)
+		level, err := state.New(owner, 0)
 		require.NoError(t, err)
 		var seen collected[int]
 		_, err = level.Subscribe(owner, func(_ context.Context, v int) error {
@@ -306,8 +307,8 @@ func TestObservableConcurrentSetsReachSubscribersInOrder(t *testing.T) {
 func TestObservableRefusesBadSubscriptions(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
-		owner := started(t, func(*probe) {})
-		level, err := sprag.NewObservable(owner, 0, sprag.Label("level"))
+		owner := spragtest.Started(t, "svc", nil)
+		level, err := state.New(owner, 0, state.Label("level"))
 		require.NoError(t, err)
 		fn := func(context.Context, int) error { return nil }
 
@@ -315,36 +316,36 @@ func TestObservableRefusesBadSubscriptions(t *testing.T) {
 		require.ErrorIs(t, err, sprag.ErrInvalidArgument)
 		_, err = level.Subscribe(owner, nil)
 		require.ErrorIs(t, err, sprag.ErrInvalidArgument)
-		_, err = level.Subscribe(&probe{}, fn)
+		_, err = level.Subscribe(&spragtest.Probe{}, fn)
 		require.ErrorIs(t, err, sprag.ErrNotRunning, "an unbound subscriber")
-		_, err = sprag.NewObservable(owner, 0, sprag.Label("level"))
+		_, err = state.New(owner, 0, state.Label("level"))
 		require.ErrorIs(t, err, sprag.ErrDuplicateName)
-		_, err = sprag.NewObservable(owner, 0, sprag.DedupeFunc(func(a, b string) bool { return a == b }))
+		_, err = state.New(owner, 0, state.DedupeFunc(func(a, b string) bool { return a == b }))
 		require.ErrorIs(t, err, sprag.ErrInvalidArgument)
 		assert.Contains(t, err.Error(), "DedupeFunc compares string, the values are int")
-		_, err = sprag.NewObservable(nil, 0)
+		_, err = state.New(nil, 0)
 		require.ErrorIs(t, err, sprag.ErrInvalidArgument)
 
-		other := &probe{}
+		other := &spragtest.Probe{}
 		spragtest.Start(t, "other", other)
 		spragtest.Stop(t, owner, time.Second)
 		_, err = level.Subscribe(other, fn)
 		require.ErrorIs(t, err, sprag.ErrNotRunning, "the observable's service stopped")
 		assert.Contains(t, err.Error(), `service "svc": observable level`)
-		_, err = sprag.NewObservable(owner, 0)
+		_, err = state.New(owner, 0)
 		require.ErrorIs(t, err, sprag.ErrNotRunning)
 
-		assert.Equal(t, "Dedupe()", sprag.Dedupe().String())
-		assert.Equal(t, "DedupeFunc(func(a, b int) bool)", sprag.DedupeFunc(func(a, b int) bool { return a == b }).String())
-		assert.Equal(t, "NotifyCurrent()", sprag.NotifyCurrent().String())
+		assert.Equal(t, "state.Dedupe()", state.Dedupe().String())
+		assert.Equal(t, "state.DedupeFunc(func(a, b int) bool)", state.DedupeFunc(func(a, b int) bool { return a == b }).String())
+		assert.Equal(t, "state.NotifyCurrent()", state.NotifyCurrent().String())
 	})
 }
 
 func TestSubscriberCancel(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
-		owner := started(t, func(*probe) {})
-		level, err := sprag.NewObservable(owner, 0)
+		owner := spragtest.Started(t, "svc", nil)
+		level, err := state.New(owner, 0)
 		require.NoError(t, err)
 		var seen collected[int]
 		sub, err := level.Subscribe(owner, func(_ context.Context, v int) error {
@@ -357,8 +358,22 @@ func TestSubscriberCancel(t *testing.T) {
 		assert.False(t, sub.Cancel())
 		level.Set(2)
 		assert.Equal(t, []int{1}, seen.get())
-		var none *sprag.Subscriber
+		var none *state.Subscriber
 		assert.False(t, none.Cancel())
 		assert.False(t, none.Active())
 	})
+}
+
+// Not parallel: it measures the heap.
+func TestCancelledSubscribersKeepTheHeapFlat(t *testing.T) {
+	p := &spragtest.Probe{}
+	spragtest.Start(t, "svc", p, spragtest.WithRuntime(sprag.NewRuntime(nil)))
+	o, err := state.New(p, 0)
+	require.NoError(t, err)
+	per := spragtest.HeapGrowthPerCycle(20000, func(int) {
+		sub, err := o.Subscribe(p, func(context.Context, int) error { return nil })
+		require.NoError(t, err)
+		sub.Cancel()
+	})
+	assert.Less(t, per, 64.0, "bytes kept per subscribe/cancel cycle")
 }

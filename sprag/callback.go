@@ -1,0 +1,131 @@
+package sprag
+
+import (
+	"context"
+	"runtime/debug"
+	"sync/atomic"
+
+	"github.com/petermattis/goid"
+)
+
+// Callback is a scope's side of a function that others call on their own
+// goroutines: a bus listener ([Scope.Listen] is built on it), an
+// observable's subscriber, a primitive's hook. A call made through it
+// ([Call]) is a run of the scope: Close waits for it and names it if it
+// outlives the deadline, no call begins once the scope has begun to close,
+// a panic is recovered and a failure logged with the scope's name. Make
+// one with [Scope.Callback]. Its methods are safe for concurrent use.
+type Callback struct {
+	s       *Scope
+	act     activity
+	topic   string      // for a listener's logs
+	onClose func()      // run when the scope closes it
+	alive   func() bool // false once whoever calls it is gone (a listener unsubscribed)
+	closed  atomic.Bool
+}
+
+// Callback registers a callback labelled label with the scope. onClose, if
+// not nil, runs once when the scope closes (step 4 of [Scope.Close]): that
+// is where the callback leaves whoever calls it (a listener is removed
+// from its bus). [Callback.Close] forgets the callback earlier, when the
+// caller side goes away first.
+//
+// It fails with an error wrapping [ErrNotRunning] when the scope is not
+// open.
+func (s *Scope) Callback(label string, onClose func()) (*Callback, error) {
+	return s.callback(KindCallback, label, "", onClose, nil)
+}
+
+func (s *Scope) callback(kind Kind, label, topic string, onClose func(), alive func() bool) (*Callback, error) {
+	cb := &Callback{s: s, act: activity{kind: kind, label: label, cb: true}, topic: topic, onClose: onClose, alive: alive}
+	s.lock()
+	defer s.mu.Unlock()
+	if !s.open() {
+		return nil, s.refuseLocked(kind.String(), label)
+	}
+	if len(s.callbacks) >= s.sweepAt {
+		for c := range s.callbacks {
+			if c.gone() {
+				delete(s.callbacks, c)
+			}
+		}
+		s.sweepAt = max(64, 2*len(s.callbacks))
+	}
+	if s.callbacks == nil {
+		s.callbacks = make(map[*Callback]struct{})
+	}
+	s.callbacks[cb] = struct{}{}
+	return cb, nil
+}
+
+func (cb *Callback) gone() bool {
+	return cb.closed.Load() || cb.alive != nil && !cb.alive()
+}
+
+// Call calls fn with ctx and v as a run of cb's scope, and returns fn's
+// error as a *[CallbackError] (a panic as a *[PanicError] inside it),
+// logged with the scope's name and the callback's label. It calls nothing
+// and returns nil once cb is closed or its scope has begun to close. It
+// allocates nothing of its own.
+func Call[T any](ctx context.Context, cb *Callback, fn func(context.Context, T) error, v T) (err error) {
+	g := goid.Get()
+	slot := cb.act.claim(g)
+	if !cb.s.open() || cb.closed.Load() {
+		cb.done(slot, g)
+		return nil
+	}
+	defer cb.end(slot, g, &err)
+	return fn(ctx, v)
+}
+
+// end finishes a call: it recovers a panic, releases the run, and reports
+// a failure.
+func (cb *Callback) end(slot bool, g int64, err *error) {
+	if r := recover(); r != nil {
+		*err = &PanicError{Value: r, Stack: debug.Stack()}
+	}
+	cb.done(slot, g)
+	if *err == nil {
+		return
+	}
+	s := cb.s
+	s.logFailure(cb.act.kind, cb.act.label, cb.topic, *err)
+	*err = &CallbackError{Service: s.Name(), Kind: cb.act.kind, Label: cb.act.label, Err: *err}
+}
+
+// done releases a run and wakes a Close that waits for it.
+func (cb *Callback) done(slot bool, g int64) {
+	cb.act.release(slot, g)
+	if cb.s.waiting.Load() {
+		cb.s.wake()
+	}
+}
+
+// Close forgets the callback: later calls are skipped and the scope will
+// not run its onClose. A call under way finishes. It reports whether this
+// call closed it.
+func (cb *Callback) Close() bool {
+	if cb == nil || cb.closed.Swap(true) {
+		return false
+	}
+	s := cb.s
+	s.mu.Lock()
+	delete(s.callbacks, cb)
+	s.mu.Unlock()
+	return true
+}
+
+// close is the scope's close of the callback: it runs onClose.
+func (cb *Callback) close() {
+	if cb.closed.Swap(true) {
+		return
+	}
+	if cb.onClose != nil {
+		if err := Safely(func() error { cb.onClose(); return nil }); err != nil {
+			cb.s.logFailure(KindCleanup, cb.act.label, cb.topic, err)
+		}
+	}
+}
+
+// Label returns the callback's label.
+func (cb *Callback) Label() string { return cb.act.label }

@@ -1,0 +1,329 @@
+package sprag
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/petermattis/goid"
+)
+
+// Close closes the scope and tears down everything it owns, in this
+// order:
+//
+//  1. no new work is accepted (managed methods report [ErrNotRunning]);
+//  2. intervals and timeouts are cancelled;
+//  3. the scope's context, seen by tasks and timer runs, is cancelled;
+//  4. callbacks are closed: bus listeners are removed, and none is called
+//     from then on, also by an emit already under way;
+//  5. running timer runs, tasks and callback calls are waited for, until
+//     ctx ends;
+//  6. adopted children are stopped, the last adopted first;
+//  7. cleanups run, the last added first.
+//
+// Every step runs even when an earlier one failed, and Close returns all
+// their errors joined. Work still running when ctx ends is named in a
+// *[StuckError]; Close never waits past ctx's end. With a context that
+// has already ended, steps 2 to 4 still happen at once and steps 6 and 7
+// still run, in order, on a goroutine of their own that [Scope.Done]
+// tracks; Close only skips the waiting.
+//
+// Close called from the scope's own work (a timer run, a task, a
+// callback) does not wait for the runs on its caller's goroutine, which
+// cannot end before Close returns: it waits for the others, does the rest,
+// and returns; Done closes once those runs have returned too.
+//
+// Close is idempotent and safe from any goroutine: a second call waits
+// for the first, until its own ctx ends, and returns nil. The scope of a
+// [Service] is closed by the service's Stop, which runs OnStop first;
+// Close on it returns an error wrapping [ErrInvalidArgument].
+func (s *Scope) Close(ctx context.Context) error {
+	s.lock()
+	if s.owner != nil {
+		name := s.name
+		s.mu.Unlock()
+		return fmt.Errorf("close the scope of service %q: %w: stop the service instead", name, ErrInvalidArgument)
+	}
+	if s.closing {
+		s.mu.Unlock()
+		return s.waitDone(ctx)
+	}
+	s.phase.Store(phaseClosing)
+	s.mu.Unlock()
+	return s.teardown(ctx, nil, nil)
+}
+
+// waitDone waits, for a second Close or Stop, until the first has torn
+// down or ctx ends. Called from the scope's own work it returns at once:
+// that work is what the first one may be waiting for.
+func (s *Scope) waitDone(ctx context.Context) error {
+	if s.ownWork(goid.Get()) {
+		return nil
+	}
+	select {
+	case <-s.tornDown:
+	case <-ctx.Done():
+	}
+	return nil
+}
+
+// ownWork reports whether goroutine g runs work of the scope.
+func (s *Scope) ownWork(g int64) bool {
+	if s.chainG.Load() == g {
+		return true
+	}
+	s.mu.Lock()
+	acts := s.activitiesLocked()
+	s.mu.Unlock()
+	for _, a := range acts {
+		if a.on(g) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// teardown runs steps 2 to 7 of Close, after first, OnStop for a service,
+// which runs as work of the scope with ctx. Only the first call tears
+// down. The scope's done channel closes once everything has returned.
+func (s *Scope) teardown(ctx context.Context, firstAct *activity, first func(context.Context) error) error {
+	s.lock()
+	if s.closing {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closing = true
+	s.mu.Unlock()
+
+	g := goid.Get()
+	var errs []error
+	firstDone := make(chan struct{})
+	if first != nil {
+		errs = append(errs, s.bounded(ctx, firstAct, first, firstDone))
+	} else {
+		close(firstDone)
+	}
+
+	// 2-4. Timers, the scope's context, callbacks.
+	s.mu.Lock()
+	timers, callbacks := s.timers, s.callbacks
+	s.stopCtx = ctx // work that drains at stop (queues, processes) learns the deadline
+	acts := slices.DeleteFunc(s.activitiesLocked(), func(a *activity) bool { return a == firstAct })
+	tasks := s.tasks
+	s.timers, s.callbacks, s.tasks = nil, nil, nil
+	s.mu.Unlock()
+	for t := range timers {
+		t.stop()
+	}
+	s.cancel()
+	for _, t := range tasks {
+		t.cancelRun()
+	}
+	for cb := range callbacks {
+		cb.close()
+	}
+
+	// 5. Wait for running work, but the runs of the caller's goroutine.
+	var self int32
+	for _, a := range acts {
+		self += a.on(g)
+	}
+	errs = append(errs, s.waitIdle(ctx, acts, g))
+
+	// 6-7. Children and cleanups, on a goroutine that outlives ctx if it
+	// must, so that they run in order even when Close returns early.
+	s.mu.Lock()
+	children, cleanups := s.children, s.cleanups
+	s.children, s.cleanups, s.names = nil, nil, nil
+	s.mu.Unlock()
+	chainDone := make(chan error, 1)
+	go func() {
+		s.chainG.Store(goid.Get())
+		<-firstDone // OnStop, if it outlived ctx, still comes first
+		err := s.stopChildrenAndCleanups(ctx, children, cleanups)
+		s.chainG.Store(0)
+		if parent := s.parentScope(); parent != nil {
+			parent.forget(s.ownerOf()) // its name is free once Close returns
+		}
+		close(s.tornDown)
+		if self > 0 { // the caller's runs end only once Close has returned
+			chainDone <- err
+		}
+		_ = s.waitIdle(context.Background(), acts, 0) // every run has returned
+		for _, c := range children {
+			<-c.Done()
+		}
+		s.finish()
+		if self == 0 {
+			chainDone <- err
+		}
+	}()
+	select {
+	case err := <-chainDone:
+		errs = append(errs, err)
+	case <-ctx.Done():
+		s.mu.Lock()
+		if s.current != nil {
+			errs = append(errs, &StuckError{Service: s.name, Running: []Activity{{Kind: s.current.kind, Label: s.current.label}}})
+		}
+		s.mu.Unlock()
+	}
+	return errors.Join(errs...)
+}
+
+// finish ends the scope: the owner records its final state, and done
+// closes.
+func (s *Scope) finish() {
+	s.mu.Lock()
+	onDone, atDone := s.onDone, s.atDone
+	s.phase.Store(phaseClosed)
+	s.atDone = nil
+	s.mu.Unlock()
+	if onDone != nil {
+		onDone()
+	}
+	close(s.done)
+	for _, fn := range atDone {
+		fn()
+	}
+}
+
+// stopChildrenAndCleanups stops children, the last adopted first, then runs
+// cleanups, the last added first. Each goes on after a failure.
+func (s *Scope) stopChildrenAndCleanups(ctx context.Context, children []*Service, cleanups []cleanup) error {
+	var errs []error
+	for i := len(children) - 1; i >= 0; i-- {
+		c := children[i]
+		s.setCurrent(&activity{kind: KindChild, label: c.Name()})
+		errs = append(errs, c.Stop(ctx))
+		<-c.scope.tornDown // a child's teardown may outlive ctx; the next step waits for it
+	}
+	for i := len(cleanups) - 1; i >= 0; i-- {
+		c := cleanups[i]
+		s.setCurrent(c.activity)
+		errs = append(errs, s.call(ctx, c.activity, c.fn))
+	}
+	s.setCurrent(nil)
+	return errors.Join(errs...)
+}
+
+func (s *Scope) setCurrent(a *activity) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.current = a
+}
+
+// bounded runs fn as work of the scope on a goroutine of its own, and
+// waits for it until ctx ends; then it returns a *StuckError, and fn goes
+// on. done closes when fn has returned.
+func (s *Scope) bounded(ctx context.Context, a *activity, fn func(context.Context) error, done chan struct{}) error {
+	result := make(chan error, 1)
+	go func() {
+		defer close(done)
+		slot := s.enter(a)
+		defer s.leave(a, slot)
+		result <- s.call(ctx, a, fn)
+	}()
+	select {
+	case err := <-result:
+		return err
+	case <-ctx.Done():
+		return &StuckError{Service: s.Name(), Running: []Activity{{Kind: a.kind, Label: a.label}}}
+	}
+}
+
+// waitIdle waits until no run of acts is in progress but the runs on
+// goroutine g (none for g = 0), or ctx ends. When ctx ends first it
+// returns a *StuckError naming what still runs.
+func (s *Scope) waitIdle(ctx context.Context, acts []*activity, g int64) error {
+	var selfCounted, selfCallbacks int32
+	var callbacks []*activity
+	for _, a := range acts {
+		n := a.on(g)
+		if a.cb {
+			callbacks = append(callbacks, a)
+			selfCallbacks += n
+		} else {
+			selfCounted += n
+		}
+	}
+	for {
+		s.mu.Lock()
+		s.idleAt.Store(int64(selfCounted))
+		s.waiting.Store(true)
+		if s.busy.Load() <= int64(selfCounted) && runningIn(callbacks) <= selfCallbacks {
+			s.waiting.Store(false)
+			s.mu.Unlock()
+			return nil
+		}
+		if s.idle == nil {
+			s.idle = make(chan struct{})
+		}
+		idle := s.idle
+		s.mu.Unlock()
+
+		select {
+		case <-idle:
+			continue
+		case <-ctx.Done():
+		}
+		stuck := &StuckError{Service: s.Name()}
+		for _, a := range acts {
+			if a.running() > a.on(g) {
+				stuck.Running = append(stuck.Running, Activity{Kind: a.kind, Label: a.label})
+			}
+		}
+		if len(stuck.Running) == 0 {
+			return nil
+		}
+		return stuck
+	}
+}
+
+func runningIn(acts []*activity) int32 {
+	var n int32
+	for _, a := range acts {
+		n += a.running()
+	}
+	return n
+}
+
+// activitiesLocked returns every activity that may be running: the tasks,
+// the timers (by label) and the callbacks, in that order, and OnStart's
+// and OnStop's. The caller holds mu.
+func (s *Scope) activitiesLocked() []*activity {
+	var acts []*activity
+	for _, t := range s.tasks {
+		t.Label() // names the task before its label is read
+		acts = append(acts, &t.act)
+	}
+	var ts []*activity
+	for t := range s.timers {
+		ts = append(ts, &t.act)
+	}
+	slices.SortFunc(ts, func(a, b *activity) int { return strings.Compare(a.label, b.label) })
+	acts = append(acts, ts...)
+	for cb := range s.callbacks {
+		acts = append(acts, &cb.act)
+	}
+	if o := s.owner; o != nil {
+		acts = append(acts, &o.startAct, &o.stopAct)
+	}
+	return acts
+}
+
+// CloseContext returns the context Close (or the owner's Stop) was called
+// with, once closing has begun; before, context.Background(). It is set
+// before the scope's context is cancelled, so work that sees that
+// cancellation can learn how long it may still drain: a queue's workers,
+// a process's grace period.
+func (s *Scope) CloseContext() context.Context {
+	s.lock()
+	defer s.mu.Unlock()
+	if s.stopCtx == nil {
+		return context.Background()
+	}
+	return s.stopCtx
+}

@@ -11,13 +11,11 @@
 //	}
 //
 //	func (m *MetricsService) OnStart(ctx context.Context) error {
-//		m.Interval(time.Minute, m.collect)            // every minute
+//		if _, err := m.Interval(time.Minute, m.collect); err != nil { // every minute
+//			return err
+//		}
 //		_, err := m.Listen("order:completed", m.onOrder) // an event from another service
 //		return err
-//	}
-//
-//	func (m *MetricsService) collect(ctx context.Context) error {
-//		return m.Emit(ctx, "metrics:updated", gather())
 //	}
 //
 // # Running a service
@@ -37,82 +35,103 @@
 // A service goes Created → Starting → Running → Stopping → Stopped, or ends
 // Failed when OnStart fails; [Service.State] reads it at any time. Start and
 // Stop are idempotent and safe from any goroutine, also Stop while Start
-// runs. [Starter], [Stopper] and [HealthChecker] are the optional hooks of
-// the user's type.
+// runs, and Stop from the service's own work: a timer run, a task or a
+// listener that stops its service returns from Stop, and the service is
+// Stopped once that run returns. [Starter], [Stopper] and [HealthChecker]
+// are the optional hooks of the user's type.
 //
 // Stop tears down in a fixed order: OnStop; intervals and timeouts are
-// cancelled; the service context seen by tasks and callbacks is cancelled;
-// listeners are removed; running callbacks and tasks are waited for until
-// the stop context ends; adopted children stop, the last first; cleanups
-// run, the last added first. Every step runs even when an earlier one
-// failed and all errors come back joined. Stop never waits past its
-// context: work still running then is named in a *[StuckError].
+// cancelled; the context seen by tasks and timer runs is cancelled;
+// listeners are removed; running work is waited for until the stop
+// context ends; adopted children stop, the last first; cleanups run, the
+// last added first. Every step runs even when an earlier one failed and all
+// errors come back joined. Stop never waits past its context: work still
+// running then is named in a *[StuckError]. [Service.Done] closes only when
+// every goroutine the service started has returned: after Done, nothing of
+// the service runs.
 //
-// # Managed resources
+// # The managed-resources helper
 //
-//   - [Service.Interval] and [Service.Timeout]: timers with a cancel handle.
-//     An idle timer costs no goroutine.
-//   - [Service.Spawn] and [Service.SpawnAfter]: tracked goroutines with a
-//     label, a context that ends at stop, a handle to wait on, and an
-//     optional [RestartPolicy].
-//   - [Service.Listen], [Service.Emit], [ListenTopic] and [EmitTopic]: the
-//     runtime's event bus. A listener is not called once its service has
-//     begun to stop.
-//   - [Service.Adopt]: child services named "parent/child" that start at
-//     once and stop with the parent.
-//   - [Service.Own] and [Service.AddCleanup]: resources released at stop.
+// All of that is a [Scope]'s work: the managed methods of a Service are the
+// methods of its scope ([Service.Scope]), and a Scope works on its own too,
+// as a struct field, in a test, in a command-line program:
 //
-// A managed method called when the service is neither starting nor
-// running schedules nothing: it reports [ErrNotRunning] (returned, or on the
-// handle) and logs it. Bad arguments are errors wrapping
-// [ErrInvalidArgument]. Nothing here panics at the caller.
+//   - [Scope.Interval], [Scope.Timeout] and [Scope.Schedule]: timers on a
+//     [Schedule] ([FixedDelay], [FixedRate], cron in sprag/cron); an idle
+//     timer costs no goroutine.
+//   - [Scope.Spawn] and [Scope.SpawnAfter]: tracked goroutines with a
+//     label, a context that ends at stop or at [Task.Cancel], a handle to
+//     wait on, and an optional [RestartPolicy].
+//   - [Scope.Listen], [Scope.Emit], [ListenTopic] and [EmitTopic]: the
+//     runtime's event bus. A listener is not called once its scope has
+//     begun to close.
+//   - [Scope.Adopt]: child services named "parent/child" that start at
+//     once and stop with the parent; a child that stops first leaves it.
+//   - [Scope.Own] and [Scope.AddCleanup]: resources released at stop.
+//
+// # Errors
+//
+// Every managed method returns its handle and an error: the error says
+// that nothing was scheduled, wrapping [ErrNotRunning] when the scope does
+// not accept work (before its service starts, or once it stops) and
+// [ErrInvalidArgument] for bad arguments; it is also logged. The handle's
+// Wait and Err are the work's own result. A managed method called before
+// its service starts (in a constructor, say) also makes the service's
+// Start fail, naming the call and its file and line, so that an ignored
+// error cannot hide a listener or a timer that never exists. Nothing here
+// panics at the caller; methods of a nil handle do nothing.
 //
 // # Primitives
 //
-// Beyond the managed methods, a service can own: a [Queue] of typed items
-// with N workers that drains at stop and hands what is left to [Overflow]
-// ([NewQueue]); a [Watcher] that polls or follows a stream with retry
-// backoff and tells subscribers of changes ([NewWatcher],
-// [NewStreamWatcher]); an [Observable] value other services subscribe to
-// ([NewObservable]); a managed subprocess stopped with SIGTERM, a grace
-// period, then SIGKILL ([StartProcess]); and cron jobs ([Service.Cron]).
-// Each is created while its service starts or runs, reports its figures in
-// [Status.Details], and is torn down by Stop. docs/primitives.md has the
-// details.
+// The packages under sprag/ hold the primitives, each built on a Scope's
+// public API only, as a user's own primitive would be: sprag/queue (a
+// bounded work queue that drains at stop and loses nothing), sprag/watch
+// (watchers that poll or follow a stream with backoff), sprag/state
+// (observable values), sprag/process (managed subprocesses) and
+// sprag/cron (cron schedules). What they use is public: [Callback] and
+// [Call] for functions that others call, [Scope.Report] for health
+// figures, [Scope.Accepting], [Scope.CloseContext], [Safely] and
+// [Scope.LogFailure].
 //
 // # Concurrency
 //
 // Callbacks run concurrently with each other: an interval's run, a task and
 // a listener may all be running at once, so a service guards its own
-// fields (atomics, a mutex). A given interval never overlaps itself. The
-// methods of Service, [Registry], [Timer] and [Task] are safe from any
-// goroutine.
+// fields (atomics, a mutex). A given timer never overlaps itself. The
+// methods of Service, Scope, [Registry], [Timer] and [Task] are safe from
+// any goroutine.
 //
 // # Panics
 //
-// A panic in an interval, a timeout, a task, a listener, a cleanup, OnStart
-// or OnStop is recovered. It is logged at error level with the service's
-// name, the kind of work, its label and the stack, and becomes a
-// *[PanicError]: the error of a task's handle, of Start (for OnStart), of
-// Stop (for OnStop and cleanups), or of the emit (for a listener). The
-// service and the process keep running; a failing interval keeps ticking.
+// A panic in an interval, a timeout, a task, a listener, a callback, a
+// cleanup, OnStart or OnStop is recovered. It is logged at error level
+// with the service's name, the kind of work, its label and the stack, and
+// becomes a *[PanicError]: the error of a task's handle, of Start (for
+// OnStart), of Stop (for OnStop and cleanups), or of the emit (for a
+// listener). The service and the process keep running; a failing interval
+// keeps ticking.
 //
 // # Time and tests
 //
 // Timers use the standard time package. Inside a testing/synctest bubble
 // time is virtual, so a test of a one-minute interval runs an hour of ticks
 // in microseconds, deterministically, without sleeping. Package spragtest
-// has helpers that start a service in a test and record events; its
+// has helpers that start services in a test and record events; its
 // documentation shows the recipe.
 //
 // # Registry and health
 //
 // A [Registry] holds services by name for controllers and other modules:
 // [Registry.Resolve], [Get] for a typed lookup, [Registry.WaitFor] for late
-// binding. [Registry.Health] reports every service's [Status].
+// binding, [Registry.Unregister] and [Registry.Replace], and
+// [UntilStopped] for entries that leave with their service.
+// [Registry.Health] reports every service's [Status]. [CheckName] is the
+// one rule for names.
 //
 // # Logs
 //
 // Services log through the runtime's zap logger with fields, not formatted
-// strings: service, kind, label, topic, error, and stack for panics.
+// strings: service, kind, label, topic, error, and stack for panics. A log
+// line about user work names that work by its label (the function's name),
+// not by a line of the library.
 package sprag

@@ -45,8 +45,9 @@ type Scope struct {
 	log     *zap.Logger
 	owner   *Service // the service built on this scope, or nil
 	parent  *Scope   // the scope that adopted owner, or nil
-	ctx     context.Context
-	cancel  context.CancelFunc
+	ctx      context.Context
+	cancel   context.CancelFunc
+	detached context.Context // ctx's values without its cancellation: the parent of tasks' contexts
 	stopCtx context.Context // Close's context, set before ctx is cancelled
 
 	timers    map[*Timer]struct{}
@@ -117,6 +118,7 @@ func (s *Scope) initLocked(name string, rt Runtime) {
 	}
 	if !s.ready.Load() {
 		s.ctx, s.cancel = context.WithCancel(context.Background())
+		s.detached = context.WithoutCancel(s.ctx)
 		s.tornDown = make(chan struct{})
 		s.done = make(chan struct{})
 		s.ready.Store(true)

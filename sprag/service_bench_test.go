@@ -45,7 +45,9 @@ func BenchmarkIdleIntervals(b *testing.B) {
 		p := startedPlain(b)
 		before := liveBytes()
 		for range idleIntervals {
-			p.Interval(time.Hour, noop)
+			if _, err := p.Interval(time.Hour, noop); err != nil {
+				b.Fatal(err)
+			}
 		}
 		after := liveBytes()
 		perInterval = float64(after-before) / idleIntervals
@@ -99,7 +101,9 @@ func BenchmarkSpawn(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		wg.Add(1)
-		p.Spawn(work)
+		if _, err := p.Spawn(work); err != nil {
+			b.Fatal(err)
+		}
 		wg.Wait()
 	}
 }
@@ -124,19 +128,26 @@ func BenchmarkRawGo(b *testing.B) {
 const parkedTasks = 10_000
 
 // BenchmarkStopWithTasks stops a service whose 10,000 tasks are parked on
-// their context.
+// their context. The timer runs from the Stop, once every task is parked.
 func BenchmarkStopWithTasks(b *testing.B) {
-	park := func(ctx context.Context) error {
-		<-ctx.Done()
-		return nil
-	}
 	b.ReportAllocs()
 	for range b.N {
 		b.StopTimer()
 		p := startedPlain(b)
-		for range parkedTasks {
-			p.Spawn(park)
+		var parked sync.WaitGroup
+		parked.Add(parkedTasks)
+		park := func(ctx context.Context) error {
+			done := ctx.Done()
+			parked.Done()
+			<-done
+			return nil
 		}
+		for range parkedTasks {
+			if _, err := p.Spawn(park); err != nil {
+				b.Fatal(err)
+			}
+		}
+		parked.Wait()
 		b.StartTimer()
 		if err := p.Stop(context.Background()); err != nil {
 			b.Fatal(err)
@@ -151,10 +162,16 @@ func BenchmarkRawCancel(b *testing.B) {
 	for range b.N {
 		b.StopTimer()
 		ctx, cancel := context.WithCancel(context.Background())
-		var wg sync.WaitGroup
+		var wg, parked sync.WaitGroup
+		parked.Add(parkedTasks)
 		for range parkedTasks {
-			wg.Go(func() { <-ctx.Done() })
+			wg.Go(func() {
+				done := ctx.Done()
+				parked.Done()
+				<-done
+			})
 		}
+		parked.Wait()
 		b.StartTimer()
 		cancel()
 		wg.Wait()

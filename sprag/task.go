@@ -69,10 +69,9 @@ func (s *Scope) Spawn(fn func(ctx context.Context) error, opts ...TaskOption) (*
 	}
 	s.begin(&t.act)
 	s.trackLocked(t)
-	parent := s.ctx
 	s.mu.Unlock()
 
-	go t.main(parent)
+	go t.main()
 	return t, nil
 }
 
@@ -110,18 +109,20 @@ func (t *Task) fire() {
 		return
 	}
 	s.begin(&t.act)
-	parent := s.ctx
 	s.mu.Unlock()
-	t.main(parent)
+	t.main()
 }
 
 // main is the goroutine of a task: it runs fn in the task's own context.
-func (t *Task) main(parent context.Context) {
+// That context carries the scope's values but is not the scope context's
+// child: Close cancels every live task itself (step 3), which spares each
+// task a registration with the scope's context.
+func (t *Task) main() {
 	defer t.s.end(&t.act)
 	g := goid.Get()
 	slot := t.act.claim(g)
 	defer t.act.release(slot, g)
-	ctx, cancel := context.WithCancel(parent)
+	ctx, cancel := context.WithCancel(t.s.detached)
 	defer cancel()
 	t.mu.Lock()
 	t.started, t.cancel = true, cancel
@@ -159,9 +160,25 @@ func (s *Scope) newTask(fn func(context.Context) error, opts []TaskOption) (*Tas
 	return t, nil
 }
 
-// run runs fn with ctx, the task's context, restarting it as the policy
-// allows, and records the result.
+// run runs fn with ctx, the task's context, and records the result; a
+// task with a restart policy goes through restarting instead. The
+// plain path is kept small: a parked task's goroutine keeps its stack.
 func (t *Task) run(ctx context.Context) {
+	if t.policy != nil {
+		t.restarting(ctx)
+		return
+	}
+	err := Safely(func() error { return t.fn(ctx) })
+	if err != nil && (ctx.Err() == nil || !errors.Is(err, ctx.Err())) {
+		t.Label() // the activity's label is read by failed and by Close
+		err = t.s.failed(&t.act, err)
+	}
+	t.finish(err) // success, a clean exit on cancellation, or a failure
+}
+
+// restarting runs fn with ctx, restarting it as the policy allows, and
+// records the result.
+func (t *Task) restarting(ctx context.Context) {
 	var restarts []time.Time
 	for {
 		err := Safely(func() error { return t.fn(ctx) })
@@ -171,7 +188,7 @@ func (t *Task) run(ctx context.Context) {
 		}
 		t.Label() // the activity's label is read below and by Close
 		failure := t.s.failed(&t.act, err)
-		if t.policy == nil || ctx.Err() != nil {
+		if ctx.Err() != nil {
 			t.finish(failure)
 			return
 		}
@@ -230,18 +247,17 @@ func (t *Task) ended() bool {
 }
 
 // cancelRun ends the task because its scope closes: a task that has not
-// started never will.
+// started never will, and one whose goroutine is about to start finds
+// itself cancelled.
 func (t *Task) cancelRun() {
 	t.mu.Lock()
+	t.cancelled = true
 	started, cancel := t.started, t.cancel
 	t.mu.Unlock()
-	if started {
-		if cancel != nil {
-			cancel()
-		}
-		return
-	}
-	if t.later != nil {
+	switch {
+	case cancel != nil:
+		cancel()
+	case !started && t.later != nil:
 		t.later.Stop()
 		t.finish(fmt.Errorf("task %s did not run: %w", t.Label(), ErrStopped))
 	}

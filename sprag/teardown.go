@@ -130,7 +130,7 @@ func (s *Scope) teardown(ctx context.Context, firstAct *activity, first func(con
 	for _, a := range acts {
 		self += a.on(g)
 	}
-	errs = append(errs, s.waitIdle(ctx, acts, g))
+	errs = append(errs, s.waitIdle(ctx, acts, g, tasks))
 
 	// 6-7. Children and cleanups, on a goroutine that outlives ctx if it
 	// must, so that they run in order even when Close returns early.
@@ -151,7 +151,7 @@ func (s *Scope) teardown(ctx context.Context, firstAct *activity, first func(con
 		if self > 0 { // the caller's runs end only once Close has returned
 			chainDone <- err
 		}
-		_ = s.waitIdle(context.Background(), acts, 0) // every run has returned
+		_ = s.waitIdle(context.Background(), acts, 0, nil) // every run has returned
 		for _, c := range children {
 			<-c.Done()
 		}
@@ -236,8 +236,9 @@ func (s *Scope) bounded(ctx context.Context, a *activity, fn func(context.Contex
 
 // waitIdle waits until no run of acts is in progress but the runs on
 // goroutine g (none for g = 0), or ctx ends. When ctx ends first it
-// returns a *StuckError naming what still runs.
-func (s *Scope) waitIdle(ctx context.Context, acts []*activity, g int64) error {
+// returns a *StuckError naming what still runs; tasks, whose labels are
+// made on demand, are named through their handles.
+func (s *Scope) waitIdle(ctx context.Context, acts []*activity, g int64, tasks []*Task) error {
 	var selfCounted, selfCallbacks int32
 	var callbacks []*activity
 	for _, a := range acts {
@@ -270,7 +271,12 @@ func (s *Scope) waitIdle(ctx context.Context, acts []*activity, g int64) error {
 		case <-ctx.Done():
 		}
 		stuck := &StuckError{Service: s.Name()}
-		for _, a := range acts {
+		for _, t := range tasks {
+			if t.act.running() > t.act.on(g) {
+				stuck.Running = append(stuck.Running, Activity{Kind: KindTask, Label: t.Label()})
+			}
+		}
+		for _, a := range acts[len(tasks):] {
 			if a.running() > a.on(g) {
 				stuck.Running = append(stuck.Running, Activity{Kind: a.kind, Label: a.label})
 			}
@@ -296,7 +302,6 @@ func runningIn(acts []*activity) int32 {
 func (s *Scope) activitiesLocked() []*activity {
 	var acts []*activity
 	for _, t := range s.tasks {
-		t.Label() // names the task before its label is read
 		acts = append(acts, &t.act)
 	}
 	var ts []*activity

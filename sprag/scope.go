@@ -39,16 +39,16 @@ type Scope struct {
 
 	ready atomic.Bool // init has run; set under mu
 
-	mu      sync.Mutex
-	name    string
-	rt      Runtime
-	log     *zap.Logger
-	owner   *Service // the service built on this scope, or nil
-	parent  *Scope   // the scope that adopted owner, or nil
+	mu       sync.Mutex
+	name     string
+	rt       Runtime
+	log      *zap.Logger
+	owner    *Service // the service built on this scope, or nil
+	parent   *Scope   // the scope that adopted owner, or nil
 	ctx      context.Context
 	cancel   context.CancelFunc
 	detached context.Context // ctx's values without its cancellation: the parent of tasks' contexts
-	stopCtx context.Context // Close's context, set before ctx is cancelled
+	stopCtx  context.Context // Close's context, set before ctx is cancelled
 
 	timers    map[*Timer]struct{}
 	tasks     []*Task // in start order; ended ones are pruned as it grows

@@ -6,6 +6,8 @@ import (
 	"sync/atomic"
 
 	"github.com/petermattis/goid"
+
+	"github.com/sprag-go/sprag/sprag/internal/runs"
 )
 
 // Callback is a scope's side of a function that others call on their own
@@ -37,7 +39,7 @@ func (s *Scope) Callback(label string, onClose func()) (*Callback, error) {
 }
 
 func (s *Scope) callback(kind Kind, label, topic string, onClose func(), alive func() bool) (*Callback, error) {
-	cb := &Callback{s: s, act: activity{kind: kind, label: label, cb: true}, topic: topic, onClose: onClose, alive: alive}
+	cb := &Callback{s: s, act: activity{Work: runs.Work{Uncounted: true}, kind: kind, label: label}, topic: topic, onClose: onClose, alive: alive}
 	s.lock()
 	defer s.mu.Unlock()
 	if !s.open() {
@@ -69,7 +71,7 @@ func (cb *Callback) gone() bool {
 // allocates nothing of its own.
 func Call[T any](ctx context.Context, cb *Callback, fn func(context.Context, T) error, v T) (err error) {
 	g := goid.Get()
-	slot := cb.act.claim(g)
+	slot := cb.act.Claim(g)
 	if !cb.s.open() || cb.closed.Load() {
 		cb.done(slot, g)
 		return nil
@@ -95,10 +97,8 @@ func (cb *Callback) end(slot bool, g int64, err *error) {
 
 // done releases a run and wakes a Close that waits for it.
 func (cb *Callback) done(slot bool, g int64) {
-	cb.act.release(slot, g)
-	if cb.s.waiting.Load() {
-		cb.s.wake()
-	}
+	cb.act.Release(slot, g)
+	cb.s.runs.Released()
 }
 
 // Close forgets the callback: later calls are skipped and the scope will

@@ -113,8 +113,8 @@ func (s *Service) runOnStart(ctx context.Context) error {
 	if !ok {
 		return nil
 	}
-	slot := s.scope.enter(&s.startAct)
-	defer s.scope.leave(&s.startAct, slot)
+	slot := s.scope.runs.Enter(&s.startAct.Work)
+	defer s.scope.runs.Leave(&s.startAct.Work, slot)
 	err := Safely(func() error { return st.OnStart(ctx) })
 	var pe *PanicError
 	if errors.As(err, &pe) {
@@ -178,7 +178,7 @@ func (s *Service) Stop(ctx context.Context) error {
 		s.setState(Stopping)
 		sc.phase.Store(phaseClosing)
 		s.startCancel()
-		if s.startAct.on(goid.Get()) > 0 {
+		if s.startAct.On(goid.Get()) > 0 {
 			s.selfStop = true // Start tears down once OnStart returns
 			sc.mu.Unlock()
 			return nil

@@ -3,159 +3,22 @@ package sprag
 import (
 	"context"
 	"errors"
-	"reflect"
-	"runtime"
 	"runtime/debug"
-	"strconv"
-	"strings"
-	"sync"
-	"sync/atomic"
 
-	"github.com/petermattis/goid"
 	"go.uber.org/zap"
+
+	"github.com/sprag-go/sprag/sprag/internal/callsite"
+	"github.com/sprag-go/sprag/sprag/internal/runs"
 )
 
 // activity identifies one piece of managed work (a timer, a task, a
-// callback, OnStart, OnStop) in logs and errors, and counts its runs in
-// progress so that Close can wait for them, name the ones that outlive it,
-// and tell which of them called it.
+// callback, OnStart, OnStop) in logs and errors; its runs are counted (see
+// internal/runs) so that Close can wait for them, name the ones that
+// outlive it, and tell which of them called it.
 type activity struct {
+	runs.Work
 	kind  Kind
-	cb    bool         // a callback's: its runs are not counted in busy
-	begun atomic.Int32 // counted runs in progress, from begin to end
 	label string
-	g     atomic.Int64               // the goroutine of the run that holds the slot, or 0
-	more  atomic.Pointer[goroutines] // the goroutines of further concurrent runs; made on demand
-}
-
-// goroutines counts the runs of one activity per goroutine, for the runs
-// that found the activity's slot taken. A mutex guards it: it serves only
-// concurrent runs of one callback.
-type goroutines struct {
-	mu sync.Mutex
-	n  map[int64]int32
-}
-
-// Running work is counted without the scope's lock, so that a task's end
-// or a callback does not contend with it. The protocol with Close is the
-// classic one for two flags: a run marks itself running and then checks
-// that the scope is open; Close makes the scope closing and then reads
-// what runs. One of the two always sees the other, so either the run backs
-// out or Close waits for it.
-//
-// Timer runs, tasks, OnStart and OnStop are counted in busy, so that Close
-// waits for thousands of them without scanning. A callback's call is not:
-// its claim of the activity's slot is what marks it running, which keeps a
-// call to two atomic operations; Close scans the callbacks it closed.
-//
-// Each run also records its goroutine, so that Close called from a run of
-// its own scope waits for every run but the ones on its caller's
-// goroutine: those cannot end before Close returns.
-
-// enter records that a counted run of a begins on the calling goroutine.
-// It returns the token that leave needs.
-func (s *Scope) enter(a *activity) (slot bool) {
-	s.begin(a)
-	return a.claim(goid.Get())
-}
-
-// leave records that the run of a that enter returned slot for has ended.
-func (s *Scope) leave(a *activity, slot bool) {
-	a.release(slot, goid.Get())
-	s.end(a)
-}
-
-// begin counts a run of a, which may start on another goroutine.
-func (s *Scope) begin(a *activity) {
-	a.begun.Add(1)
-	s.busy.Add(1)
-}
-
-// end uncounts a run of a and wakes a Close waiting for the scope to
-// become idle.
-func (s *Scope) end(a *activity) {
-	a.begun.Add(-1)
-	if n := s.busy.Add(-1); s.waiting.Load() && n <= s.idleAt.Load() {
-		s.wake()
-	}
-}
-
-// wake wakes a Close waiting for runs to end; it checks again.
-func (s *Scope) wake() {
-	s.mu.Lock()
-	if s.idle != nil {
-		close(s.idle)
-		s.idle = nil
-	}
-	s.mu.Unlock()
-}
-
-// claim records that a run of a is on goroutine g; it returns true when
-// the run took a's slot, false when it was counted in more.
-func (a *activity) claim(g int64) (slot bool) {
-	if a.g.CompareAndSwap(0, g) {
-		return true
-	}
-	m := a.more.Load()
-	if m == nil {
-		a.more.CompareAndSwap(nil, &goroutines{n: make(map[int64]int32)})
-		m = a.more.Load()
-	}
-	m.mu.Lock()
-	m.n[g]++
-	m.mu.Unlock()
-	return false
-}
-
-// release undoes claim, on the same goroutine g.
-func (a *activity) release(slot bool, g int64) {
-	if slot {
-		a.g.Store(0)
-		return
-	}
-	m := a.more.Load()
-	m.mu.Lock()
-	if m.n[g]--; m.n[g] == 0 {
-		delete(m.n, g)
-	}
-	m.mu.Unlock()
-}
-
-// running returns how many runs of a are in progress: begun for counted
-// ones, claimed for a callback's.
-func (a *activity) running() int32 {
-	if !a.cb {
-		return a.begun.Load()
-	}
-	var n int32
-	if a.g.Load() != 0 {
-		n++
-	}
-	if m := a.more.Load(); m != nil {
-		m.mu.Lock()
-		for _, k := range m.n {
-			n += k
-		}
-		m.mu.Unlock()
-	}
-	return n
-}
-
-// on returns how many runs of a are in progress on goroutine g.
-func (a *activity) on(g int64) int32 {
-	if g == 0 {
-		return 0
-	}
-	var n int32
-	if a.g.Load() == g {
-		n++
-	}
-	if m := a.more.Load(); m != nil {
-		m.mu.Lock()
-		n += m.n[g]
-		m.mu.Unlock()
-	}
-	return n
 }
 
 // Safely calls fn and returns its error, or a *[PanicError] with the
@@ -219,57 +82,8 @@ func (s *Scope) logFailed(kind, label, topic string, err error) {
 // package path: "main.(*MetricsService).collect-fm" becomes
 // "(*MetricsService).collect". It is the default label of managed work,
 // and returns "" for a nil function.
-func FuncLabel(fn any) string {
-	v := reflect.ValueOf(fn)
-	if !v.IsValid() || v.Kind() == reflect.Func && v.IsNil() {
-		return ""
-	}
-	f := runtime.FuncForPC(v.Pointer())
-	if f == nil {
-		return v.Type().String()
-	}
-	name := f.Name()
-	if i := strings.LastIndexByte(name, '/'); i >= 0 {
-		name = name[i+1:]
-	}
-	if i := strings.IndexByte(name, '.'); i >= 0 {
-		name = name[i+1:]
-	}
-	return strings.TrimSuffix(name, "-fm")
-}
+func FuncLabel(fn any) string { return callsite.FuncName(fn) }
 
 // userCallSite returns "dir/file.go:line" of the innermost caller outside
 // package sprag and its subpackages: the user's line that made a call.
-func userCallSite() string {
-	pcs := make([]uintptr, 32)
-	frames := runtime.CallersFrames(pcs[:runtime.Callers(2, pcs)])
-	for {
-		f, more := frames.Next()
-		if !inSprag(f.Function) {
-			file := f.File
-			if i := strings.LastIndexByte(file, '/'); i >= 0 {
-				if j := strings.LastIndexByte(file[:i], '/'); j >= 0 {
-					file = file[j+1:]
-				}
-			}
-			return file + ":" + strconv.Itoa(f.Line)
-		}
-		if !more {
-			return "unknown"
-		}
-	}
-}
-
-// inSprag reports whether the function named fn (as the runtime names it)
-// belongs to package sprag or one of its subpackages, not their tests.
-func inSprag(fn string) bool {
-	const root = "github.com/sprag-go/sprag/sprag"
-	if !strings.HasPrefix(fn, root) {
-		return false
-	}
-	pkg := fn[len(root):] // "", or "/queue", then ".Func..."
-	if i := strings.IndexByte(pkg, '.'); i >= 0 {
-		pkg = pkg[:i]
-	}
-	return (pkg == "" || pkg[0] == '/') && !strings.HasSuffix(pkg, "_test")
-}
+func userCallSite() string { return callsite.Outside("github.com/sprag-go/sprag/sprag", 2) }

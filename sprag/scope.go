@@ -8,6 +8,8 @@ import (
 	"sync/atomic"
 
 	"go.uber.org/zap"
+
+	"github.com/sprag-go/sprag/sprag/internal/runs"
 )
 
 // Scope is the managed-resources helper: it owns timers, tasks, callbacks
@@ -62,18 +64,15 @@ type Scope struct {
 	gaveUp    []string // labels of tasks that exhausted their restarts
 	refused   []error  // managed calls made before the owner started
 
-	closing  bool      // teardown has begun; it runs once
-	current  *activity // the teardown step running in the background
-	idle     chan struct{}
+	closing  bool          // teardown has begun; it runs once
+	current  *activity     // the teardown step running in the background
 	tornDown chan struct{} // closed when the cleanups have run
 	done     chan struct{} // closed when everything of the scope has returned
 	onDone   func()        // the owner's last word before done closes
 	atDone   []func()      // run once done has closed
 
-	busy    atomic.Int64 // runs of managed work in progress (see run.go)
-	waiting atomic.Bool  // a Close waits for busy to fall to idleAt
-	idleAt  atomic.Int64
-	chainG  atomic.Int64 // the goroutine that stops children and runs cleanups
+	runs   runs.Tracker // runs of managed work in progress, without the lock
+	chainG atomic.Int64 // the goroutine that stops children and runs cleanups
 }
 
 // The phases of a scope. A service's scope is held until the service

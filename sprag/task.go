@@ -67,7 +67,7 @@ func (s *Scope) Spawn(fn func(ctx context.Context) error, opts ...TaskOption) (*
 		defer s.mu.Unlock()
 		return nil, s.refuseLocked(KindTask.String(), t.Label())
 	}
-	s.begin(&t.act)
+	s.runs.Begin(&t.act.Work)
 	s.trackLocked(t)
 	s.mu.Unlock()
 
@@ -108,7 +108,7 @@ func (t *Task) fire() {
 		s.mu.Unlock()
 		return
 	}
-	s.begin(&t.act)
+	s.runs.Begin(&t.act.Work)
 	s.mu.Unlock()
 	t.main()
 }
@@ -118,10 +118,10 @@ func (t *Task) fire() {
 // child: Close cancels every live task itself (step 3), which spares each
 // task a registration with the scope's context.
 func (t *Task) main() {
-	defer t.s.end(&t.act)
+	defer t.s.runs.End(&t.act.Work)
 	g := goid.Get()
-	slot := t.act.claim(g)
-	defer t.act.release(slot, g)
+	slot := t.act.Claim(g)
+	defer t.act.Release(slot, g)
 	ctx, cancel := context.WithCancel(t.s.detached)
 	defer cancel()
 	t.mu.Lock()

@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"github.com/petermattis/goid"
+
+	"github.com/sprag-go/sprag/sprag/internal/runs"
 )
 
 // Close closes the scope and tears down everything it owns, in this
@@ -78,7 +80,7 @@ func (s *Scope) ownWork(g int64) bool {
 	acts := s.activitiesLocked()
 	s.mu.Unlock()
 	for _, a := range acts {
-		if a.on(g) > 0 {
+		if a.On(g) > 0 {
 			return true
 		}
 	}
@@ -128,7 +130,7 @@ func (s *Scope) teardown(ctx context.Context, firstAct *activity, first func(con
 	// 5. Wait for running work, but the runs of the caller's goroutine.
 	var self int32
 	for _, a := range acts {
-		self += a.on(g)
+		self += a.On(g)
 	}
 	errs = append(errs, s.waitIdle(ctx, acts, g, tasks))
 
@@ -222,8 +224,8 @@ func (s *Scope) bounded(ctx context.Context, a *activity, fn func(context.Contex
 	result := make(chan error, 1)
 	go func() {
 		defer close(done)
-		slot := s.enter(a)
-		defer s.leave(a, slot)
+		slot := s.runs.Enter(&a.Work)
+		defer s.runs.Leave(&a.Work, slot)
 		result <- s.call(ctx, a, fn)
 	}()
 	select {
@@ -236,64 +238,27 @@ func (s *Scope) bounded(ctx context.Context, a *activity, fn func(context.Contex
 
 // waitIdle waits until no run of acts is in progress but the runs on
 // goroutine g (none for g = 0), or ctx ends. When ctx ends first it
-// returns a *StuckError naming what still runs; tasks, whose labels are
-// made on demand, are named through their handles.
+// returns a *StuckError naming what still runs; tasks (the first
+// len(tasks) of acts), whose labels are made on demand, are named through
+// their handles.
 func (s *Scope) waitIdle(ctx context.Context, acts []*activity, g int64, tasks []*Task) error {
-	var selfCounted, selfCallbacks int32
-	var callbacks []*activity
-	for _, a := range acts {
-		n := a.on(g)
-		if a.cb {
-			callbacks = append(callbacks, a)
-			selfCallbacks += n
+	works := make([]*runs.Work, len(acts))
+	for i, a := range acts {
+		works[i] = &a.Work
+	}
+	stuck := s.runs.Wait(ctx, works, g)
+	if stuck == nil {
+		return nil
+	}
+	err := &StuckError{Service: s.Name()}
+	for _, i := range stuck {
+		if i < len(tasks) {
+			err.Running = append(err.Running, Activity{Kind: KindTask, Label: tasks[i].Label()})
 		} else {
-			selfCounted += n
+			err.Running = append(err.Running, Activity{Kind: acts[i].kind, Label: acts[i].label})
 		}
 	}
-	for {
-		s.mu.Lock()
-		s.idleAt.Store(int64(selfCounted))
-		s.waiting.Store(true)
-		if s.busy.Load() <= int64(selfCounted) && runningIn(callbacks) <= selfCallbacks {
-			s.waiting.Store(false)
-			s.mu.Unlock()
-			return nil
-		}
-		if s.idle == nil {
-			s.idle = make(chan struct{})
-		}
-		idle := s.idle
-		s.mu.Unlock()
-
-		select {
-		case <-idle:
-			continue
-		case <-ctx.Done():
-		}
-		stuck := &StuckError{Service: s.Name()}
-		for _, t := range tasks {
-			if t.act.running() > t.act.on(g) {
-				stuck.Running = append(stuck.Running, Activity{Kind: KindTask, Label: t.Label()})
-			}
-		}
-		for _, a := range acts[len(tasks):] {
-			if a.running() > a.on(g) {
-				stuck.Running = append(stuck.Running, Activity{Kind: a.kind, Label: a.label})
-			}
-		}
-		if len(stuck.Running) == 0 {
-			return nil
-		}
-		return stuck
-	}
-}
-
-func runningIn(acts []*activity) int32 {
-	var n int32
-	for _, a := range acts {
-		n += a.running()
-	}
-	return n
+	return err
 }
 
 // activitiesLocked returns every activity that may be running: the tasks,

@@ -105,7 +105,7 @@ func (t *Timer) fire() {
 		s.mu.Unlock()
 		return
 	}
-	slot := s.enter(&t.act)
+	slot := s.runs.Enter(&t.act.Work)
 	ctx := s.ctx
 	s.mu.Unlock()
 
@@ -123,7 +123,7 @@ func (t *Timer) fire() {
 		t.t.Reset(time.Until(next))
 	}
 	s.mu.Unlock()
-	s.leave(&t.act, slot)
+	s.runs.Leave(&t.act.Work, slot)
 }
 
 // stop ends the timer because its scope closes; the caller does not hold

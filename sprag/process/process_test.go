@@ -168,6 +168,7 @@ func TestProcessIsKilledAtTheStopDeadline(t *testing.T) {
 	}
 	exit, _ := proc.LastExit()
 	assert.Equal(t, "signal: killed", exit.Status)
+	<-p.Done() // the service is stopped once the reaping task has returned
 }
 
 func TestProcessThatDiesIsRestartedByItsPolicy(t *testing.T) {

@@ -8,6 +8,7 @@ import (
 	"github.com/petermattis/goid"
 
 	"github.com/sprag-go/sprag/sprag/internal/runs"
+	"github.com/sprag-go/sprag/sprag/internal/telemetry"
 )
 
 // Callback is a scope's side of a function that others call on their own
@@ -76,16 +77,19 @@ func Call[T any](ctx context.Context, cb *Callback, fn func(context.Context, T) 
 		cb.done(slot, g)
 		return nil
 	}
-	defer cb.end(slot, g, &err)
+	ctx, obs := cb.s.observe(ctx, &cb.act, cb.Label)
+	defer cb.end(ctx, obs, slot, g, &err)
 	return fn(ctx, v)
 }
 
 // end finishes a call: it recovers a panic, releases the run, and reports
 // a failure.
-func (cb *Callback) end(slot bool, g int64, err *error) {
+func (cb *Callback) end(ctx context.Context, obs telemetry.Run, slot bool, g int64, err *error) {
+	panicked := false
 	if r := recover(); r != nil {
-		*err = &PanicError{Value: r, Stack: debug.Stack()}
+		*err, panicked = &PanicError{Value: r, Stack: debug.Stack()}, true
 	}
+	obs.End(ctx, *err, panicked)
 	cb.done(slot, g)
 	if *err == nil {
 		return

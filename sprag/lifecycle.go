@@ -51,6 +51,7 @@ func (s *Service) Start(ctx context.Context) error {
 		}
 	}
 	s.setState(Starting)
+	s.scope.obs.Began()
 	refused := errors.Join(sc.refused...)
 	sc.refused = nil
 	sc.phase.Store(phaseOpen)
@@ -72,6 +73,7 @@ func (s *Service) Start(ctx context.Context) error {
 		s.startedAt = time.Now()
 		close(s.startDone)
 		sc.mu.Unlock()
+		s.scope.obs.Started(nil)
 		s.Logger().Info("service started")
 		return nil
 	}
@@ -103,6 +105,7 @@ func (s *Service) Start(ctx context.Context) error {
 	sc.mu.Lock()
 	defer sc.mu.Unlock()
 	close(s.startDone)
+	s.scope.obs.Started(s.startErr)
 	return s.startErr
 }
 
@@ -205,7 +208,9 @@ func (s *Service) Stop(ctx context.Context) error {
 
 // teardown runs OnStop, when OnStart succeeded, and closes the scope; the
 // error is wrapped with the service's name.
-func (s *Service) teardown(ctx context.Context) error {
+func (s *Service) teardown(ctx context.Context) (err error) {
+	s.scope.obs.Began()
+	defer func() { s.scope.obs.Stopped(err) }()
 	sc := &s.scope
 	sc.mu.Lock()
 	onStop := s.onStartOK
@@ -229,6 +234,9 @@ func (s *Service) finished() {
 	s.Logger().Info("service " + s.State().String())
 }
 
-// setState changes the state; the caller holds scope.mu or is the
-// scope's last step.
-func (s *Service) setState(st State) { s.state.Store(int32(st)) }
+// setState changes the state, and records it; the caller holds scope.mu
+// or is the scope's last step.
+func (s *Service) setState(st State) {
+	s.state.Store(int32(st))
+	s.scope.obs.State(int(st))
+}

@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"runtime/debug"
+	"sync/atomic"
 
 	"go.uber.org/zap"
 
 	"github.com/sprag-go/sprag/sprag/internal/callsite"
 	"github.com/sprag-go/sprag/sprag/internal/runs"
+	"github.com/sprag-go/sprag/sprag/internal/telemetry"
 )
 
 // activity identifies one piece of managed work (a timer, a task, a
@@ -19,6 +21,28 @@ type activity struct {
 	runs.Work
 	kind  Kind
 	label string
+	tel   atomic.Pointer[telemetry.Work] // made at the first run that is measured or traced
+}
+
+// observe begins the telemetry of a run of a, whose label is label(), when
+// the runtime measures or traces anything; otherwise it costs two atomic
+// loads. The context it returns carries the run's span, if any.
+func (s *Scope) observe(ctx context.Context, a *activity, label func() string) (context.Context, telemetry.Run) {
+	if !s.tel.Active(ctx) {
+		return ctx, telemetry.Run{}
+	}
+	w := a.tel.Load()
+	if w == nil {
+		a.tel.CompareAndSwap(nil, s.tel.Work(s.Name(), a.kind.String(), label()))
+		w = a.tel.Load()
+	}
+	return w.Begin(ctx)
+}
+
+// isPanic reports whether err holds a *PanicError.
+func isPanic(err error) bool {
+	var pe *PanicError
+	return errors.As(err, &pe)
 }
 
 // Safely calls fn and returns its error, or a *[PanicError] with the

@@ -4,39 +4,91 @@ import (
 	"context"
 	"errors"
 
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
 
 	"github.com/sprag-go/sprag/eventbus"
+	"github.com/sprag-go/sprag/sprag/internal/telemetry"
 )
 
 // Runtime is what a service shares with the others of its app: the event
-// bus its Listen and Emit use and the logger its managed work logs to.
-// fxmodule builds one per app; without fx, build one with [NewRuntime] and
-// hand the same value to every service that should hear the others.
+// bus its Listen and Emit use, the logger its managed work logs to, and
+// the telemetry it records. fxmodule builds one per app; without fx, build
+// one with [NewRuntime] and hand the same value to every service that
+// should hear the others.
 type Runtime struct {
 	Bus    *eventbus.Bus
 	Logger *zap.Logger
+
+	tel *telemetry.T // made by NewRuntime, or by the first service bound without it
 }
 
+// A RuntimeOption configures [NewRuntime].
+type RuntimeOption interface {
+	applyRuntime(*runtimeConfig)
+	String() string
+}
+
+type runtimeConfig struct {
+	mp metric.MeterProvider
+	tp trace.TracerProvider
+}
+
+type meterProviderOption struct{ mp metric.MeterProvider }
+
+func (o meterProviderOption) applyRuntime(c *runtimeConfig) { c.mp = o.mp }
+func (meterProviderOption) String() string                  { return "sprag.WithMeterProvider(...)" }
+
+// WithMeterProvider makes the runtime's services record their metrics to
+// mp. Without it they record to OpenTelemetry's global MeterProvider, and
+// cost next to nothing until the app installs one.
+func WithMeterProvider(mp metric.MeterProvider) RuntimeOption { return meterProviderOption{mp} }
+
+type tracerProviderOption struct{ tp trace.TracerProvider }
+
+func (o tracerProviderOption) applyRuntime(c *runtimeConfig) { c.tp = o.tp }
+func (tracerProviderOption) String() string                  { return "sprag.WithTracerProvider(...)" }
+
+// WithTracerProvider makes the runtime's services start their spans with
+// tp. Without it they use OpenTelemetry's global TracerProvider, and start
+// no span at all until the app installs one.
+func WithTracerProvider(tp trace.TracerProvider) RuntimeOption { return tracerProviderOption{tp} }
+
 // NewRuntime returns a Runtime with a new bus whose listener failures are
-// logged to logger through [LogListenerErrors]. A nil logger logs nothing.
-func NewRuntime(logger *zap.Logger) Runtime {
+// logged to logger through [LogListenerErrors], and whose emits and
+// listener calls are measured and traced with the runtime's telemetry
+// (docs/operations.md lists the metrics and spans). A nil logger logs
+// nothing.
+func NewRuntime(logger *zap.Logger, opts ...RuntimeOption) Runtime {
 	if logger == nil {
 		logger = zap.NewNop()
 	}
+	var c runtimeConfig
+	for _, o := range opts {
+		o.applyRuntime(&c)
+	}
+	tel := telemetry.New(c.mp, c.tp)
 	return Runtime{
 		Bus:    eventbus.New(eventbus.WithErrorHandler(LogListenerErrors(logger))),
 		Logger: logger,
+		tel:    tel,
 	}
 }
 
-// withDefaults fills in a missing bus or logger.
+// withDefaults fills in a missing bus, logger or telemetry.
 func (rt Runtime) withDefaults() Runtime {
 	if rt.Logger == nil {
 		rt.Logger = zap.NewNop()
 	}
-	if rt.Bus == nil {
-		rt.Bus = NewRuntime(rt.Logger).Bus
+	if rt.Bus == nil || rt.tel == nil {
+		def := NewRuntime(rt.Logger)
+		if rt.Bus == nil {
+			rt.Bus = def.Bus
+		}
+		if rt.tel == nil {
+			rt.tel = def.tel
+		}
 	}
 	return rt
 }

@@ -7,9 +7,11 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"go.opentelemetry.io/otel/metric"
 	"go.uber.org/zap"
 
 	"github.com/sprag-go/sprag/sprag/internal/runs"
+	"github.com/sprag-go/sprag/sprag/internal/telemetry"
 )
 
 // Scope is the managed-resources helper: it owns timers, tasks, callbacks
@@ -44,6 +46,8 @@ type Scope struct {
 	mu       sync.Mutex
 	name     string
 	rt       Runtime
+	tel      *telemetry.T       // rt's; set with rt, read without the lock by runs
+	obs      *telemetry.Service // the scope's own figures: tasks and timers alive, a service's state
 	log      *zap.Logger
 	owner    *Service // the service built on this scope, or nil
 	parent   *Scope   // the scope that adopted owner, or nil
@@ -111,6 +115,8 @@ func (s *Scope) Scope() *Scope { return s }
 // use: open, unnamed, with a bus of its own. The caller holds mu.
 func (s *Scope) initLocked(name string, rt Runtime) {
 	s.name, s.rt = name, rt.withDefaults()
+	s.tel = s.rt.tel
+	s.obs = s.tel.Service(name)
 	s.log = s.rt.Logger
 	if name != "" {
 		s.log = s.log.With(zap.String("service", name))
@@ -265,4 +271,14 @@ func ScopeOf(o Owner, what string) (*Scope, error) {
 		return nil, fmt.Errorf("new %s: %w: nil owner %T", what, ErrInvalidArgument, o)
 	}
 	return o.Scope(), nil
+}
+
+// Meter returns the meter of the scope's runtime (see [WithMeterProvider]),
+// for primitives that record figures of their own: their instruments are
+// named "sprag.<primitive>.<figure>" and carry the scope's name as the
+// "sprag.service" attribute.
+func (s *Scope) Meter() metric.Meter {
+	s.lock()
+	defer s.mu.Unlock()
+	return s.tel.Meter()
 }

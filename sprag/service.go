@@ -122,6 +122,7 @@ func (s *Service) bind(self Interface, name string, rt Runtime, parent *Scope) e
 	sc.initLocked(name, rt)
 	sc.parent = parent
 	sc.onDone = s.finished
+	sc.obs.State(int(Created))
 	s.startDone = make(chan struct{})
 	s.startAct = activity{kind: KindOnStart}
 	s.stopAct = activity{kind: KindOnStop}

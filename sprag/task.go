@@ -70,6 +70,7 @@ func (s *Scope) Spawn(fn func(ctx context.Context) error, opts ...TaskOption) (*
 	s.runs.Begin(&t.act.Work)
 	s.trackLocked(t)
 	s.mu.Unlock()
+	s.obs.TaskBegan()
 
 	go t.main()
 	return t, nil
@@ -126,6 +127,9 @@ func (t *Task) main() {
 	defer cancel()
 	t.mu.Lock()
 	t.started, t.cancel = true, cancel
+	if t.later != nil { // a SpawnAfter task is alive from here
+		t.s.obs.TaskBegan()
+	}
 	if t.cancelled {
 		cancel()
 	}
@@ -168,12 +172,21 @@ func (t *Task) run(ctx context.Context) {
 		t.restarting(ctx)
 		return
 	}
-	err := Safely(func() error { return t.fn(ctx) })
-	if err != nil && (ctx.Err() == nil || !errors.Is(err, ctx.Err())) {
-		t.Label() // the activity's label is read by failed and by Close
-		err = t.s.failed(&t.act, err)
+	t.finish(t.attempt(ctx)) // success, a clean exit on cancellation, or a failure
+}
+
+// attempt runs fn once, observed, and returns its result: nil, ctx's
+// error for a clean exit on cancellation, or the logged failure.
+func (t *Task) attempt(ctx context.Context) error {
+	runCtx, obs := t.s.observe(ctx, &t.act, t.Label)
+	err := Safely(func() error { return t.fn(runCtx) })
+	if err == nil || (ctx.Err() != nil && errors.Is(err, ctx.Err())) {
+		obs.End(runCtx, nil, false)
+		return err
 	}
-	t.finish(err) // success, a clean exit on cancellation, or a failure
+	obs.End(runCtx, err, isPanic(err))
+	t.Label() // the activity's label is read by failed and by Close
+	return t.s.failed(&t.act, err)
 }
 
 // restarting runs fn with ctx, restarting it as the policy allows, and
@@ -181,13 +194,12 @@ func (t *Task) run(ctx context.Context) {
 func (t *Task) restarting(ctx context.Context) {
 	var restarts []time.Time
 	for {
-		err := Safely(func() error { return t.fn(ctx) })
-		if err == nil || (ctx.Err() != nil && errors.Is(err, ctx.Err())) {
-			t.finish(err) // success, or a clean exit on cancellation
+		failure := t.attempt(ctx)
+		var ce *CallbackError
+		if !errors.As(failure, &ce) {
+			t.finish(failure) // success, or a clean exit on cancellation
 			return
 		}
-		t.Label() // the activity's label is read below and by Close
-		failure := t.s.failed(&t.act, err)
 		if ctx.Err() != nil {
 			t.finish(failure)
 			return
@@ -203,6 +215,9 @@ func (t *Task) restarting(ctx context.Context) {
 		select {
 		case <-wait.C:
 			t.s.Logger().Info("restarting task", zap.String("kind", KindTask.String()), zap.String("label", t.Label()), zap.Int("restart", len(restarts)))
+			if w := t.act.tel.Load(); w != nil {
+				w.Restarted(ctx)
+			}
 		case <-ctx.Done():
 			wait.Stop()
 			t.finish(failure)
@@ -218,6 +233,9 @@ func (t *Task) giveUp(ctx context.Context, restarts int, last error) {
 	s.gaveUp = append(s.gaveUp, t.Label())
 	s.mu.Unlock()
 	s.Logger().Error("task gave up", zap.String("kind", KindTask.String()), zap.String("label", t.Label()), zap.Error(err))
+	if w := t.act.tel.Load(); w != nil {
+		w.GaveUp(ctx)
+	}
 	// The emit's failures are reported by the bus's own error handler. It
 	// comes before finish, so that whoever waits on the task sees the
 	// give-up fully reported.
@@ -236,6 +254,9 @@ func (t *Task) finish(err error) {
 	t.finished, t.err = true, err
 	if t.done != nil {
 		close(t.done)
+	}
+	if t.started {
+		t.s.obs.TaskEnded()
 	}
 }
 

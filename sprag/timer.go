@@ -91,6 +91,7 @@ func (s *Scope) schedule(kind Kind, sched Schedule, fn func(context.Context) err
 		s.timers = make(map[*Timer]struct{})
 	}
 	s.timers[t] = struct{}{}
+	s.obs.TimerAdded()
 	t.t = time.AfterFunc(time.Until(first), t.fire)
 	return t, nil
 }
@@ -110,7 +111,9 @@ func (t *Timer) fire() {
 	s.mu.Unlock()
 
 	start := time.Now()
+	ctx, obs := s.observe(ctx, &t.act, t.Label)
 	err := s.call(ctx, &t.act, t.fn) // call logs a failure; the timer goes on
+	obs.End(ctx, err, isPanic(err))
 	t.n++
 	next := t.sched.Next(time.Now(), Run{N: t.n, Start: start, Err: err})
 
@@ -119,6 +122,7 @@ func (t *Timer) fire() {
 	case next.IsZero():
 		t.ended = true
 		delete(s.timers, t)
+		s.obs.TimerEnded()
 	case !t.ended && s.open():
 		t.t.Reset(time.Until(next))
 	}
@@ -140,6 +144,7 @@ func (t *Timer) endLocked() bool {
 	}
 	t.ended = true
 	t.t.Stop()
+	t.s.obs.TimerEnded()
 	return true
 }
 

@@ -8,6 +8,9 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+
 	"github.com/sprag-go/sprag/sprag"
 )
 
@@ -72,6 +75,7 @@ type Queue[T any] struct {
 	unwatch    func() bool  // releases the watch of the drain deadline; guarded by mu
 	live       atomic.Int32 // workers still running
 	meter      throughput
+	metrics    metric.Registration // the figures' OpenTelemetry callback
 
 	inFlight                                         atomic.Int64
 	processed, failed, rejected, overflowed, dropped atomic.Int64
@@ -168,6 +172,10 @@ func (q *Queue[T]) start(sc *sprag.Scope) (err error) {
 		return err
 	}
 	undo = append(undo, func() { meter.Cancel() })
+	if q.metrics, err = q.observe(sc); err != nil {
+		return err
+	}
+	undo = append(undo, func() { _ = q.metrics.Unregister() })
 	q.workCtx, q.cancelWork = context.WithCancel(context.WithoutCancel(sc.Context()))
 	undo = append(undo, q.cancelWork)
 	q.live.Store(int32(q.workers))
@@ -308,6 +316,7 @@ func (q *Queue[T]) handle(item T) {
 // finish runs once, when the last worker has returned: it takes what is
 // left and hands it to the overflow callback, or reports it.
 func (q *Queue[T]) finish() {
+	defer func() { _ = q.metrics.Unregister() }() // the figures are final; the callback goes
 	q.mu.RLock()
 	unwatch := q.unwatch
 	q.mu.RUnlock()
@@ -332,4 +341,30 @@ func (q *Queue[T]) finish() {
 	}
 	q.dropped.Add(int64(len(rest)))
 	q.scope.LogFailure("queue", q.label, fmt.Errorf("%w: %d unprocessed (set queue.Overflow to keep them)", ErrDropped, len(rest)))
+}
+
+// observe registers the queue's figures with its scope's meter, read when
+// metrics are collected: sprag.queue.depth, sprag.queue.handled,
+// sprag.queue.failed, sprag.queue.overflowed and sprag.queue.dropped, with
+// the attributes sprag.service and sprag.queue (the label). They cost the
+// items nothing.
+func (q *Queue[T]) observe(sc *sprag.Scope) (metric.Registration, error) {
+	m := sc.Meter()
+	depth, err1 := m.Int64ObservableGauge("sprag.queue.depth", metric.WithUnit("{item}"), metric.WithDescription("Items accepted and waiting for a worker."))
+	handled, err2 := m.Int64ObservableCounter("sprag.queue.handled", metric.WithUnit("{item}"), metric.WithDescription("Items handled without error."))
+	failed, err3 := m.Int64ObservableCounter("sprag.queue.failed", metric.WithUnit("{item}"), metric.WithDescription("Items whose handler failed or panicked."))
+	overflowed, err4 := m.Int64ObservableCounter("sprag.queue.overflowed", metric.WithUnit("{item}"), metric.WithDescription("Items handed to Overflow at stop."))
+	dropped, err5 := m.Int64ObservableCounter("sprag.queue.dropped", metric.WithUnit("{item}"), metric.WithDescription("Items left at stop without Overflow."))
+	if err := errors.Join(err1, err2, err3, err4, err5); err != nil {
+		return nil, sc.Invalid("queue", q.label, "instruments: %v", err)
+	}
+	attrs := metric.WithAttributes(attribute.String("sprag.service", sc.Name()), attribute.String("sprag.queue", q.label))
+	return m.RegisterCallback(func(_ context.Context, o metric.Observer) error {
+		o.ObserveInt64(depth, int64(len(q.ch)), attrs)
+		o.ObserveInt64(handled, q.processed.Load(), attrs)
+		o.ObserveInt64(failed, q.failed.Load(), attrs)
+		o.ObserveInt64(overflowed, q.overflowed.Load(), attrs)
+		o.ObserveInt64(dropped, q.dropped.Load(), attrs)
+		return nil
+	}, depth, handled, failed, overflowed, dropped)
 }

@@ -14,8 +14,10 @@ import (
 
 	"fmt"
 	"github.com/sprag-go/sprag/sprag"
+	"github.com/sprag-go/sprag/sprag/internal/oteltest"
 	"github.com/sprag-go/sprag/sprag/queue"
 	"github.com/sprag-go/sprag/spragtest"
+	"go.opentelemetry.io/otel/attribute"
 )
 
 // stopWithin stops p with a context that ends after d and returns Stop's
@@ -488,4 +490,41 @@ func TestStopFromAQueueHandler(t *testing.T) {
 			})
 		})
 	}
+}
+
+func TestQueueFiguresAreMetrics(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		tel := oteltest.New()
+		defer tel.Shutdown()
+		p := &spragtest.Probe{}
+		spragtest.Start(t, "mailer", p, spragtest.WithRuntime(tel.Runtime))
+		release := make(chan struct{})
+		q, err := queue.New(p, func(_ context.Context, n int) error {
+			<-release
+			if n == 2 {
+				return errors.New("bounced")
+			}
+			return nil
+		}, queue.Label("emails"), queue.Capacity(10))
+		require.NoError(t, err)
+		for i := range 4 {
+			require.NoError(t, q.TryEnqueue(i))
+		}
+		synctest.Wait()
+		attrs := []attribute.KeyValue{attribute.String("sprag.service", "mailer"), attribute.String("sprag.queue", "emails")}
+		depth, ok, err := tel.Int64("sprag.queue.depth", attrs...)
+		require.NoError(t, err)
+		require.True(t, ok)
+		assert.Equal(t, int64(3), depth, "one item in the handler, three waiting")
+
+		close(release)
+		synctest.Wait()
+		handled, _, _ := tel.Int64("sprag.queue.handled", attrs...)
+		failed, _, _ := tel.Int64("sprag.queue.failed", attrs...)
+		depth, _, _ = tel.Int64("sprag.queue.depth", attrs...)
+		assert.Equal(t, int64(3), handled)
+		assert.Equal(t, int64(1), failed)
+		assert.Zero(t, depth)
+	})
 }

@@ -2,10 +2,14 @@ package watch
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
 
 	"github.com/sprag-go/sprag/sprag"
 	"github.com/sprag-go/sprag/sprag/state"
@@ -167,9 +171,41 @@ func newWatcher[T any](o sprag.Owner, fn any, isNil bool, opts []Option) (*Watch
 	return w, nil
 }
 
-// attach registers the watcher's health report.
+// attach registers the watcher's health report and its metrics:
+// sprag.watch.polls and sprag.watch.failures, with the attributes
+// sprag.service and sprag.watcher (the label), read when metrics are
+// collected. The metrics go when the owner stops.
 func (w *Watcher[T]) attach() (func(), error) {
-	return w.scope.Report("watcher "+w.label, w.report)
+	remove, err := w.scope.Report("watcher "+w.label, w.report)
+	if err != nil {
+		return nil, err
+	}
+	m := w.scope.Meter()
+	polls, err1 := m.Int64ObservableCounter("sprag.watch.polls", metric.WithUnit("{poll}"), metric.WithDescription("Polls made, or stream connections that ended."))
+	failures, err2 := m.Int64ObservableCounter("sprag.watch.failures", metric.WithUnit("{poll}"), metric.WithDescription("Polls or stream connections that failed."))
+	if err := errors.Join(err1, err2); err != nil {
+		remove()
+		return nil, w.scope.Invalid("watcher", w.label, "instruments: %v", err)
+	}
+	attrs := metric.WithAttributes(attribute.String("sprag.service", w.scope.Name()), attribute.String("sprag.watcher", w.label))
+	reg, err := m.RegisterCallback(func(_ context.Context, o metric.Observer) error {
+		w.mu.Lock()
+		p, f := w.polls, w.errors
+		w.mu.Unlock()
+		o.ObserveInt64(polls, p, attrs)
+		o.ObserveInt64(failures, f, attrs)
+		return nil
+	}, polls, failures)
+	if err != nil {
+		remove()
+		return nil, err
+	}
+	if err := w.scope.AddCleanup(func(context.Context) error { return reg.Unregister() }); err != nil {
+		_ = reg.Unregister()
+		remove()
+		return nil, err
+	}
+	return func() { _ = reg.Unregister(); remove() }, nil
 }
 
 // record counts a poll's result and passes a new value on. A failure

@@ -12,9 +12,11 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/sprag-go/sprag/sprag"
+	"github.com/sprag-go/sprag/sprag/internal/oteltest"
 	"github.com/sprag-go/sprag/sprag/state"
 	"github.com/sprag-go/sprag/sprag/watch"
 	"github.com/sprag-go/sprag/spragtest"
+	"go.opentelemetry.io/otel/attribute"
 )
 
 // script returns a poll function that returns results in turn, then the
@@ -291,5 +293,32 @@ func TestStopFromAWatcherPoll(t *testing.T) {
 		assert.Equal(t, sprag.Stopping, p.State())
 		<-p.Done()
 		assert.Equal(t, sprag.Stopped, p.State())
+	})
+}
+
+func TestWatcherFiguresAreMetrics(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		tel := oteltest.New()
+		defer tel.Shutdown()
+		p := &spragtest.Probe{}
+		spragtest.Start(t, "svc", p, spragtest.WithRuntime(tel.Runtime))
+		var n atomic.Int32
+		_, err := watch.Poll(p, func(context.Context) (int, error) {
+			if n.Add(1) == 2 {
+				return 0, errors.New("timeout")
+			}
+			return 1, nil
+		}, time.Minute, watch.Label("cfg"), watch.RetryBackoff(time.Second, time.Second))
+		require.NoError(t, err)
+		time.Sleep(time.Minute + 2*time.Second) // polls at 0, 1m (fails), 1m1s
+		synctest.Wait()
+		attrs := []attribute.KeyValue{attribute.String("sprag.service", "svc"), attribute.String("sprag.watcher", "cfg")}
+		polls, ok, err := tel.Int64("sprag.watch.polls", attrs...)
+		require.NoError(t, err)
+		require.True(t, ok)
+		assert.Equal(t, int64(3), polls)
+		failures, _, _ := tel.Int64("sprag.watch.failures", attrs...)
+		assert.Equal(t, int64(1), failures)
 	})
 }

@@ -1,0 +1,323 @@
+// Package telemetry records sprag's metrics and traces through the
+// OpenTelemetry API: the instruments of one runtime, the attribute sets of
+// each piece of work, spans of timer runs, tasks and bus listeners, and the
+// bus observer. It costs a few atomic loads per run until the app installs
+// a MeterProvider or a TracerProvider: measurements are made only when an
+// instrument is enabled, spans only when a provider other than the default
+// global one is there.
+package telemetry
+
+import (
+	"context"
+	"reflect"
+	"sync"
+	"time"
+
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/metric/noop"
+	"go.opentelemetry.io/otel/trace"
+	tracenoop "go.opentelemetry.io/otel/trace/noop"
+)
+
+// Scope is the instrumentation scope of every instrument and tracer.
+const Scope = "github.com/sprag-go/sprag"
+
+// Attribute keys.
+const (
+	KeyService  = attribute.Key("sprag.service")
+	KeyKind     = attribute.Key("sprag.work.kind")
+	KeyLabel    = attribute.Key("sprag.work.label")
+	KeyTopic    = attribute.Key("sprag.topic")
+	KeyListener = attribute.Key("sprag.listener")
+	KeyPhase    = attribute.Key("sprag.phase")
+	KeyState    = attribute.Key("sprag.service.state")
+)
+
+// T records the metrics and traces of one runtime. Its methods are safe
+// for concurrent use; a nil *T records nothing.
+type T struct {
+	tracer trace.Tracer  // the runtime's own provider's, or nil for the global one
+	unset  reflect.Type  // the global provider's type while no app installed one
+	meter  metric.Meter  // for the instruments of primitives too
+	topics *boundedNames // the topic values of emit measurements
+
+	runs, failures, panics, restarts, giveUps metric.Int64Counter
+	duration                                  metric.Float64Histogram
+	tasks, timers                             metric.Int64UpDownCounter
+	starts, stops, svcFailures                metric.Int64Counter
+	startDur, stopDur                         metric.Float64Histogram
+	state                                     metric.Int64Gauge
+	emits, calls, callFailures                metric.Int64Counter
+	callDur                                   metric.Float64Histogram
+}
+
+// New returns the telemetry of a runtime that records to mp and tp; nil
+// ones are the OpenTelemetry globals, followed as the app installs them.
+func New(mp metric.MeterProvider, tp trace.TracerProvider) *T {
+	t := &T{topics: newBoundedNames(maxTopics)}
+	if mp == nil {
+		mp = otel.GetMeterProvider()
+	}
+	if tp != nil {
+		if _, isNoop := tp.(tracenoop.TracerProvider); !isNoop {
+			t.tracer = tp.Tracer(Scope)
+		}
+	} else if global := otel.GetTracerProvider(); reflect.TypeOf(global).String() == "*global.tracerProvider" {
+		t.unset = reflect.TypeOf(global)
+	}
+	t.meter = mp.Meter(Scope)
+	m := t.meter
+	t.runs = counter(m, "sprag.work.runs", "{run}", "Runs of managed work: timer runs, tasks, callbacks, hooks.")
+	t.failures = counter(m, "sprag.work.failures", "{run}", "Runs of managed work that returned an error or panicked.")
+	t.panics = counter(m, "sprag.work.panics", "{run}", "Runs of managed work that panicked.")
+	t.restarts = counter(m, "sprag.task.restarts", "{restart}", "Restarts of tasks by their restart policy.")
+	t.giveUps = counter(m, "sprag.task.give_ups", "{task}", "Tasks that exhausted their restart policy.")
+	t.duration = histogram(m, "sprag.work.duration", "How long runs of managed work took.")
+	t.tasks = upDown(m, "sprag.tasks.active", "{task}", "Tasks running.")
+	t.timers = upDown(m, "sprag.timers.active", "{timer}", "Timers scheduled, running or waiting.")
+	t.starts = counter(m, "sprag.service.starts", "{start}", "Services that started.")
+	t.stops = counter(m, "sprag.service.stops", "{stop}", "Services that stopped.")
+	t.svcFailures = counter(m, "sprag.service.failures", "{failure}", "Starts and stops of services that failed.")
+	t.startDur = histogram(m, "sprag.service.start.duration", "How long services took to start.")
+	t.stopDur = histogram(m, "sprag.service.stop.duration", "How long services took to stop.")
+	t.state = gauge(m, "sprag.service.state", "The state of each service: 0 created, 1 starting, 2 running, 3 stopping, 4 stopped, 5 failed.")
+	t.emits = counter(m, "sprag.bus.emits", "{emit}", "Emits on the event bus, by topic.")
+	t.calls = counter(m, "sprag.bus.listener.calls", "{call}", "Listener calls, by subscribed topic or pattern.")
+	t.callFailures = counter(m, "sprag.bus.listener.failures", "{call}", "Listener calls that failed, by subscribed topic or pattern.")
+	t.callDur = histogram(m, "sprag.bus.listener.duration", "How long listener calls took.")
+	return t
+}
+
+// Meter returns the meter of the runtime's provider, for the instruments
+// of primitives.
+func (t *T) Meter() metric.Meter {
+	if t == nil {
+		return noop.Meter{}
+	}
+	return t.meter
+}
+
+// Tracer returns the tracer to start spans with now, or nil while no
+// provider is installed: then no span is made at all.
+func (t *T) Tracer() trace.Tracer {
+	if t == nil {
+		return nil
+	}
+	if t.tracer != nil {
+		return t.tracer
+	}
+	tp := otel.GetTracerProvider()
+	if t.unset != nil && reflect.TypeOf(tp) == t.unset {
+		return nil
+	}
+	if _, isNoop := tp.(tracenoop.TracerProvider); isNoop {
+		return nil
+	}
+	return tp.Tracer(Scope)
+}
+
+func counter(m metric.Meter, name, unit, desc string) metric.Int64Counter {
+	c, err := m.Int64Counter(name, metric.WithUnit(unit), metric.WithDescription(desc))
+	if err != nil { // a provider that refuses an instrument gives a working no-op one
+		c, _ = noop.Meter{}.Int64Counter(name)
+	}
+	return c
+}
+
+func upDown(m metric.Meter, name, unit, desc string) metric.Int64UpDownCounter {
+	c, err := m.Int64UpDownCounter(name, metric.WithUnit(unit), metric.WithDescription(desc))
+	if err != nil {
+		c, _ = noop.Meter{}.Int64UpDownCounter(name)
+	}
+	return c
+}
+
+func histogram(m metric.Meter, name, desc string) metric.Float64Histogram {
+	h, err := m.Float64Histogram(name, metric.WithUnit("s"), metric.WithDescription(desc),
+		metric.WithExplicitBucketBoundaries(0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 60))
+	if err != nil {
+		h, _ = noop.Meter{}.Float64Histogram(name)
+	}
+	return h
+}
+
+func gauge(m metric.Meter, name, desc string) metric.Int64Gauge {
+	g, err := m.Int64Gauge(name, metric.WithUnit("1"), metric.WithDescription(desc))
+	if err != nil {
+		g, _ = noop.Meter{}.Int64Gauge(name)
+	}
+	return g
+}
+
+// Work is the telemetry of one piece of managed work: its attribute set,
+// made once, and its span name.
+type Work struct {
+	t    *T
+	set  metric.MeasurementOption
+	kv   []attribute.KeyValue
+	name string
+}
+
+// Active reports whether a run begun now would be measured or traced:
+// whether making a run's telemetry is worth it.
+func (t *T) Active(ctx context.Context) bool {
+	return t != nil && (t.runs.Enabled(ctx) || t.Tracer() != nil)
+}
+
+// Work returns the telemetry of the work kind/label of service.
+func (t *T) Work(service, kind, label string) *Work {
+	if t == nil {
+		return nil
+	}
+	kv := []attribute.KeyValue{KeyService.String(service), KeyKind.String(kind), KeyLabel.String(label)}
+	return &Work{t: t, set: metric.WithAttributeSet(attribute.NewSet(kv...)), kv: kv, name: kind + " " + label}
+}
+
+// Run is one run of a piece of work, from Begin to End.
+type Run struct {
+	w     *Work
+	span  trace.Span
+	start time.Time
+}
+
+// Begin begins a run of w. A run with a parent span in ctx is its child; a
+// run without one (a timer run, a task) is a new root. The context it
+// returns carries the run's span, if any.
+func (w *Work) Begin(ctx context.Context) (context.Context, Run) {
+	if w == nil {
+		return ctx, Run{}
+	}
+	r := Run{w: w}
+	if tr := w.t.Tracer(); tr != nil {
+		ctx, r.span = tr.Start(ctx, w.name, trace.WithAttributes(w.kv...))
+	}
+	if r.span != nil || w.t.runs.Enabled(ctx) {
+		r.start = time.Now()
+	}
+	return ctx, r
+}
+
+// End ends the run with err, the run's error (a panic is an error whose
+// panicked is true).
+func (r Run) End(ctx context.Context, err error, panicked bool) {
+	if r.w == nil {
+		return
+	}
+	if r.span != nil {
+		if err != nil {
+			r.span.RecordError(err)
+			r.span.SetStatus(codes.Error, err.Error())
+		}
+		r.span.End()
+	}
+	if r.start.IsZero() {
+		return
+	}
+	t := r.w.t
+	t.runs.Add(ctx, 1, r.w.set)
+	t.duration.Record(ctx, time.Since(r.start).Seconds(), r.w.set)
+	if err != nil {
+		t.failures.Add(ctx, 1, r.w.set)
+	}
+	if panicked {
+		t.panics.Add(ctx, 1, r.w.set)
+	}
+}
+
+// Restarted counts a restart of w, a task.
+func (w *Work) Restarted(ctx context.Context) {
+	if w != nil {
+		w.t.restarts.Add(ctx, 1, w.set)
+	}
+}
+
+// GaveUp counts a task that exhausted its restart policy.
+func (w *Work) GaveUp(ctx context.Context) {
+	if w != nil {
+		w.t.giveUps.Add(ctx, 1, w.set)
+	}
+}
+
+// Service is the telemetry of one service.
+type Service struct {
+	t    *T
+	name string
+	set  metric.MeasurementOption
+	mu   sync.Mutex
+	at   time.Time // when the current start or stop began
+}
+
+// Service returns the telemetry of the service named name.
+func (t *T) Service(name string) *Service {
+	if t == nil {
+		return nil
+	}
+	return &Service{t: t, name: name, set: metric.WithAttributeSet(attribute.NewSet(KeyService.String(name)))}
+}
+
+// State records the service's state, as the number of a sprag.State.
+func (s *Service) State(state int) {
+	if s != nil {
+		s.t.state.Record(context.Background(), int64(state), s.set)
+	}
+}
+
+// Began marks the beginning of a start or a stop.
+func (s *Service) Began() {
+	if s != nil {
+		s.mu.Lock()
+		s.at = time.Now()
+		s.mu.Unlock()
+	}
+}
+
+// Started records the end of a start, failed or not.
+func (s *Service) Started(err error) { s.ended(err, "start") }
+
+// Stopped records the end of a stop, failed or not.
+func (s *Service) Stopped(err error) { s.ended(err, "stop") }
+
+func (s *Service) ended(err error, phase string) {
+	if s == nil {
+		return
+	}
+	s.mu.Lock()
+	d := time.Since(s.at)
+	s.mu.Unlock()
+	ctx := context.Background()
+	if phase == "start" {
+		s.t.startDur.Record(ctx, d.Seconds(), s.set)
+		if err == nil {
+			s.t.starts.Add(ctx, 1, s.set)
+		}
+	} else {
+		s.t.stopDur.Record(ctx, d.Seconds(), s.set)
+		s.t.stops.Add(ctx, 1, s.set)
+	}
+	if err != nil {
+		s.t.svcFailures.Add(ctx, 1, metric.WithAttributes(KeyService.String(s.name), KeyPhase.String(phase)))
+	}
+}
+
+// TaskBegan and TaskEnded count tasks alive; TimerAdded and TimerEnded,
+// timers.
+func (s *Service) TaskBegan()  { s.add(true, 1) }
+func (s *Service) TaskEnded()  { s.add(true, -1) }
+func (s *Service) TimerAdded() { s.add(false, 1) }
+func (s *Service) TimerEnded() { s.add(false, -1) }
+
+func (s *Service) add(task bool, n int64) {
+	if s == nil {
+		return
+	}
+	c := s.t.timers
+	if task {
+		c = s.t.tasks
+	}
+	if ctx := context.Background(); c.Enabled(ctx) {
+		c.Add(ctx, n, s.set)
+	}
+}

@@ -1,0 +1,121 @@
+package sprag_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/sprag-go/sprag/sprag"
+	"github.com/sprag-go/sprag/sprag/internal/oteltest"
+	"github.com/sprag-go/sprag/spragtest"
+)
+
+// telemetry is oteltest's, with the test's cleanup and assertions.
+type telemetry struct {
+	*oteltest.Telemetry
+	rt sprag.Runtime
+}
+
+func newTelemetry(t *testing.T) *telemetry {
+	t.Helper()
+	tel := oteltest.New()
+	t.Cleanup(tel.Shutdown)
+	return &telemetry{Telemetry: tel, rt: tel.Runtime}
+}
+
+func (tel *telemetry) sum(t *testing.T, name string, want ...attribute.KeyValue) (int64, bool) {
+	t.Helper()
+	v, ok, err := tel.Int64(name, want...)
+	require.NoError(t, err)
+	return v, ok
+}
+
+func TestServicesRecordMetricsAndSpans(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		tel := newTelemetry(t)
+		svc := &probe{onStart: func(_ context.Context, p *probe) error {
+			must(p.Interval(time.Minute, func(context.Context) error { return nil }, sprag.Label("collect")))
+			must(p.Spawn(func(context.Context) error { return errors.New("no luck") }, sprag.Label("import")))
+			must(p.Spawn(func(context.Context) error { panic("kaput") }, sprag.Label("parse")))
+			return nil
+		}}
+		spragtest.Start(t, "metrics", svc, spragtest.WithRuntime(tel.rt))
+		time.Sleep(3*time.Minute + time.Second)
+		synctest.Wait()
+
+		service := attribute.String("sprag.service", "metrics")
+		collect := []attribute.KeyValue{service, attribute.String("sprag.work.kind", "interval"), attribute.String("sprag.work.label", "collect")}
+		n, ok := tel.sum(t, "sprag.work.runs", collect...)
+		require.True(t, ok, "the interval's runs are counted")
+		assert.Equal(t, int64(3), n)
+		n, _ = tel.sum(t, "sprag.work.duration", collect...)
+		assert.Equal(t, int64(3), n, "each run's duration is recorded")
+
+		imp := []attribute.KeyValue{service, attribute.String("sprag.work.kind", "task"), attribute.String("sprag.work.label", "import")}
+		n, _ = tel.sum(t, "sprag.work.failures", imp...)
+		assert.Equal(t, int64(1), n)
+		n, _ = tel.sum(t, "sprag.work.panics", attribute.String("sprag.work.label", "parse"))
+		assert.Equal(t, int64(1), n)
+		n, _ = tel.sum(t, "sprag.service.starts", service)
+		assert.Equal(t, int64(1), n)
+		n, _ = tel.sum(t, "sprag.service.state", service)
+		assert.Equal(t, int64(sprag.Running), n)
+		n, _ = tel.sum(t, "sprag.timers.active", service)
+		assert.Equal(t, int64(1), n)
+		n, _ = tel.sum(t, "sprag.tasks.active", service)
+		assert.Equal(t, int64(0), n, "both tasks ended")
+
+		spans := tel.Spans.Ended()
+		var names []string
+		for _, s := range spans {
+			names = append(names, s.Name())
+			assert.False(t, s.Parent().IsValid(), "a timer run or a task is a root span: %s", s.Name())
+		}
+		assert.Contains(t, names, "interval collect")
+		assert.Contains(t, names, "task import")
+		assert.Contains(t, names, "task parse")
+
+		spragtest.Stop(t, svc, time.Second)
+		n, _ = tel.sum(t, "sprag.service.state", service)
+		assert.Equal(t, int64(sprag.Stopped), n)
+		n, _ = tel.sum(t, "sprag.service.stops", service)
+		assert.Equal(t, int64(1), n)
+		n, _ = tel.sum(t, "sprag.timers.active", service)
+		assert.Equal(t, int64(0), n)
+	})
+}
+
+func TestWithoutAProviderNoSpanIsMade(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		spanned := make(chan bool, 1)
+		svc := &probe{onStart: func(_ context.Context, p *probe) error {
+			must(p.Spawn(func(ctx context.Context) error {
+				spanned <- trace.SpanFromContext(ctx).SpanContext().IsValid()
+				return nil
+			}))
+			return nil
+		}}
+		spragtest.Start(t, "quiet", svc) // the OpenTelemetry globals: none installed
+		assert.False(t, <-spanned, "a task's context carries no span while no provider is installed")
+
+		tel := newTelemetry(t)
+		traced := &probe{onStart: func(_ context.Context, p *probe) error {
+			must(p.Spawn(func(ctx context.Context) error {
+				spanned <- trace.SpanFromContext(ctx).SpanContext().IsValid()
+				return nil
+			}))
+			return nil
+		}}
+		spragtest.Start(t, "traced", traced, spragtest.WithRuntime(tel.rt))
+		assert.True(t, <-spanned, "with a provider, the task runs in its span")
+	})
+}

@@ -54,4 +54,3 @@ func (b *boundedNames) set(name string) metric.MeasurementOption {
 	b.sets[name] = s
 	return s
 }
-

@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"go.opentelemetry.io/otel/metric"
 	"go.uber.org/zap"
@@ -56,9 +57,12 @@ type Scope struct {
 	detached context.Context // ctx's values without its cancellation: the parent of tasks' contexts
 	stopCtx  context.Context // Close's context, set before ctx is cancelled
 
-	timers    map[*Timer]struct{}
-	tasks     []*Task // in start order; ended ones are pruned as it grows
-	tasksAt   int     // len(tasks) at which the next prune happens
+	timers    timerQueue          // waiting timers, by due time
+	running   map[*Timer]struct{} // timers whose run is under way
+	wheel     *time.Timer         // fires fireDue when the first timer is due
+	epoch     time.Time           // the origin of timers' due times
+	tasks     []*Task             // in start order; ended ones are pruned as it grows
+	tasksAt   int                 // len(tasks) at which the next prune happens
 	callbacks map[*Callback]struct{}
 	sweepAt   int // len(callbacks) at which gone callbacks are swept
 	children  []*Service
@@ -124,6 +128,8 @@ func (s *Scope) initLocked(name string, rt Runtime) {
 	if !s.ready.Load() {
 		s.ctx, s.cancel = context.WithCancel(context.Background())
 		s.detached = context.WithoutCancel(s.ctx)
+		s.running = make(map[*Timer]struct{})
+		s.epoch = time.Now()
 		s.tornDown = make(chan struct{})
 		s.done = make(chan struct{})
 		s.ready.Store(true)

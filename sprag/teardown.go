@@ -110,15 +110,21 @@ func (s *Scope) teardown(ctx context.Context, firstAct *activity, first func(con
 
 	// 2-4. Timers, the scope's context, callbacks.
 	s.mu.Lock()
-	timers, callbacks := s.timers, s.callbacks
+	callbacks := s.callbacks
 	s.stopCtx = ctx // work that drains at stop (queues, processes) learns the deadline
 	acts := slices.DeleteFunc(s.activitiesLocked(), func(a *activity) bool { return a == firstAct })
 	tasks := s.tasks
-	s.timers, s.callbacks, s.tasks = nil, nil, nil
-	s.mu.Unlock()
-	for t := range timers {
-		t.stop()
+	for len(s.timers.q) > 0 {
+		s.timers.q[0].endLocked()
 	}
+	for t := range s.running {
+		t.endLocked()
+	}
+	if s.wheel != nil {
+		s.wheel.Stop()
+	}
+	s.callbacks, s.tasks = nil, nil
+	s.mu.Unlock()
 	s.cancel()
 	for _, t := range tasks {
 		t.cancelRun()
@@ -270,7 +276,7 @@ func (s *Scope) activitiesLocked() []*activity {
 		acts = append(acts, &t.act)
 	}
 	var ts []*activity
-	for t := range s.timers {
+	for t := range s.running { // a waiting timer does not run
 		ts = append(ts, &t.act)
 	}
 	slices.SortFunc(ts, func(a, b *activity) int { return strings.Compare(a.label, b.label) })

@@ -381,3 +381,39 @@ func TestIntervalImmediatelyIsNotJittered(t *testing.T) {
 		assert.Less(t, at[1], time.Minute+10*time.Second)
 	})
 }
+
+// TestManyTimersOfOneScopeKeepTheirSchedules holds the scope's queue of
+// waiting timers to account: timers of many periods, some cancelled while
+// they wait, each run exactly when its schedule says.
+func TestManyTimersOfOneScopeKeepTheirSchedules(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		const n = 300
+		counts := make([]atomic.Int32, n)
+		timers := make([]*sprag.Timer, n)
+		started(t, func(p *probe) {
+			for i := range n {
+				period := time.Duration(i%17+1) * time.Second // 1s to 17s
+				timers[i] = must(p.Interval(period, func(context.Context) error {
+					counts[i].Add(1)
+					return nil
+				}))
+			}
+		})
+		time.Sleep(30*time.Second + time.Millisecond)
+		for i := 0; i < n; i += 3 { // a third, while they wait
+			require.True(t, timers[i].Cancel())
+		}
+		time.Sleep(time.Hour - 30*time.Second)
+		synctest.Wait()
+		for i := range n {
+			period := i%17 + 1
+			want := int32(3600 / period)
+			if i%3 == 0 {
+				want = int32(30 / period)
+			}
+			assert.Equal(t, want, counts[i].Load(), "timer %d, every %ds", i, period)
+			assert.Equal(t, i%3 != 0, timers[i].Active())
+		}
+	})
+}

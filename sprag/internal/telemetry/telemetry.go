@@ -11,6 +11,7 @@ import (
 	"context"
 	"reflect"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.opentelemetry.io/otel"
@@ -39,10 +40,11 @@ const (
 // T records the metrics and traces of one runtime. Its methods are safe
 // for concurrent use; a nil *T records nothing.
 type T struct {
-	tracer trace.Tracer  // the runtime's own provider's, or nil for the global one
-	unset  reflect.Type  // the global provider's type while no app installed one
-	meter  metric.Meter  // for the instruments of primitives too
-	topics *boundedNames // the topic values of emit measurements
+	tracer trace.Tracer                 // the runtime's own provider's, or nil for the global one
+	unset  reflect.Type                 // the global provider's type while no app installed one
+	global atomic.Pointer[globalTracer] // the global provider last seen, and its tracer
+	meter  metric.Meter                 // for the instruments of primitives too
+	topics *boundedNames                // the topic values of emit measurements
 
 	runs, failures, panics, restarts, giveUps metric.Int64Counter
 	duration                                  metric.Float64Histogram
@@ -110,13 +112,23 @@ func (t *T) Tracer() trace.Tracer {
 		return t.tracer
 	}
 	tp := otel.GetTracerProvider()
-	if t.unset != nil && reflect.TypeOf(tp) == t.unset {
-		return nil
+	if g := t.global.Load(); g != nil && g.tp == tp {
+		return g.tracer
 	}
-	if _, isNoop := tp.(tracenoop.TracerProvider); isNoop {
-		return nil
+	g := &globalTracer{tp: tp}
+	_, isNoop := tp.(tracenoop.TracerProvider)
+	if !isNoop && (t.unset == nil || reflect.TypeOf(tp) != t.unset) {
+		g.tracer = tp.Tracer(Scope)
 	}
-	return tp.Tracer(Scope)
+	t.global.Store(g)
+	return g.tracer
+}
+
+// globalTracer is the global provider last seen and its tracer, nil while
+// it is OpenTelemetry's default or a no-op one.
+type globalTracer struct {
+	tp     trace.TracerProvider
+	tracer trace.Tracer
 }
 
 func counter(m metric.Meter, name, unit, desc string) metric.Int64Counter {

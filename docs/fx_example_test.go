@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"strings"
 	"time"
 
 	"go.uber.org/fx"
@@ -107,9 +106,12 @@ func Example_fxConstructorError() {
 		fxmodule.Service("email", NewEmailService),
 	)
 	err := app.Err() // also returned by app.Start; app.Run exits with status 1
-	fmt.Println(strings.Contains(err.Error(), `construct service "email": EMAIL_KEY is not set`))
+	var wiringErr *fxmodule.WiringError
+	if errors.As(err, &wiringErr) { // fx.New's error holds fxmodule's
+		fmt.Println(wiringErr.Service, wiringErr.Constructor, "|", wiringErr.Err)
+	}
 	// Output:
-	// true
+	// email docs_test.NewEmailService | EMAIL_KEY is not set
 }
 
 // Step prints its start and stop; a non-nil fail makes its OnStart fail.

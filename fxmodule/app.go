@@ -2,7 +2,10 @@ package fxmodule
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"os"
+	"reflect"
 
 	"go.uber.org/fx"
 	"go.uber.org/zap"
@@ -11,11 +14,35 @@ import (
 	"github.com/sprag-go/sprag/sprag"
 )
 
+// EnvAddr is the environment variable [App] reads the HTTP server's
+// address from; [DefaultAddr] when it is unset or empty.
+const EnvAddr = "SPRAG_ADDR"
+
+// DefaultAddr is the address App's HTTP server listens on without
+// SPRAG_ADDR: this machine only. Listening on every interface is a choice
+// to make explicitly, with SPRAG_ADDR=":8080".
+const DefaultAddr = "localhost:8080"
+
+// Application is the fx app of a sprag program, as [App] builds it: an
+// *fx.App whose Err, Start and Run say what went wrong in fxmodule's
+// terms. Its other methods are fx.App's.
+type Application struct {
+	*fx.App
+	link *appLink
+}
+
+// appLink is how App reaches the parts of Module it needs after fx.New.
+type appLink struct {
+	watch *deadlineWatch
+}
+
 // App returns the fx app of a sprag program: [Module], fx's own events
-// logged through zap ([LogFxEvents]), and opts, such as [Providers],
-// [Service], [Controllers], fx.Supply(logger) or fx.StopTimeout. It is
-// fx.New with those options; call Run on it to start, wait for SIGINT or
-// SIGTERM, and stop every service in reverse order.
+// logged through zap ([LogFxEvents]), the HTTP server's address from
+// SPRAG_ADDR ([EnvAddr], default [DefaultAddr]; a ServerOptions address
+// of the app's own wins), and opts, such as [Providers], [Service],
+// [Controllers], fx.Supply(logger) or fx.StopTimeout. Call Run on it to
+// start, wait for SIGINT or SIGTERM, and stop every service in reverse
+// order.
 //
 //	fxmodule.App(
 //		fxmodule.Providers(map[string]any{
@@ -24,8 +51,161 @@ import (
 //		}),
 //		fxmodule.Controllers(NewDashboardController),
 //	).Run()
-func App(opts ...fx.Option) *fx.App {
-	return fx.New(append([]fx.Option{Module, LogFxEvents}, opts...)...)
+//
+// Before fx builds the app, App checks the services among opts (given
+// directly or inside fx.Options; not inside an fx.Module) for two that
+// share a name and for services that take each other in a cycle: fx
+// would report those in its own terms, and App reports them as
+// *[WiringError]s.
+func App(opts ...fx.Option) *Application {
+	link := &appLink{}
+	addr := os.Getenv(EnvAddr)
+	if addr == "" {
+		addr = DefaultAddr
+	}
+	all := []fx.Option{Module, LogFxEvents, fx.Supply(link, &serverDefaults{addr: addr})}
+	all = append(all, precheck(opts)...)
+	a := &Application{App: fx.New(all...), link: link}
+	if link.watch != nil {
+		link.watch.setStopTimeout(a.App.StopTimeout())
+	}
+	return a
+}
+
+// Err returns the error of fx.New: for wiring mistakes, the
+// *[WiringError]s alone, without fx's and dig's layers around them.
+func (a *Application) Err() error { return reduceError(a.App.Err()) }
+
+// Start starts the app as fx.App's Start does, and returns its error as
+// Err does. When ctx ends before every service has started, the error
+// names the service that was starting then, and Start returns once the
+// services that had started are stopped again (which the stop timeout
+// bounds).
+func (a *Application) Start(ctx context.Context) error {
+	err := a.App.Start(ctx)
+	if err == nil {
+		return nil
+	}
+	if ctx.Err() != nil && a.link.watch != nil {
+		a.link.watch.waitRollback()
+		err = a.link.watch.startError(err)
+	}
+	return reduceError(err)
+}
+
+// Run starts the app within fx.StartTimeout, waits for SIGINT, SIGTERM or
+// an fx.Shutdowner's shutdown, and stops it within fx.StopTimeout, as
+// fx.App's Run does. On a failed start or stop it exits the process with
+// status 1, the failure having been logged once ([LogFxEvents]); after a
+// shutdown with an exit code, it exits with that code.
+func (a *Application) Run() {
+	if code := a.run(); code != 0 {
+		os.Exit(code)
+	}
+}
+
+// run is Run without the exit: it returns the exit code.
+func (a *Application) run() int {
+	startCtx, cancel := context.WithTimeout(context.Background(), a.StartTimeout())
+	defer cancel()
+	if err := a.Start(startCtx); err != nil {
+		return 1
+	}
+	sig := <-a.Wait()
+	stopCtx, cancel := context.WithTimeout(context.Background(), a.StopTimeout())
+	defer cancel()
+	if err := a.Stop(stopCtx); err != nil {
+		return 1
+	}
+	return sig.ExitCode
+}
+
+// precheck returns opts with the services that fx would fail to build in
+// its own terms taken out, their mistakes left for the wiring check to
+// report: every service after the first of a name (fx refuses a second
+// provider of one type and name), and the services of a cycle (fx
+// reports a cycle before any invoke, so before the wiring check).
+func precheck(opts []fx.Option) []fx.Option {
+	var all []*serviceOption
+	collectServices(opts, &all)
+	seen := make(map[string]bool)
+	drop := make(map[*serviceOption]error) // the services to declare only, with their mistake, if any
+	byDecl := make(map[*decl]*serviceOption, len(all))
+	var decls []*decl
+	for _, s := range all {
+		byDecl[s.decl] = s
+		if s.decl.problem != nil {
+			continue
+		}
+		if seen[s.decl.name] {
+			drop[s] = nil // the wiring check reports the name given twice
+			continue
+		}
+		seen[s.decl.name] = true
+		decls = append(decls, s.decl)
+	}
+	for _, cycle := range cycles(decls) {
+		for i, d := range cycle {
+			drop[byDecl[d]] = errCycleMember
+			if i == 0 {
+				drop[byDecl[d]] = cycleError(cycle)
+			}
+		}
+	}
+	if len(drop) == 0 {
+		return opts
+	}
+	return replaceServices(opts, drop)
+}
+
+// optionType is the element type of fx.Options' result, a slice of options.
+var optionType = reflect.TypeFor[fx.Option]()
+
+// collectServices appends the services among opts, also inside
+// fx.Options, to all.
+func collectServices(opts []fx.Option, all *[]*serviceOption) {
+	for _, o := range opts {
+		if s, ok := o.(*serviceOption); ok {
+			*all = append(*all, s)
+			continue
+		}
+		if inner, ok := optionSlice(o); ok {
+			collectServices(inner, all)
+		}
+	}
+}
+
+// replaceServices returns opts with the services of drop declared only,
+// with the mistake drop gives them.
+func replaceServices(opts []fx.Option, drop map[*serviceOption]error) []fx.Option {
+	out := make([]fx.Option, len(opts))
+	for i, o := range opts {
+		out[i] = o
+		if s, ok := o.(*serviceOption); ok {
+			if problem, dropped := drop[s]; dropped {
+				d := *s.decl
+				d.problem = problem
+				out[i] = declOnly(&d)
+			}
+		} else if inner, ok := optionSlice(o); ok {
+			out[i] = fx.Options(replaceServices(inner, drop)...)
+		}
+	}
+	return out
+}
+
+// optionSlice returns the options o groups when o is the result of
+// fx.Options, a slice of options.
+func optionSlice(o fx.Option) ([]fx.Option, bool) {
+	v := reflect.ValueOf(o)
+	if v.Kind() != reflect.Slice || v.Type().Elem() != optionType {
+		return nil, false
+	}
+	inner := make([]fx.Option, v.Len())
+	for i := range inner {
+		inner[i], _ = v.Index(i).Interface().(fx.Option)
+	}
+	return inner, true
 }
 
 // ShutdownOnTaskGiveUp makes the app shut down with exitCode when a task
@@ -35,7 +215,7 @@ func App(opts ...fx.Option) *fx.App {
 // exitCode must not be 0.
 func ShutdownOnTaskGiveUp(exitCode int) fx.Option {
 	if exitCode == 0 {
-		return fx.Error(fmt.Errorf("fxmodule.ShutdownOnTaskGiveUp: the exit code must not be 0"))
+		return fx.Error(errors.New("fxmodule.ShutdownOnTaskGiveUp: the exit code must not be 0"))
 	}
 	return fx.Invoke(func(bus *eventbus.Bus, sd fx.Shutdowner, l *logger) error {
 		_, err := sprag.TaskGaveUp.Listen(bus, func(_ context.Context, f sprag.TaskFailure) error {
@@ -43,6 +223,9 @@ func ShutdownOnTaskGiveUp(exitCode int) fx.Option {
 				zap.String("service", f.Service), zap.String("label", f.Label), zap.Int("exit_code", exitCode), zap.Error(f.Err))
 			return sd.Shutdown(fx.ExitCode(exitCode))
 		}, eventbus.WithName("fxmodule.ShutdownOnTaskGiveUp"))
-		return err
+		if err != nil {
+			return fmt.Errorf("fxmodule.ShutdownOnTaskGiveUp: %w", err)
+		}
+		return nil
 	})
 }

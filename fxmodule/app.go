@@ -67,7 +67,7 @@ func App(opts ...fx.Option) *Application {
 	all = append(all, precheck(opts)...)
 	a := &Application{App: fx.New(all...), link: link}
 	if link.watch != nil {
-		link.watch.setStopTimeout(a.App.StopTimeout())
+		link.watch.setStopTimeout(a.StopTimeout())
 	}
 	return a
 }

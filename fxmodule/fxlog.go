@@ -248,7 +248,7 @@ const reflectStub = "reflect.makeFuncStub"
 
 // flatten returns the errors joined in err, or err.
 func flatten(err error) []error {
-	if j, ok := err.(interface{ Unwrap() []error }); ok { //nolint:errorlint // only the joined errors, not their causes
+	if j, ok := err.(interface{ Unwrap() []error }); ok { // only the joined errors, not their causes
 		var all []error
 		for _, e := range j.Unwrap() {
 			all = append(all, flatten(e)...)

@@ -13,11 +13,6 @@ import (
 	"github.com/sprag-go/sprag/sprag"
 )
 
-// declGroup is the value group that holds what each Service and
-// Controllers call declares, so that the app's wiring can be checked as a
-// whole before anything is constructed.
-const declGroup = "sprag.decl"
-
 // declKind tells a service from a controller.
 type declKind uint8
 
@@ -141,7 +136,7 @@ func (w *wiring) inspect(d *decl, args []reflect.Value) {
 		if dp.byType || (dp.name != "" && !dp.optional) {
 			continue // checked by the wiring check: provided by fxmodule
 		}
-		if !isServiceType(dp.typ) && !(dp.typ.Kind() == reflect.Slice && isServiceType(dp.typ.Elem())) {
+		if !isServiceType(dp.typ) && (dp.typ.Kind() != reflect.Slice || !isServiceType(dp.typ.Elem())) {
 			continue
 		}
 		v := valueAt(args, dp.path)

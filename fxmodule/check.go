@@ -44,10 +44,10 @@ func (w *wiring) check() error {
 	return joinErrors(errs)
 }
 
-// checkDep says what is wrong with dp, a dependency of d: a service that
-// fxmodule does not provide, or, when the app logs fx's events with
-// LogFxEvents (which records what fx was given), anything that nothing
-// provides.
+// checkDep says what is wrong with dp, a dependency of d, when it asks for
+// a service that fxmodule does not provide. A dependency on a value of the
+// app's own is fx's to check: it may come from anywhere in the app, and
+// fx names the constructor that lacks it.
 func (w *wiring) checkDep(d *decl, dp dep) error {
 	switch {
 	case dp.group != "":
@@ -58,7 +58,7 @@ func (w *wiring) checkDep(d *decl, dp dep) error {
 		return fmt.Errorf("takes %s (%s) by type, and is a %s itself: take the other service by its name, with a `name:\"…\"` tag",
 			dp.typ, dp.where, dp.typ)
 	case dp.name == "":
-		return w.checkProvided(dp)
+		return nil
 	}
 	named := w.byName[dp.name]
 	for _, s := range named {
@@ -81,7 +81,7 @@ func (w *wiring) checkDep(d *decl, dp dep) error {
 		case isServiceType(dp.typ):
 			return fmt.Errorf("takes %s (%s), but service %q is a %s", dp, dp.where, dp.name, s.out)
 		}
-		return w.checkProvided(dp)
+		return nil
 	}
 	var candidates []string // the names of the services of this type
 	for _, s := range w.decls {
@@ -89,8 +89,8 @@ func (w *wiring) checkDep(d *decl, dp dep) error {
 			candidates = append(candidates, s.name)
 		}
 	}
-	if !isServiceType(dp.typ) && (len(candidates) == 0 || w.provided.has(dp.typ, dp.name)) {
-		return w.checkProvided(dp) // a value of the app's own, or an interface no service is provided as
+	if !isServiceType(dp.typ) && len(candidates) == 0 {
+		return nil // an interface that no service is provided as: a value of the app's own
 	}
 	msg := fmt.Sprintf("takes %s (%s), but no service is named %q", dp, dp.where, dp.name)
 	if guess := closest(dp.name, candidates); guess != "" {
@@ -101,15 +101,6 @@ func (w *wiring) checkDep(d *decl, dp dep) error {
 			msg, dp.typ, dp.name)
 	}
 	return fmt.Errorf("%s (services that are a %s: %s)", msg, dp.typ, quoteAll(candidates))
-}
-
-// checkProvided says that dp, a dependency on a value of the app's own,
-// has no provider, when the app's fx events tell what was provided.
-func (w *wiring) checkProvided(dp dep) error {
-	if dp.optional || w.provided.has(dp.typ, dp.name) {
-		return nil
-	}
-	return fmt.Errorf("takes %s (%s), which nothing provides: provide it with fx.Provide or fx.Supply", dp, dp.where)
 }
 
 // checkByType checks a dependency on a service type without a name: there

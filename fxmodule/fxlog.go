@@ -3,9 +3,7 @@ package fxmodule
 import (
 	"context"
 	"errors"
-	"fmt"
 	"os"
-	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -41,9 +39,8 @@ var LogFxEvents = fx.WithLogger(newFxLogger)
 
 type fxLoggerParams struct {
 	fx.In
-	Logger   *logger        `optional:"true"`
-	Watch    *deadlineWatch `optional:"true"`
-	Provided *providedKeys  `optional:"true"`
+	Logger *logger        `optional:"true"`
+	Watch  *deadlineWatch `optional:"true"`
 }
 
 func newFxLogger(p fxLoggerParams) fxevent.Logger {
@@ -58,40 +55,7 @@ func newFxLogger(p fxLoggerParams) fxevent.Logger {
 	if p.Watch != nil {
 		p.Watch.setReported()
 	}
-	if p.Provided != nil {
-		p.Provided.known = true
-	}
-	return &fxLogger{log: named, debug: debug, watch: p.Watch, provided: p.Provided}
-}
-
-// providedKeys is what fx was given to provide, as its events name it:
-// "main.Config", "*main.Store[name = \"store\"]". The fx event logger
-// fills it while fx builds the app, before any invoke, and the wiring
-// check reads it to name a dependency that nothing provides.
-type providedKeys struct {
-	known    bool            // the app's event logger is fxmodule's: the keys are complete
-	keys     map[string]bool // provided, by key
-	supplied map[string]bool // supplied, by type: fx's event does not tell a supply's name
-}
-
-func newProvidedKeys() *providedKeys {
-	return &providedKeys{keys: make(map[string]bool), supplied: make(map[string]bool)}
-}
-
-// has reports whether fx was given a provider of t named name, or true
-// when that is not known.
-func (p *providedKeys) has(t reflect.Type, name string) bool {
-	if p == nil || !p.known {
-		return true
-	}
-	key := t.String()
-	if p.supplied[key] {
-		return true
-	}
-	if name != "" {
-		key += fmt.Sprintf("[name = %q]", name)
-	}
-	return p.keys[key]
+	return &fxLogger{log: named, debug: debug, watch: p.Watch}
 }
 
 // fxLogger is fxmodule's fxevent.Logger.
@@ -99,8 +63,6 @@ type fxLogger struct {
 	log   *zap.Logger
 	debug *fxevent.ZapLogger
 	watch *deadlineWatch // nil when fx.New failed before providing it
-
-	provided *providedKeys // nil when fx.New failed before providing it
 
 	mu     sync.Mutex
 	logged []string // the errors logged, not to log again
@@ -111,16 +73,8 @@ type fxLogger struct {
 func (l *fxLogger) LogEvent(ev fxevent.Event) {
 	switch e := ev.(type) {
 	case *fxevent.Provided:
-		if l.provided != nil {
-			for _, k := range e.OutputTypeNames {
-				l.provided.keys[k] = true
-			}
-		}
 		l.buildFailed(e.Err, ev)
 	case *fxevent.Supplied:
-		if l.provided != nil {
-			l.provided.supplied[e.TypeName] = true
-		}
 		l.buildFailed(e.Err, ev)
 	case *fxevent.Decorated:
 		l.buildFailed(e.Err, ev)

@@ -11,6 +11,7 @@ import (
 	"go.uber.org/fx"
 
 	"github.com/sprag-go/sprag/controllers"
+	"github.com/sprag-go/sprag/fxmodule"
 	"github.com/sprag-go/sprag/sprag"
 )
 
@@ -181,3 +182,15 @@ func (a *Archive) OnStart(ctx context.Context) error {
 // catalogInGroup provides a catalog in the group "catalogs", not as a
 // service.
 var catalogInGroup = fx.Provide(fx.Annotate(NewCatalog, fx.ResultTags(`group:"catalogs"`)))
+
+// The options of mistakes that need no code of their own: the messages
+// name the line of the call of fxmodule.Service.
+var (
+	nilConstructor      = fxmodule.Service("catalog", nil)
+	nilFunction         = fxmodule.Service("catalog", (func() *Catalog)(nil))
+	notAFunction        = fxmodule.Service("catalog", Catalog{})
+	refusedAnnotation   = fxmodule.Service("catalog", fx.Annotate(NewCatalog, fx.ParamTags(`nom:"x"`)))
+	catalogAndCount     = fxmodule.Service("catalog", func() (*Catalog, int) { return nil, 0 })
+	catalogFromCatalog  = fxmodule.Service("catalog", func(*Catalog) *Catalog { return &Catalog{} })
+	controllerOfCatalog = fxmodule.Controllers(NewCatalog)
+)

@@ -39,7 +39,6 @@ var Module = fx.Module("sprag",
 		newReady,
 		newDeadlineWatch,
 		newWiring,
-		newProvidedKeys,
 	),
 	serverProvide, // constructed only when Controllers asks for it
 	fx.Invoke(

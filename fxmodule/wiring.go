@@ -60,7 +60,6 @@ type wiring struct {
 	runtime  sprag.Runtime
 	registry *sprag.Registry
 	watch    *deadlineWatch
-	provided *providedKeys // what fx was given to provide, when known
 
 	decls  []*decl                  // in source order of their constructors
 	byName map[string][]*decl       // services by name
@@ -83,7 +82,6 @@ type wiringParams struct {
 	Runtime  sprag.Runtime
 	Registry *sprag.Registry
 	Watch    *deadlineWatch
-	Provided *providedKeys
 	Decls    []*decl `group:"sprag.decl"`
 }
 
@@ -92,7 +90,6 @@ func newWiring(p wiringParams) *wiring {
 		runtime:  p.Runtime,
 		registry: p.Registry,
 		watch:    p.Watch,
-		provided: p.Provided,
 		decls:    slices.Clone(p.Decls),
 		byName:   make(map[string][]*decl),
 		byType:   make(map[reflect.Type][]*decl),

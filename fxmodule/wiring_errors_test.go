@@ -42,7 +42,7 @@ func mistakes() []mistake {
 	return []mistake{
 		{
 			name: "a constructor returns a struct value", doc: "value-result",
-			want: `service "catalog" (fxmodule_test.NewCatalogValue at mistakes_test.go:23): returns fxmodule_test.Catalog, a struct value: return *fxmodule_test.Catalog, a pointer, so that the service is not copied`,
+			want: `service "catalog" (fxmodule_test.NewCatalogValue at mistakes_test.go:24): returns fxmodule_test.Catalog, a struct value: return *fxmodule_test.Catalog, a pointer, so that the service is not copied`,
 			give: []fx.Option{
 				fxmodule.Service("catalog", NewCatalogValue),
 			},
@@ -52,14 +52,14 @@ func mistakes() []mistake {
 		},
 		{
 			name: "a service embeds *sprag.Service", doc: "pointer-embed",
-			want: `service "cart" (fxmodule_test.NewCart at mistakes_test.go:28): returns *fxmodule_test.Cart, which embeds *sprag.Service, a pointer: embed sprag.Service itself, so that each service has its own`,
+			want: `service "cart" (fxmodule_test.NewCart at mistakes_test.go:29): returns *fxmodule_test.Cart, which embeds *sprag.Service, a pointer: embed sprag.Service itself, so that each service has its own`,
 			give: []fx.Option{
 				fxmodule.Service("cart", NewCart),
 			},
 		},
 		{
 			name: "a constructor's result does not embed sprag.Service", doc: "not-a-service",
-			want: `service "prices" (fxmodule_test.NewPrices at mistakes_test.go:33): returns *fxmodule_test.Prices, which does not embed sprag.Service: embed sprag.Service in the struct and return a pointer to it`,
+			want: `service "prices" (fxmodule_test.NewPrices at mistakes_test.go:34): returns *fxmodule_test.Prices, which does not embed sprag.Service: embed sprag.Service in the struct and return a pointer to it`,
 			give: []fx.Option{
 				fxmodule.Service("prices", NewPrices),
 			},
@@ -69,56 +69,56 @@ func mistakes() []mistake {
 		},
 		{
 			name: "the constructor is nil", doc: "nil-constructor",
-			want: `service "catalog" (fxmodule.Service at wiring_errors_test.go:74): the constructor is nil: pass a function`,
+			want: `service "catalog" (fxmodule.Service at mistakes_test.go:189): the constructor is nil: pass a function`,
 			give: []fx.Option{
-				fxmodule.Service("catalog", nil),
+				nilConstructor,
 			},
 		},
 		{
 			name: "the constructor is a nil function",
-			want: `service "catalog" (fxmodule.Service at wiring_errors_test.go:80): the constructor is a nil func() *fxmodule_test.Catalog: pass a function`,
-			give: []fx.Option{fxmodule.Service("catalog", (func() *Catalog)(nil))},
+			want: `service "catalog" (fxmodule.Service at mistakes_test.go:190): the constructor is a nil func() *fxmodule_test.Catalog: pass a function`,
+			give: []fx.Option{nilFunction},
 		},
 		{
 			name: "the constructor is not a function",
-			want: `service "catalog" (fxmodule.Service at wiring_errors_test.go:85): the constructor is of type fxmodule_test.Catalog, not a function: pass a function`,
-			give: []fx.Option{fxmodule.Service("catalog", Catalog{})},
+			want: `service "catalog" (fxmodule.Service at mistakes_test.go:191): the constructor is of type fxmodule_test.Catalog, not a function: pass a function`,
+			give: []fx.Option{notAFunction},
 		},
 		{
 			name: "the constructor returns something else than the service and an error",
-			want: `service "catalog" (fxmodule_test.mistakes.func1 at wiring_errors_test.go:90): returns (*fxmodule_test.Catalog, int): a service's constructor returns the service, and optionally an error`,
-			give: []fx.Option{fxmodule.Service("catalog", func() (*Catalog, int) { return nil, 0 })},
+			want: `service "catalog" (fxmodule_test.init.func1 at mistakes_test.go:193): returns (*fxmodule_test.Catalog, int): a service's constructor returns the service, and optionally an error`,
+			give: []fx.Option{catalogAndCount},
 		},
 		{
 			name: "the name is empty",
-			want: `service "" (fxmodule_test.NewCatalog at mistakes_test.go:20): the name is empty: give the service a name`,
+			want: `service "" (fxmodule_test.NewCatalog at mistakes_test.go:21): the name is empty: give the service a name`,
 			give: []fx.Option{fxmodule.Service("", NewCatalog)},
 		},
 		{
 			name: "the name holds a slash",
-			want: `service "shop/catalog" (fxmodule_test.NewCatalog at mistakes_test.go:20): the name "shop/catalog" holds a '/', which names adopted children (parent/child): choose another name`,
+			want: `service "shop/catalog" (fxmodule_test.NewCatalog at mistakes_test.go:21): the name "shop/catalog" holds a '/', which names adopted children (parent/child): choose another name`,
 			give: []fx.Option{fxmodule.Service("shop/catalog", NewCatalog)},
 		},
 		{
 			name: "As is given something else than a pointer to an interface",
-			want: `service "prices" (fxmodule_test.NewPriceList at mistakes_test.go:87): fxmodule.As takes pointers to interfaces, such as fxmodule.As(new(Mailer)), and was given nil`,
+			want: `service "prices" (fxmodule_test.NewPriceList at mistakes_test.go:88): fxmodule.As takes pointers to interfaces, such as fxmodule.As(new(Mailer)), and was given nil`,
 			give: []fx.Option{fxmodule.Service("prices", NewPriceList, fxmodule.As(Pricer(nil)))},
 		},
 		{
 			name: "As names an interface the service does not implement",
-			want: `service "catalog" (fxmodule_test.NewCatalog at mistakes_test.go:20): *fxmodule_test.Catalog does not implement fxmodule_test.Pricer, which fxmodule.As names`,
+			want: `service "catalog" (fxmodule_test.NewCatalog at mistakes_test.go:21): *fxmodule_test.Catalog does not implement fxmodule_test.Pricer, which fxmodule.As names`,
 			give: []fx.Option{fxmodule.Service("catalog", NewCatalog, fxmodule.As(new(Pricer)))},
 		},
 		{
 			name: "the constructor returns nil", doc: "returns-nil",
-			want: `service "catalog" (fxmodule_test.NewCatalogLater at mistakes_test.go:36): returned a nil *fxmodule_test.Catalog: return the service, or an error that says why there is none`,
+			want: `service "catalog" (fxmodule_test.NewCatalogLater at mistakes_test.go:37): returned a nil *fxmodule_test.Catalog: return the service, or an error that says why there is none`,
 			give: []fx.Option{
 				fxmodule.Service("catalog", NewCatalogLater),
 			},
 		},
 		{
 			name: "the constructor fails", doc: "constructor-error",
-			want: `service "catalog" (fxmodule_test.NewCatalogFrom at mistakes_test.go:41): CATALOG_PATH is not set`,
+			want: `service "catalog" (fxmodule_test.NewCatalogFrom at mistakes_test.go:42): CATALOG_PATH is not set`,
 			give: []fx.Option{
 				fxmodule.Service("catalog", NewCatalogFrom),
 				fx.Supply(CatalogConfig{}),
@@ -129,15 +129,8 @@ func mistakes() []mistake {
 			},
 		},
 		{
-			name: "nothing provides a dependency", doc: "missing-dependency",
-			want: `service "catalog" (fxmodule_test.NewCatalogFrom at mistakes_test.go:41): takes fxmodule_test.CatalogConfig (parameter 0), which nothing provides: provide it with fx.Provide or fx.Supply`,
-			give: []fx.Option{
-				fxmodule.Service("catalog", NewCatalogFrom),
-			},
-		},
-		{
 			name: "a name is misspelled", doc: "name-typo",
-			want: "controller fxmodule_test.NewShopPage at mistakes_test.go:57: takes *fxmodule_test.Catalog `name:\"catlog\"` (ShopParams.Catalog), but no service is named \"catlog\": did you mean \"catalog\"? (services that are a *fxmodule_test.Catalog: \"catalog\")",
+			want: "controller fxmodule_test.NewShopPage at mistakes_test.go:58: takes *fxmodule_test.Catalog `name:\"catlog\"` (ShopParams.Catalog), but no service is named \"catlog\": did you mean \"catalog\"? (services that are a *fxmodule_test.Catalog: \"catalog\")",
 			give: []fx.Option{
 				fxmodule.Service("catalog", NewCatalog),
 				fxmodule.Controllers(NewShopPage),
@@ -151,7 +144,7 @@ func mistakes() []mistake {
 		},
 		{
 			name: "a service is taken by type, and none is of it", doc: "by-type-none",
-			want: `service "checkout" (fxmodule_test.NewCheckout at mistakes_test.go:79): takes *fxmodule_test.Catalog (parameter 0), but no service is a *fxmodule_test.Catalog: provide one with fxmodule.Service(name, constructor); a service provided otherwise is never started`,
+			want: `service "checkout" (fxmodule_test.NewCheckout at mistakes_test.go:80): takes *fxmodule_test.Catalog (parameter 0), but no service is a *fxmodule_test.Catalog: provide one with fxmodule.Service(name, constructor); a service provided otherwise is never started`,
 			give: []fx.Option{
 				fx.Provide(NewCatalog), // not fxmodule.Service: never started
 				fxmodule.Service("checkout", NewCheckout),
@@ -163,7 +156,7 @@ func mistakes() []mistake {
 		},
 		{
 			name: "a service is taken by type, and two are of it", doc: "by-type-two",
-			want: "service \"checkout\" (fxmodule_test.NewCheckout at mistakes_test.go:79): takes *fxmodule_test.Catalog (parameter 0), but 2 services are a *fxmodule_test.Catalog, \"archive\" (fxmodule_test.NewCatalog at mistakes_test.go:20) and \"catalog\" (fxmodule_test.NewCatalog at mistakes_test.go:20): take one by its name, with a `name:\"archive\"` tag (fxmodule.ParamTags for a parameter)",
+			want: "service \"checkout\" (fxmodule_test.NewCheckout at mistakes_test.go:80): takes *fxmodule_test.Catalog (parameter 0), but 2 services are a *fxmodule_test.Catalog, \"archive\" (fxmodule_test.NewCatalog at mistakes_test.go:21) and \"catalog\" (fxmodule_test.NewCatalog at mistakes_test.go:21): take one by its name, with a `name:\"archive\"` tag (fxmodule.ParamTags for a parameter)",
 			give: []fx.Option{
 				fxmodule.Service("catalog", NewCatalog),
 				fxmodule.Service("archive", NewCatalog),
@@ -177,12 +170,12 @@ func mistakes() []mistake {
 		},
 		{
 			name: "a service takes its own type by type",
-			want: "service \"catalog\" (fxmodule_test.mistakes.func2 at wiring_errors_test.go:181): takes *fxmodule_test.Catalog (parameter 0) by type, and is a *fxmodule_test.Catalog itself: take the other service by its name, with a `name:\"…\"` tag",
-			give: []fx.Option{fxmodule.Service("catalog", func(*Catalog) *Catalog { return &Catalog{} })},
+			want: "service \"catalog\" (fxmodule_test.init.func2 at mistakes_test.go:194): takes *fxmodule_test.Catalog (parameter 0) by type, and is a *fxmodule_test.Catalog itself: take the other service by its name, with a `name:\"…\"` tag",
+			give: []fx.Option{catalogFromCatalog},
 		},
 		{
 			name: "an interface is taken by the name of a service not provided as it", doc: "not-as",
-			want: "service \"quotes\" (fxmodule_test.NewQuotes at mistakes_test.go:103): takes fxmodule_test.Pricer `name:\"prices\"` (QuoteParams.Prices), but service \"prices\" is not provided as fxmodule_test.Pricer: add fxmodule.As(new(fxmodule_test.Pricer)) to its fxmodule.Service",
+			want: "service \"quotes\" (fxmodule_test.NewQuotes at mistakes_test.go:104): takes fxmodule_test.Pricer `name:\"prices\"` (QuoteParams.Prices), but service \"prices\" is not provided as fxmodule_test.Pricer: add fxmodule.As(new(fxmodule_test.Pricer)) to its fxmodule.Service",
 			give: []fx.Option{
 				fxmodule.Service("prices", NewPriceList),
 				fxmodule.Service("quotes", NewQuotes),
@@ -194,7 +187,7 @@ func mistakes() []mistake {
 		},
 		{
 			name: "a name is given twice", doc: "duplicate-name",
-			want: `service "catalog" (fxmodule_test.NewPriceList at mistakes_test.go:87): sprag: duplicate name: service "catalog" (fxmodule_test.NewCatalog at mistakes_test.go:20) has that name too: give each service its own name`,
+			want: `service "catalog" (fxmodule_test.NewPriceList at mistakes_test.go:88): sprag: duplicate name: service "catalog" (fxmodule_test.NewCatalog at mistakes_test.go:21) has that name too: give each service its own name`,
 			give: []fx.Option{
 				fxmodule.Service("catalog", NewCatalog),
 				fxmodule.Service("catalog", NewPriceList),
@@ -206,12 +199,12 @@ func mistakes() []mistake {
 		},
 		{
 			name: "a name is given twice to services of one type", appOnly: true,
-			want: `service "catalog" (fxmodule_test.NewCatalog at mistakes_test.go:20): sprag: duplicate name: service "catalog" (fxmodule_test.NewCatalog at mistakes_test.go:20) has that name too: give each service its own name`,
+			want: `service "catalog" (fxmodule_test.NewCatalog at mistakes_test.go:21): sprag: duplicate name: service "catalog" (fxmodule_test.NewCatalog at mistakes_test.go:21) has that name too: give each service its own name`,
 			give: []fx.Option{fxmodule.Service("catalog", NewCatalog), fx.Options(fxmodule.Service("catalog", NewCatalog))},
 		},
 		{
 			name: "two services take each other", doc: "cycle", appOnly: true,
-			want: `service "payments" (fxmodule_test.NewPayments at mistakes_test.go:125): takes service "invoices" (fxmodule_test.NewInvoices at mistakes_test.go:127), which takes it in turn, so fx can construct neither: let one find the other when it starts (sprag.Get on the *sprag.Registry, in its OnStart) instead of taking it in its constructor`,
+			want: `service "payments" (fxmodule_test.NewPayments at mistakes_test.go:126): takes service "invoices" (fxmodule_test.NewInvoices at mistakes_test.go:128), which takes it in turn, so fx can construct neither: let one find the other when it starts (sprag.Get on the *sprag.Registry, in its OnStart) instead of taking it in its constructor`,
 			give: []fx.Option{
 				fxmodule.Service("payments", NewPayments),
 				fxmodule.Service("invoices", NewInvoices),
@@ -223,7 +216,7 @@ func mistakes() []mistake {
 		},
 		{
 			name: "fx.Annotate gives the result a tag", doc: "annotate",
-			want: `service "catalog" (fxmodule_test.NewCatalog at mistakes_test.go:20): fx.Annotate(fxmodule_test.NewCatalog, …) is annotated with fx.ResultTags: the service is named by fxmodule.Service; drop it`,
+			want: `service "catalog" (fxmodule_test.NewCatalog at mistakes_test.go:21): fx.Annotate(fxmodule_test.NewCatalog, …) is annotated with fx.ResultTags: the service is named by fxmodule.Service; drop it`,
 			give: []fx.Option{
 				fxmodule.Service("catalog", fx.Annotate(NewCatalog, fx.ResultTags(`name:"catalog"`))),
 			},
@@ -234,12 +227,12 @@ func mistakes() []mistake {
 		},
 		{
 			name: "fx.Annotate refused its annotations",
-			want: `service "catalog" (fxmodule.Service at wiring_errors_test.go:238): fx.Annotate failed: tag key is invalid, Use group, name or optional as tag keys`,
-			give: []fx.Option{fxmodule.Service("catalog", fx.Annotate(NewCatalog, fx.ParamTags(`nom:"x"`)))},
+			want: `service "catalog" (fxmodule.Service at mistakes_test.go:192): fx.Annotate failed: tag key is invalid, Use group, name or optional as tag keys`,
+			give: []fx.Option{refusedAnnotation},
 		},
 		{
 			name: "a service is taken from a group, and nothing starts it", doc: "unmanaged", start: true,
-			want: "service \"reports\" (fxmodule_test.NewReports at mistakes_test.go:161): took []*fxmodule_test.Catalog `group:\"catalogs\"` (ReportsParams.Catalogs), whose *fxmodule_test.Catalog embeds sprag.Service, but no fxmodule.Service provides it and nothing started it: provide it with fxmodule.Service(name, constructor), or adopt it in OnStart",
+			want: "service \"reports\" (fxmodule_test.NewReports at mistakes_test.go:162): took []*fxmodule_test.Catalog `group:\"catalogs\"` (ReportsParams.Catalogs), whose *fxmodule_test.Catalog embeds sprag.Service, but no fxmodule.Service provides it and nothing started it: provide it with fxmodule.Service(name, constructor), or adopt it in OnStart",
 			give: []fx.Option{
 				catalogInGroup,
 				fxmodule.Service("reports", NewReports),
@@ -251,12 +244,12 @@ func mistakes() []mistake {
 		},
 		{
 			name: "a controller's constructor returns something else than a controller",
-			want: `controller fxmodule_test.NewCatalog at mistakes_test.go:20: returns *fxmodule_test.Catalog, which is not a controllers.Controller: give it the methods Route() string and Load(ctx, *controllers.Request) (any, error)`,
-			give: []fx.Option{fxmodule.Controllers(NewCatalog)},
+			want: `controller fxmodule_test.NewCatalog at mistakes_test.go:21: returns *fxmodule_test.Catalog, which is not a controllers.Controller: give it the methods Route() string and Load(ctx, *controllers.Request) (any, error)`,
+			give: []fx.Option{controllerOfCatalog},
 		},
 		{
 			name: "two mistakes", doc: "several",
-			want: "service \"catalog\" (fxmodule_test.NewCatalogValue at mistakes_test.go:23): returns fxmodule_test.Catalog, a struct value: return *fxmodule_test.Catalog, a pointer, so that the service is not copied\nservice \"prices\" (fxmodule_test.NewPrices at mistakes_test.go:33): returns *fxmodule_test.Prices, which does not embed sprag.Service: embed sprag.Service in the struct and return a pointer to it",
+			want: "service \"catalog\" (fxmodule_test.NewCatalogValue at mistakes_test.go:24): returns fxmodule_test.Catalog, a struct value: return *fxmodule_test.Catalog, a pointer, so that the service is not copied\nservice \"prices\" (fxmodule_test.NewPrices at mistakes_test.go:34): returns *fxmodule_test.Prices, which does not embed sprag.Service: embed sprag.Service in the struct and return a pointer to it",
 			give: []fx.Option{
 				fxmodule.Service("catalog", NewCatalogValue),
 				fxmodule.Service("prices", NewPrices),
@@ -307,10 +300,8 @@ func TestWiringErrors(t *testing.T) {
 					require.NoError(t, perr)
 					perr = plain.Start(context.Background())
 				}
-				if tt.doc != "missing-dependency" { // fx.New without LogFxEvents does not know what is provided
-					require.Error(t, perr)
-					assert.Contains(t, perr.Error(), err.Error(), "fx.New's error holds the message")
-				}
+				require.Error(t, perr)
+				assert.Contains(t, perr.Error(), err.Error(), "fx.New's error holds the message")
 			}
 
 			if tt.fixed != nil {
@@ -398,4 +389,20 @@ func TestWiringErrorsInJSONLogs(t *testing.T) {
 	assert.NotContains(t, errorLines[0], "errorVerbose")
 	assert.NotContains(t, errorLines[0], "stacktrace")
 	assert.NotContains(t, buf.String(), "makeFuncStub")
+}
+
+// TestFxErrorsNameTheConstructor checks what fx and dig report themselves,
+// such as a dependency that nothing provides: the user's constructor, by
+// name and location, never the function fxmodule builds with reflect.
+func TestFxErrorsNameTheConstructor(t *testing.T) {
+	t.Parallel()
+	logger, logs := observed(t)
+	app := fxmodule.App(fx.Supply(logger), fxmodule.Service("catalog", NewCatalogFrom))
+	err := app.Err()
+	require.Error(t, err)
+	assert.Regexp(t, `missing dependencies for function "github.com/sprag-go/sprag/fxmodule_test".NewCatalogFrom \(\S*mistakes_test.go:\d+\): missing type: fxmodule_test.CatalogConfig$`, err.Error())
+	assert.NotContains(t, err.Error(), "makeFuncStub")
+	failures := logs.FilterLevelExact(zap.ErrorLevel).All()
+	require.Len(t, failures, 1)
+	assert.Equal(t, err.Error(), failures[0].ContextMap()["error"])
 }

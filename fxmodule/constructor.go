@@ -20,7 +20,6 @@ var (
 	serviceType   = reflect.TypeFor[sprag.Service]()
 	inType        = reflect.TypeFor[fx.In]()
 	outType       = reflect.TypeFor[fx.Out]()
-	lifecycleType = reflect.TypeFor[fx.Lifecycle]()
 	wiringType    = reflect.TypeFor[*wiring]()
 )
 

@@ -108,7 +108,7 @@ func controller(ctor any) fx.Option {
 	}
 	plans, deps := planParams(d.ctor, nil)
 	d.deps = deps
-	return fx.Options(fx.Provide(located(controllerWrapper(d, plans).Interface(), d.ctor.pc()), d.provide), requireModule(d))
+	return fx.Options(fx.Provide(located(controllerWrapper(d, plans).Interface(), d.ctor.pc()), d.provide), requireModule)
 }
 
 // serverOptionsOut adds the options of one ServerOptions call.

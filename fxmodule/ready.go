@@ -50,9 +50,9 @@ func newReady(l *logger, bus *eventbus.Bus, registry *sprag.Registry) *Ready {
 }
 
 // Done returns a channel that is closed once every service has started:
-// right after the start hook of the service appended last, which is after
-// the hooks of Module and of every [Service]. Hooks that the app appends
-// after them run after Done is closed. Done is never closed when a service
+// by Ready's own start hook, which comes after the hooks of every
+// [Service] and of what they take. Hooks that the app's own invokes
+// append run after Done is closed. Done is never closed when a service
 // fails to start.
 func (r *Ready) Done() <-chan struct{} { return r.done }
 

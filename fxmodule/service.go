@@ -119,7 +119,7 @@ func newService(name string, ctor any, cfg serviceConfig, launch bool) *serviceO
 	plans, deps := planParams(d.ctor, d.out)
 	d.deps = deps
 	return &serviceOption{
-		Option: fx.Options(fx.Provide(located(serviceWrapper(d, plans, launch).Interface(), d.ctor.pc()), d.provide), requireModule(d)),
+		Option: fx.Options(fx.Provide(located(serviceWrapper(d, plans, launch).Interface(), d.ctor.pc()), d.provide), requireModule),
 		decl:   d,
 	}
 }
@@ -133,7 +133,7 @@ type serviceOption struct {
 
 // declOnly declares d without providing it: the option of a service that
 // cannot be provided, whose mistake the wiring check reports.
-func declOnly(d *decl) fx.Option { return fx.Options(fx.Provide(d.provide), requireModule(d)) }
+func declOnly(d *decl) fx.Option { return fx.Options(fx.Provide(d.provide), requireModule) }
 
 // checkName says what is wrong with a service's name.
 func checkName(name string) error {
@@ -191,16 +191,20 @@ type moduleIn struct {
 	Wiring *wiring `optional:"true"`
 }
 
+// errNoModule is the error of an app with services and no Module.
+var errNoModule = errors.New("fxmodule.Service and fxmodule.Controllers need fxmodule.Module, " +
+	"which checks, constructs and runs the services: add it to fx.New, first, or build the app with fxmodule.App")
+
 // requireModule fails the app when it has no Module: without it, nothing
-// would construct, run or even check the service of d.
-func requireModule(d *decl) fx.Option {
-	return fx.Invoke(func(p moduleIn) error {
-		if p.Wiring == nil {
-			return d.wiringError(fmt.Errorf("the app has no fxmodule.Module: add it to fx.New, which is what constructs and runs the %s", d.kind))
-		}
-		return nil
-	})
-}
+// would construct, run or even check its services. It is one option for
+// every Service and Controllers call, built once: an option records the
+// stack of its making, which costs more than the invoke.
+var requireModule = fx.Invoke(func(p moduleIn) error {
+	if p.Wiring == nil {
+		return errNoModule
+	}
+	return nil
+})
 
 // Providers provides each service of the map, as [Service] does, in the
 // order of their names: the seed's providers={...}. Constructors may

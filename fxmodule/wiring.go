@@ -34,8 +34,9 @@ type decl struct {
 	problem error // a mistake found when the option was built
 }
 
-// declOut puts a decl in declGroup. Its constructor is a plain function
-// of a static type, so that declaring costs fx little.
+// declOut puts a decl in the group Module reads. Its constructor is a
+// plain function of a static type, so that declaring costs fx little (no
+// annotation to build).
 type declOut struct {
 	fx.Out
 	Decl *decl `group:"sprag.decl"`
@@ -57,9 +58,10 @@ func (d *decl) provides(t reflect.Type, name string) bool {
 // wrapper (dig builds a parameter object anew for every call of a
 // constructor that takes one).
 type wiring struct {
-	runtime  sprag.Runtime
-	registry *sprag.Registry
-	watch    *deadlineWatch
+	lifecycle fx.Lifecycle
+	runtime   sprag.Runtime
+	registry  *sprag.Registry
+	watch     *deadlineWatch
 
 	decls  []*decl                  // in source order of their constructors
 	byName map[string][]*decl       // services by name
@@ -79,20 +81,22 @@ type unmanaged struct {
 
 type wiringParams struct {
 	fx.In
-	Runtime  sprag.Runtime
-	Registry *sprag.Registry
-	Watch    *deadlineWatch
-	Decls    []*decl `group:"sprag.decl"`
+	Lifecycle fx.Lifecycle
+	Runtime   sprag.Runtime
+	Registry  *sprag.Registry
+	Watch     *deadlineWatch
+	Decls     []*decl `group:"sprag.decl"`
 }
 
 func newWiring(p wiringParams) *wiring {
 	w := &wiring{
-		runtime:  p.Runtime,
-		registry: p.Registry,
-		watch:    p.Watch,
-		decls:    slices.Clone(p.Decls),
-		byName:   make(map[string][]*decl),
-		byType:   make(map[reflect.Type][]*decl),
+		lifecycle: p.Lifecycle,
+		runtime:   p.Runtime,
+		registry:  p.Registry,
+		watch:     p.Watch,
+		decls:     slices.Clone(p.Decls),
+		byName:    make(map[string][]*decl),
+		byType:    make(map[reflect.Type][]*decl),
 	}
 	// fx shuffles value groups; the constructors' source positions give
 	// the messages an order that does not change from run to run.
@@ -114,14 +118,14 @@ func newWiring(p wiringParams) *wiring {
 
 // register binds svc, registers it and appends its hook, when fx has
 // constructed it.
-func (w *wiring) register(d *decl, svc sprag.Interface, lc fx.Lifecycle) error {
+func (w *wiring) register(d *decl, svc sprag.Interface) error {
 	if err := sprag.Bind(svc, d.name, w.runtime); err != nil {
 		return d.wiringError(err)
 	}
 	if err := w.registry.Provide(d.name, svc); err != nil {
 		return d.wiringError(err)
 	}
-	lc.Append(w.watch.hook(svc))
+	w.lifecycle.Append(w.watch.hook(svc))
 	return nil
 }
 

@@ -41,8 +41,7 @@ func located(fn any, pc uintptr) any {
 }
 
 // serviceWrapper returns the function fx calls to construct the service
-// of d: it takes the lifecycle, the app's wiring and what d's constructor
-// takes (as plans ask for it), calls the constructor, binds, registers and
+// of d: it takes the app's wiring and what d's constructor takes (as plans ask for it), calls the constructor, binds, registers and
 // hooks the service, and provides it as its type named d.name, in the
 // by-type group, as each interface of As named d.name, and, when launch
 // is set, in the launch group.
@@ -65,9 +64,8 @@ func serviceWrapper(d *decl, plans []paramPlan, launch bool) reflect.Value {
 	}
 	out := reflect.StructOf(fields)
 
-	return makeWrapper(d, plans, []reflect.Type{lifecycleType, wiringType}, out, func(extra []reflect.Value, res reflect.Value) (reflect.Value, error) {
-		lc, w := extra[0].Interface().(fx.Lifecycle), extra[1].Interface().(*wiring)
-		if err := w.register(d, res.Interface().(sprag.Interface), lc); err != nil {
+	return makeWrapper(d, plans, out, func(w *wiring, res reflect.Value) (reflect.Value, error) {
+		if err := w.register(d, res.Interface().(sprag.Interface)); err != nil {
 			return reflect.Value{}, err
 		}
 		v := reflect.New(out).Elem()
@@ -88,23 +86,24 @@ type controllerOut struct {
 // controller of d and provide it to the app's server.
 func controllerWrapper(d *decl, plans []paramPlan) reflect.Value {
 	out := reflect.TypeFor[controllerOut]()
-	return makeWrapper(d, plans, []reflect.Type{wiringType}, out, func(_ []reflect.Value, res reflect.Value) (reflect.Value, error) {
+	return makeWrapper(d, plans, out, func(_ *wiring, res reflect.Value) (reflect.Value, error) {
 		return reflect.ValueOf(controllerOut{Controller: res.Interface().(controllers.Controller)}), nil
 	})
 }
 
-// makeWrapper builds a function that takes extra, then the parameters of
-// plans, and returns (out, error). It converts the parameters, calls d's
-// constructor, refuses an error or a nil result with a *WiringError,
-// notes the unmanaged services it was given (see wiring.inspect; extra's
-// last element is the *wiring) and hands the result to finish.
-func makeWrapper(d *decl, plans []paramPlan, extra []reflect.Type, out reflect.Type,
-	finish func(extra []reflect.Value, res reflect.Value) (reflect.Value, error),
+// makeWrapper builds a function that takes the app's *wiring, then the
+// parameters of plans, and returns (out, error): one plain parameter of
+// fxmodule's, since fx inspects every parameter of every constructor. It
+// converts the parameters, calls d's constructor, refuses an error or a
+// nil result with a *WiringError, notes the unmanaged services it was
+// given (see wiring.inspect) and hands the result to finish.
+func makeWrapper(d *decl, plans []paramPlan, out reflect.Type,
+	finish func(w *wiring, res reflect.Value) (reflect.Value, error),
 ) reflect.Value {
 	fn := d.ctor.fn
 	ft := fn.Type()
-	in := make([]reflect.Type, 0, len(extra)+len(plans))
-	in = append(in, extra...) // first: a variadic parameter must stay last
+	in := make([]reflect.Type, 0, 1+len(plans))
+	in = append(in, wiringType) // first: a variadic parameter must stay last
 	for _, p := range plans {
 		in = append(in, p.in)
 	}
@@ -113,7 +112,7 @@ func makeWrapper(d *decl, plans []paramPlan, extra []reflect.Type, out reflect.T
 	fail := func(err error) []reflect.Value { return []reflect.Value{zero, reflect.ValueOf(&err).Elem()} }
 
 	return reflect.MakeFunc(wrapped, func(args []reflect.Value) []reflect.Value {
-		head, params := args[:len(extra)], args[len(extra):]
+		w, params := args[0].Interface().(*wiring), args[1:]
 		for i, p := range plans {
 			if p.convert == nil {
 				continue
@@ -136,9 +135,8 @@ func makeWrapper(d *decl, plans []paramPlan, extra []reflect.Type, out reflect.T
 		if isNilValue(res[0]) {
 			return fail(d.wiringError(fmt.Errorf("returned a nil %s: return the %s, or an error that says why there is none", ft.Out(0), d.kind)))
 		}
-		w := head[len(head)-1].Interface().(*wiring)
 		w.inspect(d, params)
-		v, err := finish(head, res[0])
+		v, err := finish(w, res[0])
 		if err != nil {
 			var we *WiringError
 			if !errors.As(err, &we) {

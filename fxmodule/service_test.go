@@ -315,3 +315,36 @@ func TestServiceWithoutModule(t *testing.T) {
 			"which checks, constructs and runs the services: add it to fx.New, first, or build the app with fxmodule.App")
 	}
 }
+
+// ring is a service of a cycle: it takes the service named next.
+type ring struct{ sprag.Service }
+
+func ringService(name, next string) fx.Option {
+	return fxmodule.Service(name, func(*ring) *ring { return &ring{} }, fxmodule.ParamTags(`name:"`+next+`"`))
+}
+
+func TestAppReportsCycles(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		give []fx.Option
+		want string
+	}{
+		{"three services", []fx.Option{ringService("a", "b"), fx.Options(ringService("b", "c"), ringService("c", "a"))},
+			`takes, through others, services that take it in turn, "b" (`},
+		{"a service that takes its own name", []fx.Option{ringService("a", "a")},
+			`takes itself, by its own name "a", so fx cannot construct it`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			logger, _ := observed(t)
+			err := fxmodule.App(append(tt.give, fx.Supply(logger))...).Err()
+			var we *fxmodule.WiringError
+			require.ErrorAs(t, err, &we)
+			assert.Equal(t, "a", we.Service)
+			assert.Contains(t, err.Error(), tt.want)
+			assert.NotContains(t, err.Error(), "\n", "one mistake, one line")
+		})
+	}
+}

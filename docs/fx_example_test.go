@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"strings"
 	"time"
 
 	"go.uber.org/fx"
@@ -107,9 +106,12 @@ func Example_fxConstructorError() {
 		fxmodule.Service("email", NewEmailService),
 	)
 	err := app.Err() // also returned by app.Start; app.Run exits with status 1
-	fmt.Println(strings.Contains(err.Error(), `construct service "email": EMAIL_KEY is not set`))
+	var wiringErr *fxmodule.WiringError
+	if errors.As(err, &wiringErr) { // fx.New's error holds fxmodule's
+		fmt.Println(wiringErr.Service, wiringErr.Constructor, "|", wiringErr.Err)
+	}
 	// Output:
-	// true
+	// email docs_test.NewEmailService | EMAIL_KEY is not set
 }
 
 // Step prints its start and stop; a non-nil fail makes its OnStart fail.
@@ -291,4 +293,51 @@ func Example_fxLogs() {
 	// debug fx OnStart hook executed
 	// info service started map[service:db]
 	// 0
+}
+
+// Audit takes the metrics service by its type, without a tag: one
+// service is a *MetricsService.
+type Audit struct {
+	sprag.Service
+	metrics *MetricsService
+}
+
+func NewAudit(metrics *MetricsService) *Audit { return &Audit{metrics: metrics} }
+
+func Example_fxByType() {
+	var audit *Audit
+	app := fx.New(fxmodule.Module, fx.Supply(zap.NewNop()), fx.NopLogger,
+		fxmodule.Service("audit", NewAudit),
+		fxmodule.Service("metrics", NewMetricsService),
+		fx.Populate(fx.Annotate(&audit, fx.ParamTags(`name:"audit"`))),
+	)
+	if err := app.Start(context.Background()); err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(audit.metrics.Name(), audit.metrics.State())
+	_ = app.Stop(context.Background())
+	// Output:
+	// metrics running
+}
+
+func Example_fxParamTags() {
+	var audit *Audit
+	app := fx.New(fxmodule.Module, fx.Supply(zap.NewNop()), fx.NopLogger,
+		fxmodule.Service("metrics", NewMetricsService),
+		fxmodule.Service("shadow-metrics", NewMetricsService),
+		// Two services are a *MetricsService: name the one NewAudit takes.
+		fxmodule.Service("audit", NewAudit, fxmodule.ParamTags(`name:"shadow-metrics"`)),
+		// The same with fx's own annotation:
+		// fxmodule.Service("audit", fx.Annotate(NewAudit, fx.ParamTags(`name:"shadow-metrics"`))),
+		fx.Populate(fx.Annotate(&audit, fx.ParamTags(`name:"audit"`))),
+	)
+	if err := app.Start(context.Background()); err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(audit.metrics.Name())
+	_ = app.Stop(context.Background())
+	// Output:
+	// shadow-metrics
 }

@@ -109,3 +109,56 @@ func TestStopTimeout(t *testing.T) {
 		close(exporter.release)
 	})
 }
+
+// Hangs is a service whose OnStart ignores its context until released.
+type Hangs struct {
+	sprag.Service
+	release chan struct{}
+}
+
+func (h *Hangs) OnStart(ctx context.Context) error {
+	<-h.release
+	return nil
+}
+
+// MetricsStop records the context its OnStop got.
+type MetricsStop struct {
+	MetricsService
+	stopDeadline time.Duration
+	stopErr      error
+}
+
+func (m *MetricsStop) OnStop(ctx context.Context) error {
+	deadline, _ := ctx.Deadline()
+	m.stopDeadline, m.stopErr = time.Until(deadline), ctx.Err()
+	return nil
+}
+
+// TestStartTimeoutNamesTheService shows a start whose context ends while
+// a service's OnStart ignores it: App's Start names the service, and the
+// services that had started are stopped with a fresh context bounded by
+// the stop timeout.
+func TestStartTimeoutNamesTheService(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		metrics := &MetricsStop{}
+		hangs := &Hangs{release: make(chan struct{})}
+		defer close(hangs.release)
+		app := fxmodule.App(fx.Supply(zap.NewNop()),
+			fx.StartTimeout(10*time.Second),
+			fx.StopTimeout(5*time.Second),
+			fxmodule.Service("metrics", func() *MetricsStop { return metrics }),
+			fxmodule.Service("importer", func() *Hangs { return hangs }),
+		)
+		ctx, cancel := context.WithTimeout(context.Background(), app.StartTimeout())
+		defer cancel()
+
+		err := app.Start(ctx) // returns once the services that started are stopped
+
+		require.ErrorIs(t, err, context.DeadlineExceeded)
+		assert.Equal(t, `start service "importer": still starting when the start ended: context deadline exceeded`, err.Error())
+		assert.Equal(t, sprag.Stopped, metrics.State())
+		require.NoError(t, metrics.stopErr, "OnStop's context had not ended")
+		assert.Equal(t, 5*time.Second, metrics.stopDeadline, "it ends at fx.StopTimeout")
+	})
+}

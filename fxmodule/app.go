@@ -2,7 +2,9 @@ package fxmodule
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"os"
 
 	"go.uber.org/fx"
 	"go.uber.org/zap"
@@ -11,11 +13,35 @@ import (
 	"github.com/sprag-go/sprag/sprag"
 )
 
+// EnvAddr is the environment variable [App] reads the HTTP server's
+// address from; [DefaultAddr] when it is unset or empty.
+const EnvAddr = "SPRAG_ADDR"
+
+// DefaultAddr is the address App's HTTP server listens on without
+// SPRAG_ADDR: this machine only. Listening on every interface is a choice
+// to make explicitly, with SPRAG_ADDR=":8080".
+const DefaultAddr = "localhost:8080"
+
+// Application is the fx app of a sprag program, as [App] builds it: an
+// *fx.App whose Err, Start and Run say what went wrong in fxmodule's
+// terms. Its other methods are fx.App's.
+type Application struct {
+	*fx.App
+	link *appLink
+}
+
+// appLink is how App reaches the parts of Module it needs after fx.New.
+type appLink struct {
+	watch *deadlineWatch
+}
+
 // App returns the fx app of a sprag program: [Module], fx's own events
-// logged through zap ([LogFxEvents]), and opts, such as [Providers],
-// [Service], [Controllers], fx.Supply(logger) or fx.StopTimeout. It is
-// fx.New with those options; call Run on it to start, wait for SIGINT or
-// SIGTERM, and stop every service in reverse order.
+// logged through zap ([LogFxEvents]), the HTTP server's address from
+// SPRAG_ADDR ([EnvAddr], default [DefaultAddr]; a ServerOptions address
+// of the app's own wins), and opts, such as [Providers], [Service],
+// [Controllers], fx.Supply(logger) or fx.StopTimeout. Call Run on it to
+// start, wait for SIGINT or SIGTERM, and stop every service in reverse
+// order.
 //
 //	fxmodule.App(
 //		fxmodule.Providers(map[string]any{
@@ -24,8 +50,73 @@ import (
 //		}),
 //		fxmodule.Controllers(NewDashboardController),
 //	).Run()
-func App(opts ...fx.Option) *fx.App {
-	return fx.New(append([]fx.Option{Module, LogFxEvents}, opts...)...)
+//
+// Before fx builds the app, App checks the services among opts (given
+// directly or inside fx.Options; not inside an fx.Module) for two that
+// share a name and for services that take each other in a cycle: fx
+// would report those in its own terms, and App reports them as
+// *[WiringError]s.
+func App(opts ...fx.Option) *Application {
+	link := &appLink{}
+	addr := os.Getenv(EnvAddr)
+	if addr == "" {
+		addr = DefaultAddr
+	}
+	all := []fx.Option{Module, LogFxEvents, fx.Supply(link, &serverDefaults{addr: addr})}
+	all = append(all, precheck(opts)...)
+	a := &Application{App: fx.New(all...), link: link}
+	if link.watch != nil {
+		link.watch.setStopTimeout(a.StopTimeout())
+	}
+	return a
+}
+
+// Err returns the error of fx.New: for wiring mistakes, the
+// *[WiringError]s alone, without fx's and dig's layers around them.
+func (a *Application) Err() error { return reduceError(a.App.Err()) }
+
+// Start starts the app as fx.App's Start does, and returns its error as
+// Err does. When ctx ends before every service has started, the error
+// names the service that was starting then, and Start returns once the
+// services that had started are stopped again (which the stop timeout
+// bounds).
+func (a *Application) Start(ctx context.Context) error {
+	err := a.App.Start(ctx)
+	if err == nil {
+		return nil
+	}
+	if ctx.Err() != nil && a.link.watch != nil {
+		a.link.watch.waitRollback()
+		err = a.link.watch.startError(err)
+	}
+	return reduceError(err)
+}
+
+// Run starts the app within fx.StartTimeout, waits for SIGINT, SIGTERM or
+// an fx.Shutdowner's shutdown, and stops it within fx.StopTimeout, as
+// fx.App's Run does. On a failed start or stop it exits the process with
+// status 1, the failure having been logged once ([LogFxEvents]); after a
+// shutdown with an exit code, it exits with that code.
+func (a *Application) Run() {
+	if code := a.run(); code != 0 {
+		os.Exit(code)
+	}
+}
+
+// run is Run without the exit: it returns the exit code.
+func (a *Application) run() int {
+	startCtx, cancel := context.WithTimeout(context.Background(), a.StartTimeout())
+	defer cancel()
+	if err := a.Start(startCtx); err != nil {
+		return 1
+	}
+	sig := <-a.Wait()
+	stopCtx, cancel := context.WithTimeout(context.Background(), a.StopTimeout())
+	defer cancel()
+	if err := a.Stop(stopCtx); err != nil {
+		return 1
+	}
+	return sig.ExitCode
 }
 
 // ShutdownOnTaskGiveUp makes the app shut down with exitCode when a task
@@ -35,7 +126,7 @@ func App(opts ...fx.Option) *fx.App {
 // exitCode must not be 0.
 func ShutdownOnTaskGiveUp(exitCode int) fx.Option {
 	if exitCode == 0 {
-		return fx.Error(fmt.Errorf("fxmodule.ShutdownOnTaskGiveUp: the exit code must not be 0"))
+		return fx.Error(errors.New("fxmodule.ShutdownOnTaskGiveUp: the exit code must not be 0"))
 	}
 	return fx.Invoke(func(bus *eventbus.Bus, sd fx.Shutdowner, l *logger) error {
 		_, err := sprag.TaskGaveUp.Listen(bus, func(_ context.Context, f sprag.TaskFailure) error {
@@ -43,6 +134,9 @@ func ShutdownOnTaskGiveUp(exitCode int) fx.Option {
 				zap.String("service", f.Service), zap.String("label", f.Label), zap.Int("exit_code", exitCode), zap.Error(f.Err))
 			return sd.Shutdown(fx.ExitCode(exitCode))
 		}, eventbus.WithName("fxmodule.ShutdownOnTaskGiveUp"))
-		return err
+		if err != nil {
+			return fmt.Errorf("fxmodule.ShutdownOnTaskGiveUp: %w", err)
+		}
+		return nil
 	})
 }

@@ -16,7 +16,7 @@ import (
 // with nothing to do, so that what is measured is the wiring.
 type benchService struct{ sprag.Service }
 
-var serviceCounts = []int{100, 1000}
+var serviceCounts = []int{1000, 5000}
 
 // BenchmarkAppStartStop times fx.New, Start and Stop of an app of n
 // services provided with fxmodule.Service.

@@ -4,39 +4,66 @@
 //
 // # Composing an app
 //
-//	fx.New(
-//		fxmodule.Module,                                 // bus, registry, runtime, logs
-//		fxmodule.Service("metrics", NewMetricsService), // provided as `name:"metrics"`
-//		fxmodule.Service("email", NewEmailService, fxmodule.As(new(Mailer))),
-//		fx.Supply(logger),                               // optional: the app's *zap.Logger
-//	).Run()
-//
-// or, with the seed's providers map, controllers and fx's events in zap:
-//
 //	fxmodule.App(
 //		fxmodule.Providers(map[string]any{"metrics": NewMetricsService, "email": NewEmailService}),
 //		fxmodule.Controllers(NewDashboardController),
 //	).Run()
 //
+// [App] is fx.New with [Module], fx's events logged through zap
+// ([LogFxEvents]) and the HTTP server's address from SPRAG_ADDR; its Err,
+// Start and Run report mistakes in fxmodule's terms. The same app with
+// fx.New:
+//
+//	fx.New(
+//		fxmodule.Module,                                 // first: bus, registry, runtime, logs, the wiring check
+//		fxmodule.LogFxEvents,                            // fx's events through zap
+//		fxmodule.Service("metrics", NewMetricsService), // provided as `name:"metrics"`, and by type
+//		fxmodule.Service("email", NewEmailService, fxmodule.As(new(Mailer))),
+//		fx.Supply(logger),                               // optional: the app's *zap.Logger
+//	).Run()
+//
 // # Services
 //
-// [Service] takes an ordinary fx constructor whose result embeds
-// sprag.Service. The service is provided under its name, constructed even
-// when nothing injects it, bound to the app's runtime, registered in the
-// app's *sprag.Registry, and started and stopped by one fx hook appended
-// when it is constructed. fx constructs dependencies first, so a service
-// starts after the services it takes and stops before them.
+// [Service] takes an ordinary fx constructor whose result is a pointer to
+// a struct that embeds sprag.Service. The service is provided under its
+// name, and by its type to the constructors given to Service and
+// [Controllers] when it is the only service of that type. It is
+// constructed when the app is built even when nothing takes it, bound to
+// the app's runtime, registered in the app's *sprag.Registry, and started
+// and stopped by one fx hook appended when it is constructed. fx
+// constructs dependencies first, so a service starts after the services
+// it takes and stops before them. [ParamTags] (or fx.Annotate with
+// fx.ParamTags) names a constructor's parameters.
+//
+// # Wiring mistakes
+//
+// [Module] checks the wiring of the whole app before it constructs
+// anything: every mistake fails fx.New with a *[WiringError] that names
+// the service, its constructor with the file and line, what is wrong and
+// what to do, such as a constructor returning a struct value, a misspelled
+// name (with the closest one), or a type that two services have. A value
+// embedding sprag.Service that a service or a controller takes from
+// elsewhere than fxmodule fails the start when nothing started it. The
+// errors of fx and dig name the user's constructors, never
+// "reflect".makeFuncStub. docs/wiring-errors.md shows every message.
+//
+// # Start and stop deadlines
 //
 // When a service fails to start, the app's Start returns the error, which
 // names the service, and fx stops the services that had started, in
-// reverse. When the start times out, fx's rollback receives an expired
-// context and skips every stop hook (fx issue 1035); [Ready] stops those
-// services itself, so that none of their timers or goroutines survives.
+// reverse. When the start's context ends first (fx.StartTimeout), fx's
+// rollback receives that ended context and runs no stop hook (fx issue
+// 1035): fxmodule then logs, at error level, which service was still
+// starting (App's Start names it in its error too), and stops the services
+// that had started, the last first, each with a fresh context bounded by
+// the app's stop timeout (see [StopTimeout]).
 //
 // A stop bounded by fx.StopTimeout returns at the deadline; work still
 // running then is named, service and task, in the error that fx logs for
-// the service's hook. fx runs no stop hook after that deadline; [Ready]
-// stops the services fx did not reach, with the ended context.
+// the service's hook. fx runs no stop hook after that deadline; fxmodule
+// stops the services fx did not reach, with the ended context, so that
+// their timers and tasks are cancelled at once. After a stop that met its
+// deadline, nothing of fxmodule runs any more.
 //
 // # Start and stop signals
 //
@@ -49,13 +76,14 @@
 //
 // Other modules reach every service through the *sprag.Registry: by name,
 // with sprag.Get, or all of them in registration order with All, and their
-// health with Health. fxmodule does not also put services in an fx value
-// group: the registry already holds them, in order, with their names.
+// health with Health.
 //
 // # Logs
 //
-// Services, the bus and fx itself log through the app's *zap.Logger: fx's
-// errors at error level and its other events at debug level. Package
-// fxmoduletest builds test apps with a zaptest logger, also inside a
-// testing/synctest bubble.
+// Services, the bus and fx itself log through the app's *zap.Logger, or,
+// without one, through Module's own: production JSON, or with [DevLogger]
+// or SPRAG_LOG=dev ([EnvLog]) human-readable lines with the level in
+// colour. [LogFxEvents] logs each failure once, on one line, and fx's
+// other events at debug level. Package fxmoduletest builds test apps with
+// a zaptest logger, also inside a testing/synctest bubble.
 package fxmodule

@@ -3,7 +3,6 @@ package fxmodule
 import (
 	"fmt"
 	"html/template"
-	"reflect"
 
 	"go.uber.org/fx"
 
@@ -15,42 +14,66 @@ import (
 // inject it as *controllers.Server tagged `name:"http"`.
 const HTTPServiceName = "http"
 
-const (
-	controllersGroup   = `group:"sprag.controllers"`
-	serverOptionsGroup = `group:"sprag.http.options"`
-)
-
-// serverProvide and serverTouch provide the app's controllers.Server as the
-// service "http". Module holds the provide; Controllers and Controller
-// hold the invoke, so that an app without controllers opens no port.
-var serverProvide, serverTouch = provideService(HTTPServiceName, newServer)
+// serverProvide provides the app's controllers.Server as the service
+// "http". Module holds it; Controllers adds the server to the services fx
+// constructs, so that an app without controllers opens no port.
+var serverProvide = newService(HTTPServiceName, newServer, serviceConfig{}, false)
 
 type serverParams struct {
 	fx.In
 	Registry    *sprag.Registry
 	Logger      *logger
 	Controllers []controllers.Controller `group:"sprag.controllers"`
-	Options     []controllers.Option     `group:"sprag.http.options"`
+	Options     [][]controllers.Option   `group:"sprag.http.options"`
+	Defaults    *serverDefaults          `optional:"true"`
 }
 
-// newServer builds the server with the app's logger, then the options of
-// ServerOptions and Shell, and mounts the controllers. Since it takes the
-// controllers, which take services, the server starts after every service
-// it serves and stops before them.
+// serverDefaults is what [App] sets for the server before the app's own
+// ServerOptions.
+type serverDefaults struct {
+	addr string
+}
+
+// newServer builds the server with the app's logger, App's address, then
+// the options of ServerOptions and Shell, and mounts the controllers.
+// Since it takes the controllers, which take services, the server starts
+// after every service it serves and stops before them.
 func newServer(p serverParams) (*controllers.Server, error) {
-	opts := append([]controllers.Option{controllers.WithLogger(p.Logger.Logger)}, p.Options...)
+	opts := []controllers.Option{controllers.WithLogger(p.Logger.Logger)}
+	if p.Defaults != nil && p.Defaults.addr != "" {
+		opts = append(opts, controllers.WithAddr(p.Defaults.addr))
+	}
+	for _, o := range p.Options {
+		opts = append(opts, o...)
+	}
 	opts = append(opts, controllers.WithControllers(p.Controllers...))
 	return controllers.NewServer(p.Registry, opts...)
 }
 
+// serverIn takes the app's server, to launch it.
+type serverIn struct {
+	fx.In
+	Server *controllers.Server `name:"http"`
+}
+
+// launchOut puts a service in the group that Module constructs.
+type launchOut struct {
+	fx.Out
+	Service sprag.Interface `group:"sprag.launch"`
+}
+
+func launchServer(p serverIn) launchOut { return launchOut{Service: p.Server} }
+
 // Controllers provides each constructor's result as a controller of the
 // app's HTTP server and runs that server as the service "http"
-// ([HTTPServiceName]). A constructor is an ordinary fx constructor: it
-// receives services by fx.In fields tagged `name:"…"`, and may return an
-// error. Its result must implement controllers.Controller; anything else
-// fails fx.New with an error naming the constructor. Route conflicts and
-// malformed routes fail fx.New too (the server is built while fx wires the
-// app), naming the routes and the controllers.
+// ([HTTPServiceName]). A constructor is an ordinary fx constructor, or
+// fx.Annotate of one with fx.ParamTags: it takes services by name, through
+// fx.In fields tagged `name:"…"`, or by type when one service is of that
+// type, and may return an error. Its result must implement
+// controllers.Controller. Mistakes fail fx.New with a *[WiringError] that
+// names the constructor, as for [Service]; route conflicts and malformed
+// routes fail fx.New too (the server is built while fx builds the app),
+// naming the routes and the controllers.
 //
 //	type DashboardParams struct {
 //		fx.In
@@ -61,32 +84,47 @@ func newServer(p serverParams) (*controllers.Server, error) {
 //
 //	fxmodule.Controllers(NewDashboardController)
 func Controllers(ctors ...any) fx.Option {
-	opts := []fx.Option{serverTouch}
+	opts := []fx.Option{fx.Provide(launchServer)}
 	for _, ctor := range ctors {
 		opts = append(opts, controller(ctor))
 	}
 	return fx.Options(opts...)
 }
 
-var controllerType = reflect.TypeFor[controllers.Controller]()
-
 func controller(ctor any) fx.Option {
-	ft := reflect.TypeOf(ctor)
-	if ft == nil || ft.Kind() != reflect.Func || ft.NumOut() == 0 || !ft.Out(0).Implements(controllerType) {
-		return fx.Error(fmt.Errorf("fxmodule.Controllers: %T is not a constructor of a controllers.Controller (a func whose first result has Route and Load)", ctor))
+	d := &decl{kind: controllerDecl, ctor: newConstructor(ctor, nil)}
+	d.problem = d.ctor.problem
+	if d.problem == nil {
+		ft := d.ctor.fn.Type()
+		switch {
+		case ft.NumOut() == 0 || ft.NumOut() > 2 || (ft.NumOut() == 2 && ft.Out(1) != errorType):
+			d.problem = fmt.Errorf("returns %d results: a controller's constructor returns the controller, and optionally an error", ft.NumOut())
+		case !ft.Out(0).Implements(controllerType):
+			d.problem = fmt.Errorf("returns %s, which is not a controllers.Controller: give it the methods Route() string and Load(ctx, *controllers.Request) (any, error)", ft.Out(0))
+		}
 	}
-	return fx.Provide(fx.Annotate(ctor, fx.As(new(controllers.Controller)), fx.ResultTags(controllersGroup)))
+	if d.problem != nil {
+		return declOnly(d)
+	}
+	plans, deps := planParams(d.ctor, nil)
+	d.deps = deps
+	return fx.Options(fx.Provide(located(controllerWrapper(d, plans).Interface(), d.ctor.pc()), d.provide), requireModule)
+}
+
+// serverOptionsOut adds the options of one ServerOptions call.
+type serverOptionsOut struct {
+	fx.Out
+	Options []controllers.Option `group:"sprag.http.options"`
 }
 
 // ServerOptions configures the app's HTTP server: its address, timeouts,
-// limits, shell. It may be given several times; the options apply in
-// order, after the app's logger.
+// limits, shell. The options of one call apply in order, after the app's
+// logger and [App]'s address. It may be given several times, but fx
+// gives the calls to the server in no set order: an option that sets the
+// same thing as another (two addresses, two shells) belongs in the same
+// call.
 func ServerOptions(opts ...controllers.Option) fx.Option {
-	provides := make([]fx.Option, len(opts))
-	for i, o := range opts {
-		provides[i] = fx.Provide(fx.Annotate(func() controllers.Option { return o }, fx.ResultTags(serverOptionsGroup)))
-	}
-	return fx.Options(provides...)
+	return fx.Provide(func() serverOptionsOut { return serverOptionsOut{Options: opts} })
 }
 
 // Shell sets the html/template the app's pages render in, the seed's

@@ -162,7 +162,7 @@ func TestControllerMistakes(t *testing.T) {
 	t.Parallel()
 	logger, _ := observed(t)
 	err := fx.New(fxmodule.Module, fx.Supply(logger), fx.NopLogger, fxmodule.Controllers(func() int { return 1 })).Err()
-	require.ErrorContains(t, err, "func() int is not a constructor of a controllers.Controller")
+	require.ErrorContains(t, err, "returns int, which is not a controllers.Controller")
 
 	app := fx.New(fxmodule.Module, fx.Supply(logger), fx.NopLogger,
 		fxmodule.Service("metrics", func() *metricsService { return &metricsService{} }),

@@ -1,24 +1,24 @@
 package fxmodule
 
 import (
+	"errors"
 	"fmt"
 	"reflect"
 	"slices"
 	"strings"
 
 	"go.uber.org/fx"
-
-	"github.com/sprag-go/sprag/sprag"
 )
 
-// A ServiceOption configures [Service].
+// A ServiceOption configures [Service]: [As] and [ParamTags].
 type ServiceOption interface {
 	applyService(*serviceConfig)
 	String() string
 }
 
 type serviceConfig struct {
-	as []any
+	as   []any
+	tags []string
 }
 
 type asOption []any
@@ -27,9 +27,13 @@ func (o asOption) applyService(c *serviceConfig) { c.as = append(c.as, o...) }
 func (o asOption) String() string {
 	names := make([]string, len(o))
 	for i, iface := range o {
-		names[i] = reflect.TypeOf(iface).Elem().String()
+		if t := reflect.TypeOf(iface); t != nil && t.Kind() == reflect.Pointer {
+			names[i] = "new(" + t.Elem().String() + ")"
+		} else {
+			names[i] = fmt.Sprintf("%#v", iface)
+		}
 	}
-	return "As(" + strings.Join(names, ", ") + ")"
+	return "fxmodule.As(" + strings.Join(names, ", ") + ")"
 }
 
 // As also provides the service as each of the given interfaces, under the
@@ -37,26 +41,24 @@ func (o asOption) String() string {
 // Mailer tagged `name:"email"`. The concrete type stays provided too.
 func As(interfaces ...any) ServiceOption { return asOption(interfaces) }
 
-var (
-	errorType     = reflect.TypeFor[error]()
-	interfaceType = reflect.TypeFor[sprag.Interface]()
-	wiringType    = reflect.TypeFor[*wiring]()
-	lifecycleType = reflect.TypeFor[fx.Lifecycle]()
-)
+type paramTagsOption []string
 
-// wiring is what Service's wrapper needs besides the constructor's own
-// parameters and the lifecycle. Module provides it; it is one plain
-// parameter rather than an fx.In struct because dig builds a parameter
-// object anew for every constructor that takes one.
-type wiring struct {
-	runtime  sprag.Runtime
-	registry *sprag.Registry
-	ready    *Ready
+func (o paramTagsOption) applyService(c *serviceConfig) { c.tags = append(c.tags, o...) }
+func (o paramTagsOption) String() string {
+	quoted := make([]string, len(o))
+	for i, t := range o {
+		quoted[i] = fmt.Sprintf("%q", t)
+	}
+	return "fxmodule.ParamTags(" + strings.Join(quoted, ", ") + ")"
 }
 
-func newWiring(rt sprag.Runtime, registry *sprag.Registry, ready *Ready) *wiring {
-	return &wiring{runtime: rt, registry: registry, ready: ready}
-}
+// ParamTags tags the constructor's parameters, in order, as fx.ParamTags
+// does: ParamTags(`name:"primary"`, "") makes the first parameter the
+// service named "primary" and leaves the second untagged. A tag holds
+// name, group and optional keys. Passing fx.Annotate(ctor,
+// fx.ParamTags(...)) to Service does the same; fx's other annotations
+// are refused there, since Service names the result itself.
+func ParamTags(tags ...string) ServiceOption { return paramTagsOption(tags) }
 
 // Service provides the service that ctor builds under `name:"<name>"` and
 // runs it with the app:
@@ -64,133 +66,145 @@ func newWiring(rt sprag.Runtime, registry *sprag.Registry, ready *Ready) *wiring
 //	fx.New(
 //		fxmodule.Module,
 //		fxmodule.Service("metrics", NewMetricsService),
-//		fxmodule.Service("dashboard", NewDashboard), // may take `name:"metrics"`
+//		fxmodule.Service("dashboard", NewDashboard), // may take *MetricsService
 //	)
 //
-// ctor is an ordinary fx constructor: it may take dependencies, other
-// services among them through fx.In fields tagged `name:"…"`, and may
+// ctor is an ordinary fx constructor: it may take dependencies and may
 // return an error as its second result. Its first result must be a pointer
-// to a struct that embeds sprag.Service; anything else fails fx.New with an
-// error naming the service.
+// to a struct that embeds sprag.Service. It takes other services by name,
+// through fx.In fields tagged `name:"…"` or [ParamTags], or by type, with
+// no tag, when exactly one service is of that type: the service is
+// provided under its name, and also by type to the constructors given to
+// Service and [Controllers].
 //
-// When fx constructs the service, and it does even when nothing injects it,
-// Service binds it to the app's runtime under name, registers it in the
-// *sprag.Registry, and appends one fx hook that starts it (OnStart) and
-// stops it (OnStop). Hooks are appended in construction order, and fx
-// constructs a dependency before what depends on it: a service starts after
-// the services it takes and stops before them. A constructor error, a
-// duplicate name or a nil result fails fx.New, naming the service.
+// When fx constructs the service, and it does when the app is built even
+// when nothing takes the service, Service binds it to the app's runtime
+// under name, registers it in the *sprag.Registry, and appends one fx hook
+// that starts it (OnStart) and stops it (OnStop). Hooks are appended in
+// construction order, and fx constructs a dependency before what depends
+// on it: a service starts after the services it takes and stops before
+// them.
+//
+// Mistakes fail fx.New with a *[WiringError] that names the service, the
+// constructor with its file and line, and what to do: a constructor that
+// cannot build a service, a name given twice or with a '/', a service
+// taken by a name or a type that no service has, a constructor that fails
+// or returns nil. Service needs [Module] in the app.
 func Service(name string, ctor any, opts ...ServiceOption) fx.Option {
-	provide, touch := provideService(name, ctor, opts...)
-	return fx.Options(provide, touch)
-}
-
-// provideService returns the provide of the service and the invoke that
-// makes fx construct it even when nothing injects it.
-func provideService(name string, ctor any, opts ...ServiceOption) (provide, touch fx.Option) {
-	var c serviceConfig
+	var cfg serviceConfig
 	for _, o := range opts {
-		o.applyService(&c)
+		o.applyService(&cfg)
 	}
-	fn := reflect.ValueOf(ctor)
-	out, err := checkConstructor(name, fn)
-	if err != nil {
-		return fx.Error(err), fx.Options()
-	}
-	for _, iface := range c.as {
-		if t := reflect.TypeOf(iface); t == nil || t.Kind() != reflect.Pointer || t.Elem().Kind() != reflect.Interface {
-			return fx.Error(fmt.Errorf("fxmodule.Service(%q): As wants pointers to interfaces such as new(Mailer), got %T", name, iface)), fx.Options()
-		} else if !out.Implements(t.Elem()) {
-			return fx.Error(fmt.Errorf("fxmodule.Service(%q): %s does not implement %s", name, out, t.Elem())), fx.Options()
-		}
-	}
-
-	tag := fmt.Sprintf("name:%q", name)
-	provideAnns := []fx.Annotation{fx.ResultTags(tag)}
-	if len(c.as) > 0 {
-		// One fx.As per type: the interfaces of a single As map to
-		// successive results, and the second result is the error.
-		provideAnns = append(provideAnns, fx.As(fx.Self()))
-		for _, iface := range c.as {
-			provideAnns = append(provideAnns, fx.As(iface))
-		}
-	}
-	noop := reflect.MakeFunc(reflect.FuncOf([]reflect.Type{out}, nil, false), func([]reflect.Value) []reflect.Value { return nil })
-	return fx.Provide(fx.Annotate(wrapConstructor(name, fn, out).Interface(), provideAnns...)),
-		fx.Invoke(fx.Annotate(noop.Interface(), fx.ParamTags(tag)))
+	return newService(name, ctor, cfg, true)
 }
 
-// checkConstructor checks that fn is a function whose first result embeds
-// sprag.Service and whose optional second result is an error, and returns
-// the first result's type.
-func checkConstructor(name string, fn reflect.Value) (reflect.Type, error) {
-	if name == "" || strings.Contains(name, "/") {
-		return nil, fmt.Errorf("fxmodule.Service(%q): a service name must be non-empty and hold no '/'", name)
+// newService returns the option of a service; launch puts it in the group
+// of services Module constructs, which the HTTP server joins only when
+// Controllers is used.
+func newService(name string, ctor any, cfg serviceConfig, launch bool) *serviceOption {
+	d := &decl{kind: serviceDecl, name: name, ctor: newConstructor(ctor, cfg.tags)}
+	d.problem = checkName(name)
+	if d.problem == nil {
+		d.problem = d.ctor.problem
 	}
-	if !fn.IsValid() || fn.Kind() != reflect.Func || fn.IsNil() {
-		return nil, fmt.Errorf("fxmodule.Service(%q): the constructor must be a function, got %T", name, fn)
+	if d.problem == nil {
+		d.out, d.problem = serviceResult(d.ctor)
 	}
-	ft := fn.Type()
+	if d.problem == nil {
+		d.as, d.problem = asTypes(d.out, cfg.as)
+	}
+	if d.problem != nil {
+		return &serviceOption{Option: declOnly(d), decl: d}
+	}
+	plans, deps := planParams(d.ctor, d.out)
+	d.deps = deps
+	return &serviceOption{
+		Option: fx.Options(fx.Provide(located(serviceWrapper(d, plans, launch).Interface(), d.ctor.pc()), d.provide), requireModule),
+		decl:   d,
+	}
+}
+
+// serviceOption is the option Service returns; it keeps its declaration
+// for [App], which checks an app's services before fx builds it.
+type serviceOption struct {
+	fx.Option
+	decl *decl
+}
+
+// declOnly declares d without providing it: the option of a service that
+// cannot be provided, whose mistake the wiring check reports.
+func declOnly(d *decl) fx.Option { return fx.Options(fx.Provide(d.provide), requireModule) }
+
+// checkName says what is wrong with a service's name.
+func checkName(name string) error {
 	switch {
-	case ft.NumOut() == 0 || ft.NumOut() > 2 || (ft.NumOut() == 2 && ft.Out(1) != errorType):
-		return nil, fmt.Errorf("fxmodule.Service(%q): the constructor %s must return the service, and optionally an error", name, ft)
-	case !ft.Out(0).Implements(interfaceType):
-		return nil, fmt.Errorf("fxmodule.Service(%q): the constructor returns %s, which does not embed sprag.Service (embed it in the struct and return a pointer)", name, ft.Out(0))
+	case name == "":
+		return errors.New("the name is empty: give the service a name")
+	case strings.Contains(name, "/"):
+		return fmt.Errorf("the name %q holds a '/', which names adopted children (parent/child): choose another name", name)
+	}
+	return nil
+}
+
+// serviceResult returns the service type c's constructor builds, or what
+// is wrong with its results.
+func serviceResult(c *constructor) (reflect.Type, error) {
+	ft := c.fn.Type()
+	if ft.NumOut() == 0 || ft.NumOut() > 2 || (ft.NumOut() == 2 && ft.Out(1) != errorType) {
+		results := make([]string, ft.NumOut())
+		for i := range results {
+			results[i] = ft.Out(i).String()
+		}
+		return nil, fmt.Errorf("returns (%s): a service's constructor returns the service, and optionally an error", strings.Join(results, ", "))
+	}
+	if err := checkServiceType(ft.Out(0)); err != nil {
+		return nil, err
 	}
 	return ft.Out(0), nil
 }
 
-// wrapConstructor returns a function with a lifecycle, a *wiring and fn's
-// parameters, and results (service, error): it calls fn, then binds,
-// registers and hooks the service. It is built with reflect because fx
-// refuses to combine fx.OnStart/fx.OnStop annotations with ResultTags on
-// one constructor, and appending the hook when the constructor runs (not in
-// an invoke) is what makes the start order follow the dependency order.
-func wrapConstructor(name string, fn reflect.Value, out reflect.Type) reflect.Value {
-	ft := fn.Type()
-	in := make([]reflect.Type, 0, ft.NumIn()+2)
-	in = append(in, lifecycleType, wiringType) // first: a variadic parameter must stay last
-	for i := range ft.NumIn() {
-		in = append(in, ft.In(i))
+// asTypes returns the interfaces of As, or what is wrong with them.
+func asTypes(out reflect.Type, as []any) ([]reflect.Type, error) {
+	var types []reflect.Type
+	for _, iface := range as {
+		t := reflect.TypeOf(iface)
+		if t == nil || t.Kind() != reflect.Pointer || t.Elem().Kind() != reflect.Interface {
+			given := "nil"
+			if t != nil {
+				given = "a " + t.String()
+			}
+			return nil, fmt.Errorf("fxmodule.As takes pointers to interfaces, such as fxmodule.As(new(Mailer)), and was given %s", given)
+		}
+		if !out.Implements(t.Elem()) {
+			return nil, fmt.Errorf("%s does not implement %s, which fxmodule.As names", out, t.Elem())
+		}
+		if !slices.Contains(types, t.Elem()) {
+			types = append(types, t.Elem())
+		}
 	}
-	wrapped := reflect.FuncOf(in, []reflect.Type{out, errorType}, ft.IsVariadic())
-	zero := reflect.Zero(out)
-	fail := func(err error) []reflect.Value { return []reflect.Value{zero, reflect.ValueOf(&err).Elem()} }
-
-	return reflect.MakeFunc(wrapped, func(args []reflect.Value) []reflect.Value {
-		lc, w := args[0].Interface().(fx.Lifecycle), args[1].Interface().(*wiring)
-		args = args[2:]
-		var res []reflect.Value
-		if ft.IsVariadic() {
-			res = fn.CallSlice(args)
-		} else {
-			res = fn.Call(args)
-		}
-		if len(res) == 2 && !res[1].IsNil() {
-			return fail(fmt.Errorf("construct service %q: %w", name, res[1].Interface().(error)))
-		}
-		if res[0].Kind() == reflect.Pointer && res[0].IsNil() {
-			return fail(fmt.Errorf("construct service %q: the constructor returned a nil %s", name, out))
-		}
-		svc := res[0].Interface().(sprag.Interface)
-		if err := w.register(name, svc, lc); err != nil {
-			return fail(err)
-		}
-		return []reflect.Value{res[0], reflect.Zero(errorType)}
-	})
+	return types, nil
 }
 
-// register binds svc, registers it and appends its hook.
-func (w *wiring) register(name string, svc sprag.Interface, lc fx.Lifecycle) error {
-	if err := sprag.Bind(svc, name, w.runtime); err != nil {
-		return err
+// moduleIn is what requireModule asks for: the wiring Module provides.
+type moduleIn struct {
+	fx.In
+	Wiring *wiring `optional:"true"`
+}
+
+// errNoModule is the error of an app with services and no Module.
+var errNoModule = errors.New("fxmodule.Service and fxmodule.Controllers need fxmodule.Module, " +
+	"which checks, constructs and runs the services: add it to fx.New, first, or build the app with fxmodule.App")
+
+// requireModule fails the app when it has no Module: without it, nothing
+// would construct, run or even check its services. It is one option for
+// every Service and Controllers call, built once: an option records the
+// stack of its making, which costs more than the invoke.
+var requireModule = fx.Invoke(func(p moduleIn) error {
+	if p.Wiring == nil {
+		return errNoModule
 	}
-	if err := w.registry.Provide(name, svc); err != nil {
-		return err
-	}
-	lc.Append(w.ready.serviceHook(svc))
 	return nil
-}
+})
 
 // Providers provides each service of the map, as [Service] does, in the
 // order of their names: the seed's providers={...}. Constructors may

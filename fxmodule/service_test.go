@@ -1,13 +1,14 @@
 package fxmodule_test
 
 import (
-	"errors"
+	"context"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/fx"
 
+	"github.com/sprag-go/sprag/controllers"
 	"github.com/sprag-go/sprag/fxmodule"
 	"github.com/sprag-go/sprag/sprag"
 )
@@ -136,7 +137,7 @@ func TestServiceProvidedAsAnInterface(t *testing.T) {
 	require.NoError(t, got.Mailer.Send("ada@example.com"))
 	assert.Equal(t, []string{"ada@example.com"}, got.Email.sent, "the interface and the concrete type are one service")
 	app.RequireStop()
-	assert.Equal(t, "As(fxmodule_test.Mailer)", fxmodule.As(new(Mailer)).String())
+	assert.Equal(t, "fxmodule.As(new(fxmodule_test.Mailer))", fxmodule.As(new(Mailer)).String())
 }
 
 func TestServicesAreRegisteredAndRunWithTheAppsRuntime(t *testing.T) {
@@ -157,42 +158,6 @@ func TestServicesAreRegisteredAndRunWithTheAppsRuntime(t *testing.T) {
 	assert.Same(t, logger, rt.Logger)
 	app.RequireStop()
 	assert.Equal(t, sprag.Stopped, svc.State())
-}
-
-func TestWiringMistakesFailFxNewNamingTheService(t *testing.T) {
-	t.Parallel()
-	type notAService struct{ Name string }
-	boom := errors.New("EMAIL_KEY is not set")
-	tests := []struct {
-		name string
-		give fx.Option
-		want string
-	}{
-		{"not embedding sprag.Service", fxmodule.Service("plain", func() *notAService { return nil }),
-			`fxmodule.Service("plain"): the constructor returns *fxmodule_test.notAService, which does not embed sprag.Service`},
-		{"not a function", fxmodule.Service("x", 42), `fxmodule.Service("x"): the constructor must be a function`},
-		{"bad results", fxmodule.Service("x", func() (*node, int) { return nil, 0 }), "must return the service, and optionally an error"},
-		{"empty name", fxmodule.Service("", func() *node { return nil }), "a service name must be non-empty"},
-		{"a slash in the name", fxmodule.Service("a/b", func() *node { return nil }), "hold no '/'"},
-		{"constructor error", fxmodule.Service("email", func() (*node, error) { return nil, boom }), `construct service "email": EMAIL_KEY is not set`},
-		{"nil result", fxmodule.Service("nil", func() *node { return nil }), `construct service "nil": the constructor returned a nil *fxmodule_test.node`},
-		{"As with a non-interface", fxmodule.Service("x", func() *node { return nil }, fxmodule.As(42)), "As wants pointers to interfaces"},
-		{"As with an unimplemented interface", fxmodule.Service("x", func() *node { return nil }, fxmodule.As(new(Mailer))), "does not implement fxmodule_test.Mailer"},
-		{"duplicate names", fx.Options(
-			fxmodule.Service("twin", func() *node { return &node{j: &journal{}} }),
-			fxmodule.Service("twin", func() *emailService { return &emailService{} }),
-		), `provide service "twin": sprag: duplicate name`},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			logger, _ := observed(t)
-			app := fx.New(fxmodule.Module, fx.Supply(logger), fx.NopLogger, tt.give)
-			err := app.Err()
-			require.Error(t, err)
-			assert.Contains(t, err.Error(), tt.want)
-		})
-	}
 }
 
 func TestProvidersMapRegistersInNameOrder(t *testing.T) {
@@ -231,4 +196,155 @@ func TestChainParamsAreOptional(t *testing.T) {
 		return &node{j: &j}
 	}))
 	app.RequireStart().RequireStop()
+}
+
+// catalogUser takes the catalog by type in each of the ways a constructor
+// can: a plain parameter, an fx.In field, an optional field.
+type catalogFields struct {
+	fx.In
+	Catalog  *Catalog
+	Optional *Checkout `optional:"true"`
+	Named    *Catalog  `name:"catalog"`
+}
+
+type catalogUser struct {
+	sprag.Service
+	plain  *Catalog
+	fields catalogFields
+}
+
+func TestAServiceProvidedOnceIsTakenByType(t *testing.T) {
+	t.Parallel()
+	logger, _ := observed(t)
+	var user *catalogUser
+	var ctrl *typedController
+	var registry *sprag.Registry
+	app := newApp(t, logger,
+		fxmodule.Service("user", func(c *Catalog, f catalogFields) *catalogUser {
+			user = &catalogUser{plain: c, fields: f}
+			return user
+		}),
+		fxmodule.Service("catalog", NewCatalog),
+		fxmodule.Controllers(func(c *Catalog) *typedController {
+			ctrl = &typedController{catalog: c}
+			return ctrl
+		}),
+		localAddr,
+		fx.Populate(&registry),
+	)
+	app.RequireStart()
+	catalog, err := sprag.Get[*Catalog](registry, "catalog")
+	require.NoError(t, err)
+	assert.Same(t, catalog, user.plain, "a plain parameter")
+	assert.Same(t, catalog, user.fields.Catalog, "an fx.In field")
+	assert.Same(t, catalog, user.fields.Named, "the name stays available")
+	assert.Nil(t, user.fields.Optional, "an optional field of a type no service has")
+	assert.Same(t, catalog, ctrl.catalog, "a controller")
+	assert.Equal(t, []string{"catalog", "user", "http"}, registry.Names(), "a service taken by type is constructed, and so started, first")
+	app.RequireStop()
+}
+
+type typedController struct{ catalog *Catalog }
+
+func (*typedController) Route() string                                           { return "GET /typed" }
+func (*typedController) Load(context.Context, *controllers.Request) (any, error) { return nil, nil }
+
+func TestParamTagsNameTheConstructorsParameters(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		give fx.Option
+	}{
+		{"fxmodule.ParamTags", fxmodule.Service("checkout", NewCheckout, fxmodule.ParamTags(`name:"archive"`))},
+		{"fx.Annotate with fx.ParamTags", fxmodule.Service("checkout", fx.Annotate(NewCheckout, fx.ParamTags(`name:"archive"`)))},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			logger, _ := observed(t)
+			var checkout *Checkout
+			var archive *Catalog
+			app := newApp(t, logger,
+				fxmodule.Service("catalog", NewCatalog),
+				fxmodule.Service("archive", NewCatalog),
+				tt.give,
+				fx.Populate(fx.Annotate(&checkout, fx.ParamTags(`name:"checkout"`)), fx.Annotate(&archive, fx.ParamTags(`name:"archive"`))),
+			)
+			app.RequireStart()
+			assert.Same(t, archive, checkout.catalog)
+			app.RequireStop()
+		})
+	}
+	assert.Equal(t, "fxmodule.ParamTags(\"name:\\\"archive\\\"\", \"\")", fxmodule.ParamTags(`name:"archive"`, "").String())
+}
+
+func TestParamTagsMistakes(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		give fx.Option
+		want string
+	}{
+		{"more tags than parameters", fxmodule.Service("catalog", NewCatalog, fxmodule.ParamTags(`name:"a"`)),
+			"1 parameter tags for 0 parameters: give one tag per parameter, in order"},
+		{"a malformed tag", fxmodule.Service("checkout", NewCheckout, fxmodule.ParamTags(`name:catalog`)),
+			"parameter tag 0 \"name:catalog\": want key:\"value\" pairs"},
+		{"an unknown key", fxmodule.Service("checkout", NewCheckout, fxmodule.ParamTags(`nom:"catalog"`)),
+			"parameter tag 0 \"nom:\\\"catalog\\\"\": unknown key \"nom\": the keys are name, group and optional"},
+		{"a tag on an fx.In parameter", fxmodule.Service("quotes", NewQuotes, fxmodule.ParamTags(`name:"prices"`)),
+			"parameter tag 0 \"name:\\\"prices\\\"\": parameter 0 is an fx.In struct, whose fields carry their own tags"},
+		{"fxmodule.ParamTags and fx.ParamTags", fxmodule.Service("checkout", fx.Annotate(NewCheckout, fx.ParamTags(`name:"a"`)), fxmodule.ParamTags(`name:"b"`)),
+			"has fx.ParamTags and fxmodule.ParamTags too: give the tags once"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			logger, _ := observed(t)
+			err := fxmodule.App(fx.Supply(logger), tt.give).Err()
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tt.want)
+		})
+	}
+}
+
+func TestServiceWithoutModule(t *testing.T) {
+	t.Parallel()
+	for _, give := range []fx.Option{fxmodule.Service("catalog", NewCatalog), fxmodule.Controllers(NewShopPageFixed)} {
+		err := fx.New(fx.NopLogger, give).Err()
+		require.EqualError(t, err, "fxmodule.Service and fxmodule.Controllers need fxmodule.Module, "+
+			"which checks, constructs and runs the services: add it to fx.New, first, or build the app with fxmodule.App")
+	}
+}
+
+// ring is a service of a cycle: it takes the service named next.
+type ring struct{ sprag.Service }
+
+func ringService(name, next string) fx.Option {
+	return fxmodule.Service(name, func(*ring) *ring { return &ring{} }, fxmodule.ParamTags(`name:"`+next+`"`))
+}
+
+func TestAppReportsCycles(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		give []fx.Option
+		want string
+	}{
+		{"three services", []fx.Option{ringService("a", "b"), fx.Options(ringService("b", "c"), ringService("c", "a"))},
+			`takes, through others, services that take it in turn, "b" (`},
+		{"a service that takes its own name", []fx.Option{ringService("a", "a")},
+			`takes itself, by its own name "a", so fx cannot construct it`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			logger, _ := observed(t)
+			err := fxmodule.App(append(tt.give, fx.Supply(logger))...).Err()
+			var we *fxmodule.WiringError
+			require.ErrorAs(t, err, &we)
+			assert.Equal(t, "a", we.Service)
+			assert.Contains(t, err.Error(), tt.want)
+			assert.NotContains(t, err.Error(), "\n", "one mistake, one line")
+		})
+	}
 }

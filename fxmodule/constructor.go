@@ -1,0 +1,291 @@
+package fxmodule
+
+import (
+	"errors"
+	"fmt"
+	"path/filepath"
+	"reflect"
+	"runtime"
+	"strconv"
+	"strings"
+
+	"go.uber.org/fx"
+
+	"github.com/sprag-go/sprag/sprag"
+)
+
+var (
+	errorType     = reflect.TypeFor[error]()
+	interfaceType = reflect.TypeFor[sprag.Interface]()
+	serviceType   = reflect.TypeFor[sprag.Service]()
+	inType        = reflect.TypeFor[fx.In]()
+	outType       = reflect.TypeFor[fx.Out]()
+	wiringType    = reflect.TypeFor[*wiring]()
+)
+
+// constructor is a user's constructor as fxmodule sees it: the function,
+// where it is declared, and its parameters as fx will fill them.
+type constructor struct {
+	fn       reflect.Value // nil when the constructor could not be used
+	name     string        // the function's name, "main.NewStore"
+	file     string
+	line     int
+	tags     []string // parameter tags, from fxmodule.ParamTags or fx.ParamTags
+	problem  error    // what is wrong with it, when it cannot be used
+	annotate string   // "fx.Annotate(main.NewStore, ...)" when given so, for messages
+}
+
+// newConstructor inspects ctor, which may be a function or the result of
+// fx.Annotate with fx.ParamTags. tags are the parameter tags given with
+// [ParamTags]. It never fails: a constructor that cannot be used carries
+// its problem.
+func newConstructor(ctor any, tags []string) *constructor {
+	c := &constructor{tags: tags}
+	v := reflect.ValueOf(ctor)
+	if v.IsValid() && v.Kind() == reflect.Struct && v.Type().PkgPath() == "go.uber.org/fx" {
+		v = c.unannotate(v)
+		if c.problem != nil {
+			c.locate(v)
+			return c
+		}
+	}
+	switch {
+	case !v.IsValid():
+		c.problem = errors.New("the constructor is nil: pass a function")
+		c.locate(v)
+		return c
+	case v.Kind() != reflect.Func:
+		c.problem = fmt.Errorf("the constructor is of type %s, not a function: pass a function", v.Type())
+		c.locate(reflect.Value{})
+		return c
+	case v.IsNil():
+		c.problem = fmt.Errorf("the constructor is a nil %s: pass a function", v.Type())
+		c.locate(v)
+		return c
+	}
+	c.fn = v
+	c.locate(v)
+	if len(c.tags) > v.Type().NumIn() {
+		c.problem = fmt.Errorf("%d parameter tags for %d parameters: give one tag per parameter, in order", len(c.tags), v.Type().NumIn())
+	}
+	for i, tag := range c.tags {
+		if c.problem != nil {
+			break
+		}
+		if err := checkTag(tag); err != nil {
+			c.problem = fmt.Errorf("parameter tag %d %q: %w", i, tag, err)
+		} else if tag != "" && isIn(v.Type().In(i)) {
+			c.problem = fmt.Errorf("parameter tag %d %q: parameter %d is an fx.In struct, whose fields carry their own tags", i, tag, i)
+		}
+	}
+	return c
+}
+
+// unannotate takes the function and the parameter tags out of the result
+// of fx.Annotate. Parameter tags are the only annotation a service's
+// constructor can take: its result is named by fxmodule.
+func (c *constructor) unannotate(v reflect.Value) reflect.Value {
+	t := v.Type()
+	switch t.Name() {
+	case "annotationError": // fx.Annotate refused its annotations
+		p := reflect.New(t)
+		p.Elem().Set(v)
+		if err, ok := p.Interface().(error); ok {
+			c.problem = fmt.Errorf("fx.Annotate failed: %w", err)
+			return v
+		}
+	case "annotated":
+		target := v.FieldByName("Target")
+		if !target.IsValid() || target.Kind() != reflect.Interface {
+			break
+		}
+		fn := target.Elem()
+		c.annotate = "fx.Annotate(" + funcName(fn) + ", …)"
+		for _, refused := range []struct{ field, what string }{
+			{"ResultTags", "fx.ResultTags: the service is named by fxmodule.Service; drop it"},
+			{"As", "fx.As: use fxmodule.As(new(Interface)) instead"},
+			{"From", "fx.From: take the interface in the constructor's own parameters instead"},
+			{"Hooks", "fx.OnStart and fx.OnStop: give the service OnStart and OnStop methods instead"},
+		} {
+			if f := v.FieldByName(refused.field); f.IsValid() && f.Kind() == reflect.Slice && f.Len() > 0 {
+				c.problem = fmt.Errorf("%s is annotated with %s", c.annotate, refused.what)
+				return fn
+			}
+		}
+		if tags := v.FieldByName("ParamTags"); tags.IsValid() && tags.Kind() == reflect.Slice && tags.Type().Elem().Kind() == reflect.String {
+			if len(c.tags) > 0 && tags.Len() > 0 {
+				c.problem = fmt.Errorf("%s has fx.ParamTags and fxmodule.ParamTags too: give the tags once", c.annotate)
+				return fn
+			}
+			for i := range tags.Len() {
+				c.tags = append(c.tags, tags.Index(i).String())
+			}
+		}
+		return fn
+	case "Annotated":
+		c.problem = errors.New("fx.Annotated is not a constructor: pass the function, with fxmodule.ParamTags for its parameters")
+		return v
+	}
+	c.problem = fmt.Errorf("the constructor is of type %s, which fxmodule cannot use: pass a function", t)
+	return v
+}
+
+// locate sets the name and the location of c to those of fn, a function,
+// or, when fn is none, to the call of fxmodule that was given it.
+func (c *constructor) locate(fn reflect.Value) {
+	if fn.IsValid() && fn.Kind() == reflect.Func && !fn.IsNil() {
+		if f := runtime.FuncForPC(fn.Pointer()); f != nil {
+			c.name = shortFuncName(f.Name())
+			c.file, c.line = f.FileLine(fn.Pointer())
+			return
+		}
+	}
+	c.name, c.file, c.line = callSite()
+}
+
+// callSite returns the exported function of fxmodule that the app called,
+// and the file and line of that call.
+func callSite() (fn, file string, line int) {
+	pcs := make([]uintptr, 16)
+	frames := runtime.CallersFrames(pcs[:runtime.Callers(2, pcs)])
+	pkg := reflect.TypeFor[constructor]().PkgPath() + "."
+	for {
+		f, more := frames.Next()
+		if !strings.HasPrefix(f.Function, pkg) {
+			return fn, f.File, f.Line
+		}
+		if name := strings.TrimPrefix(f.Function, pkg); !strings.ContainsAny(name, ".(") && name != "" && name[0] >= 'A' && name[0] <= 'Z' {
+			fn = "fxmodule." + name
+		}
+		if !more {
+			return fn, "", 0
+		}
+	}
+}
+
+// pc returns the constructor's program counter, for fx to report it as
+// the constructor's location.
+func (c *constructor) pc() uintptr {
+	if !c.fn.IsValid() {
+		return 0
+	}
+	return c.fn.Pointer()
+}
+
+// String names the constructor as messages do: "main.NewStore (main.go:12)".
+func (c *constructor) String() string {
+	if c.name == "" {
+		return "constructor"
+	}
+	return fmt.Sprintf("%s (%s)", c.name, location(c.file, c.line))
+}
+
+// location formats file:line, relative to the working directory when the
+// file is below it, as the go command prints paths.
+func location(file string, line int) string {
+	if wd, err := filepath.Abs("."); err == nil {
+		if rel, err := filepath.Rel(wd, file); err == nil && !strings.HasPrefix(rel, "..") && !filepath.IsAbs(rel) {
+			file = rel
+		}
+	}
+	return file + ":" + strconv.Itoa(line)
+}
+
+// funcName returns the short name of the function fn, or its type when it
+// is not one.
+func funcName(fn reflect.Value) string {
+	if fn.IsValid() && fn.Kind() == reflect.Func && !fn.IsNil() {
+		if f := runtime.FuncForPC(fn.Pointer()); f != nil {
+			return shortFuncName(f.Name())
+		}
+	}
+	if !fn.IsValid() {
+		return "nil"
+	}
+	return fn.Type().String()
+}
+
+// shortFuncName drops the import path of a runtime function name, as %T
+// does for types: "github.com/acme/shop/store.NewStore" is "store.NewStore".
+func shortFuncName(name string) string {
+	if i := strings.LastIndex(name, "/"); i >= 0 {
+		name = name[i+1:]
+	}
+	return name
+}
+
+// checkTag checks a parameter tag as fx.ParamTags does: space-separated
+// key:"value" pairs whose keys are name, group and optional.
+func checkTag(tag string) error {
+	rest := strings.TrimSpace(tag)
+	for rest != "" {
+		colon := strings.Index(rest, ":")
+		if colon <= 0 {
+			return errors.New(`want key:"value" pairs`)
+		}
+		switch key := rest[:colon]; key {
+		case "name", "group", "optional":
+		default:
+			return fmt.Errorf("unknown key %q: the keys are name, group and optional", key)
+		}
+		rest = rest[colon+1:]
+		value, err := strconv.QuotedPrefix(rest)
+		if err != nil {
+			return errors.New(`want key:"value" pairs`)
+		}
+		rest = strings.TrimSpace(rest[len(value):])
+	}
+	return nil
+}
+
+// isIn reports whether t is an fx.In parameter struct.
+func isIn(t reflect.Type) bool { return embeds(t, inType) }
+
+// embeds reports whether struct type t embeds marker directly.
+func embeds(t, marker reflect.Type) bool {
+	if t.Kind() != reflect.Struct {
+		return false
+	}
+	for i := range t.NumField() {
+		if f := t.Field(i); f.Anonymous && f.Type == marker {
+			return true
+		}
+	}
+	return false
+}
+
+// isServiceType reports whether t is a pointer to a struct that embeds
+// sprag.Service: a type whose values fxmodule binds, registers and runs.
+func isServiceType(t reflect.Type) bool {
+	return t.Kind() == reflect.Pointer && t.Elem().Kind() == reflect.Struct && t.Implements(interfaceType)
+}
+
+// checkServiceType says what is wrong with t as the result of a service's
+// constructor, or nil when it is a pointer to a struct embedding
+// sprag.Service by value.
+func checkServiceType(t reflect.Type) error {
+	switch {
+	case t.Kind() == reflect.Struct && reflect.PointerTo(t).Implements(interfaceType):
+		return fmt.Errorf("returns %s, a struct value: return *%s, a pointer, so that the service is not copied", t, t)
+	case !isServiceType(t):
+		return fmt.Errorf("returns %s, which does not embed sprag.Service: embed sprag.Service in the struct and return a pointer to it", t)
+	case embedsServicePointer(t.Elem()):
+		return fmt.Errorf("returns %s, which embeds *sprag.Service, a pointer: embed sprag.Service itself, so that each service has its own", t)
+	}
+	return nil
+}
+
+// embedsServicePointer reports whether struct type t reaches its promoted
+// sprag.Service through an embedded pointer.
+func embedsServicePointer(t reflect.Type) bool {
+	f, ok := t.FieldByName("Service") // the shallowest, as Go promotes it
+	if !ok || (f.Type != serviceType && f.Type != reflect.PointerTo(serviceType)) {
+		return false
+	}
+	for i := range f.Index {
+		if t.FieldByIndex(f.Index[:i+1]).Type.Kind() == reflect.Pointer {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,95 @@
+package fxmodule
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/fx/fxtest"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+)
+
+func TestDefaultLoggers(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name  string
+		mode  logMode
+		color bool
+		check func(t *testing.T, out string)
+	}{
+		{"production JSON", jsonLogs, true, func(t *testing.T, out string) {
+			var entry map[string]any
+			require.NoError(t, json.Unmarshal([]byte(out), &entry), out)
+			assert.Equal(t, "error", entry["level"])
+			assert.Equal(t, "fx", entry["logger"])
+			assert.Equal(t, "start failed", entry["msg"])
+			assert.Equal(t, "port in use", entry["error"])
+			assert.NotContains(t, entry, "stacktrace")
+		}},
+		{"development console, in colour", devLogs, true, func(t *testing.T, out string) {
+			assert.Regexp(t, `^\d\d:\d\d:\d\d\.\d\d\d\t\x1b\[31mERROR\x1b\[0m\tfx\tstart failed\t\{"error": "port in use"\}\n$`, out)
+		}},
+		{"development console, NO_COLOR", devLogs, false, func(t *testing.T, out string) {
+			assert.Regexp(t, `^\d\d:\d\d:\d\d\.\d\d\d\tERROR\tfx\tstart failed\t\{"error": "port in use"\}\n$`, out)
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			var buf bytes.Buffer
+			l := defaultLogger(tt.mode, zapcore.AddSync(&buf), tt.color)
+			l.Debug("not shown: info level")
+			l.Named("fx").Error("start failed", zap.Error(errors.New("port in use")))
+			tt.check(t, buf.String())
+		})
+	}
+}
+
+// The tests below set environment variables: they are not parallel.
+
+func TestSPRAGLogAndDevLoggerChooseTheDefaultLogger(t *testing.T) {
+	tests := []struct {
+		env     string
+		dev     bool // DevLogger given
+		wantErr string
+		want    string // the type of the logger's core
+	}{
+		{env: "", want: "*zapcore.sampler"},
+		{env: "json", want: "*zapcore.sampler"},
+		{env: "dev", want: "*zapcore.ioCore"},
+		{env: "", dev: true, want: "*zapcore.ioCore"},
+		{env: "json", dev: true, want: "*zapcore.ioCore"},
+		{env: "verbose", wantErr: `SPRAG_LOG="verbose": want "dev" (console logs) or "json" (the default)`},
+	}
+	for _, tt := range tests {
+		t.Run(fmt.Sprintf("SPRAG_LOG=%s, DevLogger %v", tt.env, tt.dev), func(t *testing.T) {
+			t.Setenv(EnvLog, tt.env)
+			p := loggerParams{Lifecycle: fxtest.NewLifecycle(t)}
+			if tt.dev {
+				p.Modes = []logMode{devLogs}
+			}
+			l, err := newLogger(p)
+			if tt.wantErr != "" {
+				require.EqualError(t, err, tt.wantErr)
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, tt.want, fmt.Sprintf("%T", l.Core()))
+			assert.True(t, l.Core().Enabled(zapcore.InfoLevel))
+			assert.False(t, l.Core().Enabled(zapcore.DebugLevel))
+		})
+	}
+}
+
+func TestTheAppsLoggerWins(t *testing.T) {
+	t.Setenv(EnvLog, "dev")
+	mine := zap.NewNop()
+	l, err := newLogger(loggerParams{Logger: mine, Modes: []logMode{devLogs}, Lifecycle: fxtest.NewLifecycle(t)})
+	require.NoError(t, err)
+	assert.Same(t, mine, l.Logger)
+}

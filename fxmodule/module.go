@@ -1,6 +1,8 @@
 package fxmodule
 
 import (
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/fx"
 
 	"github.com/sprag-go/sprag/eventbus"
@@ -49,12 +51,45 @@ var Module = fx.Module("sprag",
 	),
 )
 
-func newBus(l *logger) *eventbus.Bus {
-	return eventbus.New(eventbus.WithErrorHandler(sprag.LogListenerErrors(l.Logger)))
+// newBus provides the runtime's bus.
+func newBus(rt sprag.Runtime) *eventbus.Bus { return rt.Bus }
+
+type runtimeParams struct {
+	fx.In
+	Logger    *logger
+	Telemetry *telemetryConfig `optional:"true"`
 }
 
-func newRuntime(l *logger, bus *eventbus.Bus) sprag.Runtime {
-	return sprag.Runtime{Bus: bus, Logger: l.Logger}
+// newRuntime builds the app's runtime: its bus logs listener failures
+// through zap, and its services record their metrics and traces to the
+// providers of [Telemetry], or to OpenTelemetry's globals.
+func newRuntime(p runtimeParams) sprag.Runtime {
+	var opts []sprag.RuntimeOption
+	if t := p.Telemetry; t != nil {
+		if t.mp != nil {
+			opts = append(opts, sprag.WithMeterProvider(t.mp))
+		}
+		if t.tp != nil {
+			opts = append(opts, sprag.WithTracerProvider(t.tp))
+		}
+	}
+	return sprag.NewRuntime(p.Logger.Logger, opts...)
+}
+
+// telemetryConfig is what [Telemetry] hands to the runtime.
+type telemetryConfig struct {
+	mp metric.MeterProvider
+	tp trace.TracerProvider
+}
+
+// Telemetry makes the app's services, its bus and its HTTP server record
+// their metrics to mp and their spans with tp, instead of OpenTelemetry's
+// global providers; a nil one keeps the global. Without it, nothing is
+// measured or traced until the app installs global providers
+// (otel.SetMeterProvider, otel.SetTracerProvider), and then everything is.
+// docs/operations.md lists the metrics and spans.
+func Telemetry(mp metric.MeterProvider, tp trace.TracerProvider) fx.Option {
+	return fx.Supply(&telemetryConfig{mp: mp, tp: tp})
 }
 
 // checkWiring fails fx.New with the app's wiring mistakes, before anything

@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"go.uber.org/fx"
+
+	"github.com/sprag-go/sprag/sprag"
 )
 
 // A ServiceOption configures [Service]: [As] and [ParamTags].
@@ -137,11 +139,8 @@ func declOnly(d *decl) fx.Option { return fx.Options(fx.Provide(d.provide), requ
 
 // checkName says what is wrong with a service's name.
 func checkName(name string) error {
-	switch {
-	case name == "":
-		return errors.New("the name is empty: give the service a name")
-	case strings.Contains(name, "/"):
-		return fmt.Errorf("the name %q holds a '/', which names adopted children (parent/child): choose another name", name)
+	if err := sprag.CheckName(name); err != nil { // sprag's rule, in the wiring's words
+		return fmt.Errorf("%s: choose another name", strings.TrimPrefix(err.Error(), sprag.ErrInvalidArgument.Error()+": "))
 	}
 	return nil
 }

@@ -539,3 +539,13 @@ func TestStopDuringStart(t *testing.T) {
 		})
 	})
 }
+
+// byPointer embeds a *sprag.Service, which stays nil: Bind refuses it.
+type byPointer struct{ *sprag.Service }
+
+func TestBindRefusesANilEmbeddedService(t *testing.T) {
+	t.Parallel()
+	err := sprag.Bind(&byPointer{}, "svc", sprag.NewRuntime(nil))
+	require.ErrorIs(t, err, sprag.ErrInvalidArgument)
+	assert.Contains(t, err.Error(), "embeds a nil *sprag.Service")
+}

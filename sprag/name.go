@@ -14,16 +14,16 @@ import (
 func CheckName(name string) error {
 	switch {
 	case name == "":
-		return fmt.Errorf("%w: empty service name", ErrInvalidArgument)
+		return fmt.Errorf("%w: the name is empty", ErrInvalidArgument)
 	case len(name) > 128:
-		return fmt.Errorf("%w: service name %.20q... is longer than 128 bytes", ErrInvalidArgument, name)
+		return fmt.Errorf("%w: the name %.20q... is longer than 128 bytes", ErrInvalidArgument, name)
 	}
 	for _, r := range name {
 		switch {
 		case r == '/':
-			return fmt.Errorf("%w: service name %q holds '/', which joins a child's name to its parent's", ErrInvalidArgument, name)
+			return fmt.Errorf("%w: the name %q holds a '/', which joins an adopted child's name to its parent's (parent/child)", ErrInvalidArgument, name)
 		case unicode.IsSpace(r) || unicode.IsControl(r) || r == unicode.ReplacementChar:
-			return fmt.Errorf("%w: service name %q holds a space or a control character", ErrInvalidArgument, name)
+			return fmt.Errorf("%w: the name %q holds a space or a control character", ErrInvalidArgument, name)
 		}
 	}
 	return nil

@@ -201,18 +201,18 @@ func (s *Scope) Done() <-chan struct{} {
 func (s *Scope) open() bool { return s.phase.Load() == phaseOpen }
 
 // refuseLocked builds the error of a managed call (what: "interval",
-// "queue", ...) that the scope does not accept because it is not open,
-// and logs it. A call made before the owner started is also recorded, so
-// that the owner's Start fails with it: an ignored error must not hide a
-// listener or a timer that never exists. The caller holds mu.
+// "queue", ...) that the scope does not accept because it is not open. A
+// call made before the owner started is recorded, so that the owner's
+// Start fails with it (an ignored error must not hide a listener or a
+// timer that never exists), and Start's failure is what reports it; a
+// call made once the scope closes is logged at warn level. The caller
+// holds mu.
 func (s *Scope) refuseLocked(what, label string) error {
 	phase := s.phase.Load()
 	if phase == phaseHeld {
 		refused := fmt.Errorf("%s %s called before Start, at %s (call it in OnStart): %w", what, label, userCallSite(), ErrNotRunning)
-		s.refused = append(s.refused, refused)
-		err := fmt.Errorf("service %q: %w", s.name, refused)
-		s.log.WithOptions(zap.WithCaller(false)).Error("managed method called before Start", zap.Error(err))
-		return err
+		s.refused = append(s.refused, refused) // the owner's Start fails with it, and that is reported
+		return fmt.Errorf("service %q: %w", s.name, refused)
 	}
 	err := fmt.Errorf("service %q: %s %s: %w (%s)", s.name, what, label, ErrNotRunning, phaseName(phase))
 	s.log.Warn("managed method called while not running", zap.String("kind", what), zap.String("label", label))

@@ -97,9 +97,9 @@ type HealthChecker interface {
 // [Scope.Adopt] for children. A nil bus or logger in rt is replaced by a
 // new bus or a no-op logger.
 //
-// Bind fails with an error wrapping [ErrInvalidArgument] for a nil svc or
-// a name that [CheckName] refuses, and [ErrAlreadyBound] for a service
-// bound before.
+// Bind fails with an error wrapping [ErrInvalidArgument] for a nil svc, a
+// struct that embeds a nil *Service, or a name that [CheckName] refuses,
+// and [ErrAlreadyBound] for a service bound before.
 func Bind(svc Interface, name string, rt Runtime) error {
 	if isNil(svc) {
 		return fmt.Errorf("bind service %q: %w: nil service", name, ErrInvalidArgument)
@@ -107,7 +107,11 @@ func Bind(svc Interface, name string, rt Runtime) error {
 	if err := CheckName(name); err != nil {
 		return fmt.Errorf("bind service of type %T: %w", svc, err)
 	}
-	return svc.service().bind(svc, name, rt, nil)
+	s := svc.service()
+	if s == nil { // a struct that embeds a nil *Service
+		return fmt.Errorf("bind service %q: %w: %T embeds a nil *sprag.Service: embed sprag.Service itself, not a pointer", name, ErrInvalidArgument, svc)
+	}
+	return s.bind(svc, name, rt, nil)
 }
 
 func (s *Service) bind(self Interface, name string, rt Runtime, parent *Scope) error {

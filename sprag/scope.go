@@ -13,6 +13,7 @@ import (
 
 	"github.com/sprag-go/sprag/sprag/internal/runs"
 	"github.com/sprag-go/sprag/sprag/internal/telemetry"
+	"github.com/sprag-go/sprag/sprag/internal/timerq"
 )
 
 // Scope is the managed-resources helper: it owns timers, tasks, callbacks
@@ -57,12 +58,12 @@ type Scope struct {
 	detached context.Context // ctx's values without its cancellation: the parent of tasks' contexts
 	stopCtx  context.Context // Close's context, set before ctx is cancelled
 
-	timers    timerQueue          // waiting timers, by due time
-	running   map[*Timer]struct{} // timers whose run is under way
-	wheel     *time.Timer         // fires fireDue when the first timer is due
-	epoch     time.Time           // the origin of timers' due times
-	tasks     []*Task             // in start order; ended ones are pruned as it grows
-	tasksAt   int                 // len(tasks) at which the next prune happens
+	timers    timerq.Queue[*Timer] // waiting timers, by due time
+	running   map[*Timer]struct{}  // timers whose run is under way
+	wheel     *time.Timer          // fires fireDue when the first timer is due
+	epoch     time.Time            // the origin of timers' due times
+	tasks     []*Task              // in start order; ended ones are pruned as it grows
+	tasksAt   int                  // len(tasks) at which the next prune happens
 	callbacks map[*Callback]struct{}
 	sweepAt   int // len(callbacks) at which gone callbacks are swept
 	children  []*Service

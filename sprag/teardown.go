@@ -114,8 +114,8 @@ func (s *Scope) teardown(ctx context.Context, firstAct *activity, first func(con
 	s.stopCtx = ctx // work that drains at stop (queues, processes) learns the deadline
 	acts := slices.DeleteFunc(s.activitiesLocked(), func(a *activity) bool { return a == firstAct })
 	tasks := s.tasks
-	for len(s.timers.q) > 0 {
-		s.timers.q[0].endLocked()
+	for s.timers.Len() > 0 {
+		s.timers.First().endLocked()
 	}
 	for t := range s.running {
 		t.endLocked()

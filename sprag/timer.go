@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/petermattis/goid"
+
+	"github.com/sprag-go/sprag/sprag/internal/timerq"
 )
 
 // Timer is the handle of an interval, a timeout or a scheduled job. Its
@@ -14,10 +16,9 @@ type Timer struct {
 	act   activity
 	fn    func(context.Context) error
 	sched Schedule
-	due   time.Duration // when the next run is due, since the scope's epoch; guarded by s.mu
-	index int32         // in the scope's queue of waiting timers, or -1; guarded by s.mu
-	n     int32         // runs ended; read and written by the run, which never overlaps itself
-	ended bool          // cancelled, stopped, or its schedule is over; guarded by s.mu
+	slot  timerq.Slot // its place in the scope's queue of waiting timers; guarded by s.mu
+	n     int32       // runs ended; read and written by the run, which never overlaps itself
+	ended bool        // cancelled, stopped, or its schedule is over; guarded by s.mu
 }
 
 // Interval calls fn every d until the scope closes or the handle is
@@ -79,7 +80,8 @@ func (s *Scope) schedule(kind Kind, sched Schedule, fn func(context.Context) err
 	if c.immediately {
 		sched = &atOnce{inner: sched}
 	}
-	t := &Timer{s: s, fn: fn, sched: sched, act: activity{kind: kind, label: label}, index: -1}
+	t := &Timer{s: s, fn: fn, sched: sched, act: activity{kind: kind, label: label}}
+	t.slot.Init()
 
 	s.lock()
 	defer s.mu.Unlock()
@@ -92,7 +94,7 @@ func (s *Scope) schedule(kind Kind, sched Schedule, fn func(context.Context) err
 		return t, nil // a schedule with no time at all
 	}
 	s.obs.TimerAdded()
-	s.timers.push(t, s.since(first))
+	s.timers.Push(t, &t.slot, s.since(first))
 	s.armLocked()
 	return t, nil
 }
@@ -104,8 +106,8 @@ func (s *Scope) fireDue() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := s.since(time.Now())
-	for len(s.timers.q) > 0 && s.timers.q[0].due <= now {
-		t := s.timers.pop()
+	for s.timers.Len() > 0 && s.timers.FirstDue() <= now {
+		t := s.timers.Pop()
 		if !s.open() { // closing: the timer ends here rather than run
 			t.ended = true
 			s.obs.TimerEnded()
@@ -139,7 +141,7 @@ func (t *Timer) run(ctx context.Context) {
 		t.ended = true
 		s.obs.TimerEnded()
 	default:
-		s.timers.push(t, s.since(next))
+		s.timers.Push(t, &t.slot, s.since(next))
 		s.armLocked()
 	}
 	s.mu.Unlock()
@@ -153,85 +155,18 @@ func (s *Scope) since(at time.Time) time.Duration { return at.Sub(s.epoch) }
 // armLocked sets the scope's time.Timer to the first due timer, or stops
 // it when none waits. The caller holds mu.
 func (s *Scope) armLocked() {
-	if len(s.timers.q) == 0 {
+	if s.timers.Len() == 0 {
 		if s.wheel != nil {
 			s.wheel.Stop()
 		}
 		return
 	}
-	d := s.timers.q[0].due - s.since(time.Now())
+	d := s.timers.FirstDue() - s.since(time.Now())
 	if s.wheel == nil {
 		s.wheel = time.AfterFunc(d, s.fireDue)
 		return
 	}
 	s.wheel.Reset(d)
-}
-
-// timerQueue is the min-heap of a scope's waiting timers, by due time.
-type timerQueue struct{ q []*Timer }
-
-func (h *timerQueue) push(t *Timer, due time.Duration) {
-	t.due, t.index = due, int32(len(h.q))
-	h.q = append(h.q, t)
-	h.up(len(h.q) - 1)
-}
-
-func (h *timerQueue) pop() *Timer {
-	t := h.q[0]
-	h.remove(0)
-	return t
-}
-
-// remove takes the timer at i out of the queue.
-func (h *timerQueue) remove(i int) {
-	last := len(h.q) - 1
-	h.q[i].index = -1
-	if i != last {
-		h.q[i] = h.q[last]
-		h.q[i].index = int32(i)
-	}
-	h.q[last] = nil
-	h.q = h.q[:last]
-	if i < last {
-		h.down(i)
-		h.up(i)
-	}
-	if cap(h.q) > 64 && len(h.q) < cap(h.q)/4 { // give memory back after a burst
-		h.q = append([]*Timer(nil), h.q...)
-	}
-}
-
-func (h *timerQueue) up(i int) {
-	for i > 0 {
-		p := (i - 1) / 2
-		if h.q[p].due <= h.q[i].due {
-			return
-		}
-		h.swap(i, p)
-		i = p
-	}
-}
-
-func (h *timerQueue) down(i int) {
-	for {
-		l, small := 2*i+1, i
-		if l < len(h.q) && h.q[l].due < h.q[small].due {
-			small = l
-		}
-		if r := l + 1; r < len(h.q) && h.q[r].due < h.q[small].due {
-			small = r
-		}
-		if small == i {
-			return
-		}
-		h.swap(i, small)
-		i = small
-	}
-}
-
-func (h *timerQueue) swap(i, j int) {
-	h.q[i], h.q[j] = h.q[j], h.q[i]
-	h.q[i].index, h.q[j].index = int32(i), int32(j)
 }
 
 // endLocked ends the timer: it leaves the queue, and a run under way
@@ -242,9 +177,7 @@ func (t *Timer) endLocked() bool {
 		return false
 	}
 	t.ended = true
-	if t.index >= 0 {
-		t.s.timers.remove(int(t.index))
-	}
+	t.s.timers.Remove(&t.slot)
 	t.s.obs.TimerEnded()
 	return true
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -395,4 +397,74 @@ func ExampleCheckName() {
 	// sprag: invalid argument: empty service name
 	// sprag: invalid argument: service name "pool/worker" holds '/', which joins a child's name to its parent's
 	// sprag: invalid argument: service name "my service" holds a space or a control character
+}
+
+// Alarm is a primitive of one's own, built as the packages under sprag/
+// are: services hear it ring through functions that run as work of their
+// own scope, so that each leaves with its service.
+type Alarm struct {
+	mu    sync.Mutex
+	hooks []*alarmHook
+}
+
+type alarmHook struct {
+	cb *sprag.Callback
+	fn func(ctx context.Context, why string) error
+}
+
+// OnRing makes fn, work of o, hear the alarm for as long as o's scope is
+// open.
+func (a *Alarm) OnRing(o sprag.Owner, fn func(ctx context.Context, why string) error) error {
+	sc, err := sprag.ScopeOf(o, "alarm hook")
+	if err != nil {
+		return err
+	}
+	h := &alarmHook{fn: fn}
+	h.cb, err = sc.Callback("alarm "+sprag.FuncLabel(fn), func() { a.remove(h) }) // removed when sc closes
+	if err != nil {
+		return err
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.hooks = append(a.hooks, h)
+	return nil
+}
+
+func (a *Alarm) remove(h *alarmHook) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.hooks = slices.DeleteFunc(a.hooks, func(x *alarmHook) bool { return x == h })
+}
+
+// Ring calls every hook on the caller's goroutine and returns their errors.
+func (a *Alarm) Ring(ctx context.Context, why string) error {
+	a.mu.Lock()
+	hooks := slices.Clone(a.hooks)
+	a.mu.Unlock()
+	var errs []error
+	for _, h := range hooks {
+		errs = append(errs, sprag.Call(ctx, h.cb, h.fn, why)) // recovers, logs, and skips a closing scope
+	}
+	return errors.Join(errs...)
+}
+
+func ExampleCallback() {
+	ctx := context.Background()
+	var alarm Alarm
+	guard := sprag.NewScope("guard", sprag.NewRuntime(nil))
+	_ = alarm.OnRing(guard, func(ctx context.Context, why string) error {
+		fmt.Println("guard heard:", why)
+		return nil
+	})
+	_ = alarm.OnRing(guard, func(ctx context.Context, why string) error {
+		return errors.New("asleep")
+	})
+
+	fmt.Println(alarm.Ring(ctx, "smoke"))
+	_ = guard.Close(ctx) // its hooks leave the alarm
+	fmt.Println(alarm.Ring(ctx, "fire"), len(alarm.hooks))
+	// Output:
+	// guard heard: smoke
+	// service "guard": callback alarm ExampleCallback.func2: asleep
+	// <nil> 0
 }

@@ -22,7 +22,9 @@ type MetricsService struct {
 }
 
 func (m *MetricsService) OnStart(ctx context.Context) error {
-	m.Interval(time.Minute, m.collect, sprag.Label("collect"))
+	if _, err := m.Interval(time.Minute, m.collect, sprag.Label("collect")); err != nil {
+		return err // nothing was scheduled: fail the start
+	}
 	_, err := m.Listen("order:completed", m.onOrder)
 	return err
 }
@@ -155,6 +157,7 @@ func Example_servicesTimers() {
 	reminder, _ := m.Timeout(24*time.Hour, m.collect, sprag.Label("reminder"))
 	fmt.Println(every.Label(), hourly.Label(), reminder.Label())
 	fmt.Println(reminder.Cancel(), reminder.Cancel()) // the first call cancels it
+	fmt.Println(every.Active(), reminder.Active())
 
 	_, err := m.Interval(0, m.collect, sprag.Label("bad"))
 	fmt.Println(err)
@@ -164,6 +167,7 @@ func Example_servicesTimers() {
 	fmt.Println(errors.Is(err, sprag.ErrNotRunning))
 	// Output:
 	// (*MetricsService).collect report reminder
+	// true false
 	// true false
 	// service "metrics": interval bad: sprag: invalid argument: duration must be positive, got 0s
 	// true
@@ -208,12 +212,16 @@ func Example_servicesSpawn() {
 type Pipeline struct{ sprag.Service }
 
 func (p *Pipeline) OnStart(ctx context.Context) error {
-	p.Interval(time.Hour, func(context.Context) error { return nil }, sprag.Label("flush"))
-	p.Spawn(func(ctx context.Context) error {
+	if _, err := p.Interval(time.Hour, func(context.Context) error { return nil }, sprag.Label("flush")); err != nil {
+		return err
+	}
+	if _, err := p.Spawn(func(ctx context.Context) error {
 		<-ctx.Done()
 		fmt.Println("task: its context ended")
 		return nil
-	}, sprag.Label("consume"))
+	}, sprag.Label("consume")); err != nil {
+		return err
+	}
 	if _, err := p.Listen("pipeline:pause", func(context.Context, any) error { return nil }); err != nil {
 		return err
 	}
@@ -438,4 +446,97 @@ func Example_servicesHealth() {
 	// false
 	// service "db" (running): ping: connection refused
 	// service "idle" (created): service is created
+}
+
+// Eager makes a classic mistake: it listens in its constructor, before
+// the service has started, and ignores the error.
+type Eager struct{ sprag.Service }
+
+func NewEager() *Eager {
+	e := &Eager{}
+	_, _ = e.Listen("order:completed", e.onOrder) // refused: listen in OnStart
+	return e
+}
+
+func (e *Eager) onOrder(ctx context.Context, payload any) error { return nil }
+
+func Example_servicesCallBeforeStart() {
+	e := NewEager()
+	_ = sprag.Bind(e, "eager", sprag.NewRuntime(nil))
+	err := e.Start(context.Background()) // fails: the listener never existed
+	fmt.Println(errors.Is(err, sprag.ErrNotRunning), e.State())
+	msg, _, _ := strings.Cut(err.Error(), ", at ") // then the file and line of the call
+	fmt.Println(msg)
+	// Output:
+	// true failed
+	// start service "eager": listener (*Eager).onOrder called before Start
+}
+
+// OneShot imports once, then stops itself from its own task.
+type OneShot struct{ sprag.Service }
+
+func (o *OneShot) OnStart(ctx context.Context) error {
+	_, err := o.Spawn(o.importAll, sprag.Label("import"))
+	return err
+}
+
+func (o *OneShot) importAll(ctx context.Context) error {
+	fmt.Println("imported")
+	stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	err := o.Stop(stopCtx) // does not wait for this run, which is still under way
+	fmt.Println("Stop returned", err, "while", o.State())
+	return nil
+}
+
+func Example_servicesStopFromOwnWork() {
+	o := &OneShot{}
+	_ = sprag.Bind(o, "import", sprag.NewRuntime(nil))
+	_ = o.Start(context.Background())
+	<-o.Done() // closed once importAll has returned
+	fmt.Println(o.State())
+	// Output:
+	// imported
+	// Stop returned <nil> while stopping
+	// stopped
+}
+
+// Job is a child service that does one job.
+type Job struct {
+	sprag.Service
+	id int
+}
+
+func (j *Job) OnStart(ctx context.Context) error {
+	fmt.Println("start", j.Name(), j.id)
+	return nil
+}
+
+func Example_servicesPerJobChildren() {
+	ctx := context.Background()
+	pool := &Bare{}
+	_ = sprag.Bind(pool, "pool", sprag.NewRuntime(nil))
+	_ = pool.Start(ctx)
+	defer func() { _ = pool.Stop(ctx) }()
+
+	for id := range 3 {
+		job := &Job{id: id}
+		if err := pool.Adopt(ctx, "job", job); err != nil { // the name is free again
+			fmt.Println(err)
+			return
+		}
+		for _, c := range pool.Children() {
+			fmt.Println("child", c.Name(), c.(*Job).id) // the adopted value, of its own type
+		}
+		_ = job.Stop(ctx) // the stopped child leaves the pool
+	}
+	fmt.Println("children left:", len(pool.Children()))
+	// Output:
+	// start pool/job 0
+	// child pool/job 0
+	// start pool/job 1
+	// child pool/job 1
+	// start pool/job 2
+	// child pool/job 2
+	// children left: 0
 }

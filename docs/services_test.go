@@ -37,8 +37,8 @@ func (s *starts) get() []time.Duration {
 	return append([]time.Duration(nil), s.at...)
 }
 
-// TestIntervalSchedules shows when the runs of a one-minute interval
-// begin, over 4m45s of the bubble's virtual clock, depending on its
+// TestIntervalSchedules shows when the runs of a one-minute timer begin,
+// over 4m45s of the bubble's virtual clock, depending on its schedule and
 // options and on how long each run takes.
 func TestIntervalSchedules(t *testing.T) {
 	t.Parallel()
@@ -47,11 +47,13 @@ func TestIntervalSchedules(t *testing.T) {
 		name string
 		run  time.Duration // how long each run takes
 		give func(d time.Duration) sprag.Schedule
+		opts []sprag.TimerOption
 		want []time.Duration // when the runs begin
 	}{
-		{"fixed delay (the default)", 20 * s, sprag.FixedDelay, []time.Duration{1 * m, 2*m + 20*s, 3*m + 40*s}},
-		{"fixed rate", 20 * s, sprag.FixedRate, []time.Duration{1 * m, 2 * m, 3 * m, 4 * m}},
-		{"fixed rate, runs overrun", 90 * s, sprag.FixedRate, []time.Duration{1 * m, 3 * m}},
+		{"fixed delay (the default)", 20 * s, sprag.FixedDelay, nil, []time.Duration{1 * m, 2*m + 20*s, 3*m + 40*s}},
+		{"fixed rate", 20 * s, sprag.FixedRate, nil, []time.Duration{1 * m, 2 * m, 3 * m, 4 * m}},
+		{"fixed rate, runs overrun", 90 * s, sprag.FixedRate, nil, []time.Duration{1 * m, 3 * m}},
+		{"immediately", 20 * s, sprag.FixedDelay, []sprag.TimerOption{sprag.Immediately()}, []time.Duration{0, 1*m + 20*s, 2*m + 40*s, 4 * m}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -64,7 +66,7 @@ func TestIntervalSchedules(t *testing.T) {
 					runs.mark()
 					time.Sleep(tt.run)
 					return nil
-				})
+				}, tt.opts...)
 				require.NoError(t, err)
 
 				time.Sleep(4*m + 45*s)

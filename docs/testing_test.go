@@ -43,9 +43,10 @@ func TestFailingWorkIsLogged(t *testing.T) {
 		rt, logs := spragtest.ObservedRuntime(t) // logs in memory, and in the test's log
 		svc := &Bare{}
 		spragtest.Start(t, "metrics", svc, spragtest.WithRuntime(rt))
-		svc.Interval(time.Minute, func(context.Context) error {
+		_, err := svc.Interval(time.Minute, func(context.Context) error {
 			return errors.New("scrape: timeout")
 		}, sprag.Label("collect"))
+		require.NoError(t, err)
 
 		time.Sleep(time.Minute)
 		synctest.Wait()

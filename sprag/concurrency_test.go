@@ -35,12 +35,12 @@ func TestConcurrentUseFromManyGoroutines(t *testing.T) {
 					case 0:
 						_, _ = p.Listen("t", func(context.Context, any) error { return nil })
 					case 1:
-						p.Spawn(func(ctx context.Context) error {
+						_, _ = p.Spawn(func(ctx context.Context) error {
 							<-ctx.Done()
 							return nil
 						})
 					case 2:
-						p.Interval(time.Millisecond, func(context.Context) error { return nil })
+						_, _ = p.Interval(time.Millisecond, func(context.Context) error { return nil })
 					case 3:
 						_ = p.Emit(context.Background(), "t", i)
 					case 4:

@@ -94,9 +94,9 @@ func TestStopFromTheServicesOwnWork(t *testing.T) {
 						stopErr  error
 						once     sync.Once
 					)
-					stop := func(context.Context) error {
+					stop := func(runCtx context.Context) error {
 						once.Do(func() {
-							ctx := context.Background()
+							ctx := context.WithoutCancel(runCtx) // the run's context ends during the stop
 							if deadline {
 								var cancel context.CancelFunc
 								ctx, cancel = context.WithTimeout(ctx, time.Minute)

@@ -144,15 +144,15 @@ func TestStopIsIdempotentFromManyGoroutines(t *testing.T) {
 // failingStart registers one of everything, then fails with err or panics.
 func failingStart(j *journal, fail func() error) func(context.Context, *probe) error {
 	return func(ctx context.Context, p *probe) error {
-		p.Interval(time.Second, func(context.Context) error {
+		must(p.Interval(time.Second, func(context.Context) error {
 			j.add("interval ran")
 			return nil
-		})
-		p.Spawn(func(ctx context.Context) error {
+		}))
+		must(p.Spawn(func(ctx context.Context) error {
 			<-ctx.Done()
 			j.add("task cancelled")
 			return ctx.Err()
-		}, sprag.Label("waiter"))
+		}, sprag.Label("waiter")))
 		if _, err := p.Listen("ping", func(context.Context, any) error {
 			j.add("listener called")
 			return nil
@@ -245,16 +245,16 @@ func TestTeardownOrder(t *testing.T) {
 		p := &probe{}
 		p.onStart = func(ctx context.Context, p *probe) error {
 			svcCtx = p.Context()
-			p.Interval(time.Minute, func(context.Context) error {
+			must(p.Interval(time.Minute, func(context.Context) error {
 				j.add("interval")
 				return nil
-			})
-			p.Spawn(func(ctx context.Context) error {
+			}))
+			must(p.Spawn(func(ctx context.Context) error {
 				<-ctx.Done()
 				time.Sleep(time.Second) // still running when listeners go
 				j.add("task ends")
 				return nil
-			})
+			}))
 			if _, err := p.Listen("ping", func(context.Context, any) error { return nil }); err != nil {
 				return err
 			}
@@ -355,10 +355,10 @@ func TestStopHonoursItsDeadlineAndNamesStuckWork(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		release := make(chan struct{})
 		p := &probe{onStart: func(_ context.Context, p *probe) error {
-			p.Spawn(func(context.Context) error {
+			must(p.Spawn(func(context.Context) error {
 				<-release // ignores its context
 				return nil
-			}, sprag.Label("stubborn"))
+			}, sprag.Label("stubborn")))
 			return nil
 		}}
 		spragtest.Start(t, "svc", p)
@@ -389,19 +389,19 @@ func TestStopWithExpiredContextStillCancelsEverythingAndRunsCleanups(t *testing.
 		var j journal
 		var ticks atomic.Int32
 		p := &probe{onStart: func(ctx context.Context, p *probe) error {
-			p.Interval(time.Second, func(context.Context) error {
+			must(p.Interval(time.Second, func(context.Context) error {
 				ticks.Add(1)
 				return nil
-			})
-			p.Timeout(time.Hour, func(context.Context) error {
+			}))
+			must(p.Timeout(time.Hour, func(context.Context) error {
 				j.add("timeout ran")
 				return nil
-			})
-			p.Spawn(func(ctx context.Context) error {
+			}))
+			must(p.Spawn(func(ctx context.Context) error {
 				<-ctx.Done()
 				j.add("task cancelled")
 				return nil
-			})
+			}))
 			require.NoError(t, p.Adopt(ctx, "child", &probe{onStop: func(context.Context, *probe) error {
 				j.add("child stopped")
 				return nil
@@ -479,7 +479,7 @@ func TestStopDuringStart(t *testing.T) {
 				onStart: func(_ context.Context, p *probe) error {
 					close(started)
 					<-proceed
-					p.Interval(time.Second, func(context.Context) error { return nil })
+					_, _ = p.Interval(time.Second, func(context.Context) error { return nil })
 					j.add("OnStart done")
 					return nil
 				},

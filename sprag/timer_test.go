@@ -54,10 +54,10 @@ func TestIntervalFiresSixtyTimesAnHour(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var n atomic.Int32
 		started(t, func(p *probe) {
-			p.Interval(time.Minute, func(context.Context) error {
+			must(p.Interval(time.Minute, func(context.Context) error {
 				n.Add(1)
 				return nil
-			})
+			}))
 		})
 		time.Sleep(time.Hour)
 		synctest.Wait()
@@ -71,7 +71,7 @@ func TestIntervalFixedDelayNeverOverlaps(t *testing.T) {
 		runs := newRunTimes()
 		var running, overlaps atomic.Int32
 		started(t, func(p *probe) {
-			p.Interval(time.Minute, func(context.Context) error {
+			must(p.Interval(time.Minute, func(context.Context) error {
 				if running.Add(1) > 1 {
 					overlaps.Add(1)
 				}
@@ -79,7 +79,7 @@ func TestIntervalFixedDelayNeverOverlaps(t *testing.T) {
 				time.Sleep(10 * time.Second) // the next wait starts when this returns
 				running.Add(-1)
 				return nil
-			})
+			}))
 		})
 		time.Sleep(4 * time.Minute)
 		synctest.Wait()
@@ -121,10 +121,10 @@ func TestIntervalImmediately(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		runs := newRunTimes()
 		started(t, func(p *probe) {
-			p.Interval(time.Minute, func(context.Context) error {
+			must(p.Interval(time.Minute, func(context.Context) error {
 				runs.mark()
 				return nil
-			}, sprag.Immediately())
+			}, sprag.Immediately()))
 		})
 		time.Sleep(2 * time.Minute)
 		synctest.Wait()
@@ -137,10 +137,10 @@ func TestIntervalJitterStaysWithinItsBound(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		runs := newRunTimes()
 		started(t, func(p *probe) {
-			p.Interval(time.Minute, func(context.Context) error {
+			must(p.Interval(time.Minute, func(context.Context) error {
 				runs.mark()
 				return nil
-			}, sprag.Jitter(10*time.Second))
+			}, sprag.Jitter(10*time.Second)))
 		})
 		time.Sleep(time.Hour)
 		synctest.Wait()
@@ -165,7 +165,7 @@ func TestFailingIntervalIsLoggedAndKeepsTicking(t *testing.T) {
 		rt, logs := spragtest.ObservedRuntime(t)
 		var n atomic.Int32
 		p := &probe{onStart: func(_ context.Context, p *probe) error {
-			p.Interval(time.Minute, func(context.Context) error {
+			must(p.Interval(time.Minute, func(context.Context) error {
 				switch n.Add(1) {
 				case 1:
 					return errors.New("flaky")
@@ -173,7 +173,7 @@ func TestFailingIntervalIsLoggedAndKeepsTicking(t *testing.T) {
 					panic("worse")
 				}
 				return nil
-			}, sprag.Label("collect"))
+			}, sprag.Label("collect")))
 			return nil
 		}}
 		spragtest.Start(t, "metrics", p, spragtest.WithRuntime(rt))
@@ -330,10 +330,10 @@ func TestTimeoutJitter(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		runs := newRunTimes()
 		started(t, func(p *probe) {
-			p.Timeout(time.Minute, func(context.Context) error {
+			must(p.Timeout(time.Minute, func(context.Context) error {
 				runs.mark()
 				return nil
-			}, sprag.Jitter(time.Second))
+			}, sprag.Jitter(time.Second)))
 		})
 		time.Sleep(2 * time.Minute)
 		synctest.Wait()
@@ -367,10 +367,10 @@ func TestIntervalImmediatelyIsNotJittered(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		runs := newRunTimes()
 		started(t, func(p *probe) {
-			p.Interval(time.Minute, func(context.Context) error {
+			must(p.Interval(time.Minute, func(context.Context) error {
 				runs.mark()
 				return nil
-			}, sprag.Immediately(), sprag.Jitter(10*time.Second))
+			}, sprag.Immediately(), sprag.Jitter(10*time.Second)))
 		})
 		time.Sleep(2 * time.Minute)
 		synctest.Wait()

@@ -80,10 +80,14 @@ type Named struct {
 // one, or the one of [WithRuntime]): they share a bus, so that one hears
 // what another emits. It binds and starts them in order and registers a
 // cleanup that stops them in reverse order, reporting stop errors as test
-// failures. It fails the test at once if a Bind or Start fails, after
-// stopping what it started. It returns the shared runtime.
+// failures. It fails the test at once if a Bind or Start fails; the
+// cleanups then stop, in reverse order, the services it had started. It
+// returns the shared runtime.
 //
-//	rt := spragtest.StartAll(t, []spragtest.Named{{"orders", orders}, {"email", email}})
+//	rt := spragtest.StartAll(t, []spragtest.Named{
+//		{Name: "orders", Service: orders},
+//		{Name: "email", Service: email},
+//	})
 func StartAll(t TB, services []Named, opts ...Option) sprag.Runtime {
 	t.Helper()
 	c := config{stopTimeout: 10 * time.Second}

@@ -22,7 +22,9 @@ type MetricsService struct {
 }
 
 func (m *MetricsService) OnStart(ctx context.Context) error {
-	m.Interval(time.Minute, m.collect) // every minute, until the service stops
+	if _, err := m.Interval(time.Minute, m.collect); err != nil { // every minute, until the service stops
+		return err
+	}
 	_, err := m.Listen("order:completed", m.onOrder)
 	return err
 }

@@ -42,7 +42,7 @@ type lines struct {
 func newLines() *lines { return &lines{ch: make(chan string, 100)} }
 
 func (l *lines) add(line string) {
-	l.Collector.Add(line)
+	l.Add(line)
 	l.ch <- line
 }
 
@@ -332,9 +332,11 @@ func TestStopStopsOneProcessOfAScope(t *testing.T) {
 	needShell(t)
 	t.Parallel()
 	var sc sprag.Scope // a scope of its own: no service needed
-	proc, err := process.Start(&sc, "sh", []string{"-c", "trap 'exit 0' TERM; while :; do sleep 0.05; done"},
-		process.Label("one"), process.Restart(sprag.RestartPolicy{MaxRestarts: 5}))
+	out := newLines()
+	proc, err := process.Start(&sc, "sh", []string{"-c", "trap 'exit 0' TERM; echo ready; while :; do sleep 0.05; done"},
+		process.Label("one"), process.Restart(sprag.RestartPolicy{MaxRestarts: 5}), process.Stdout(out.add))
 	require.NoError(t, err)
+	out.await(t, "ready") // the trap is set: SIGTERM makes it exit with 0
 	other, err := process.Start(&sc, "sh", []string{"-c", "exec sleep 30"}, process.Label("other"))
 	require.NoError(t, err)
 

@@ -469,8 +469,8 @@ func TestStopFromAQueueHandler(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				p := spragtest.Started(t, "svc", nil)
 				stopErr := make(chan error, 1)
-				q, err := queue.New(p, func(context.Context, int) error {
-					ctx := context.Background()
+				q, err := queue.New(p, func(handlerCtx context.Context, _ int) error {
+					ctx := context.WithoutCancel(handlerCtx)
 					if deadline {
 						var cancel context.CancelFunc
 						ctx, cancel = context.WithTimeout(ctx, time.Minute)

@@ -283,8 +283,8 @@ func TestStopFromAWatcherPoll(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		p := spragtest.Started(t, "svc", nil)
 		stopErr := make(chan error, 1)
-		_, err := watch.Poll(p, func(context.Context) (int, error) {
-			stopErr <- p.Stop(context.Background())
+		_, err := watch.Poll(p, func(ctx context.Context) (int, error) {
+			stopErr <- p.Stop(context.WithoutCancel(ctx)) // the poll's context ends during the stop
 			time.Sleep(time.Second)
 			return 1, nil
 		}, time.Minute)

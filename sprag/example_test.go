@@ -394,9 +394,9 @@ func ExampleCheckName() {
 	}
 	// Output:
 	// <nil>
-	// sprag: invalid argument: empty service name
-	// sprag: invalid argument: service name "pool/worker" holds '/', which joins a child's name to its parent's
-	// sprag: invalid argument: service name "my service" holds a space or a control character
+	// sprag: invalid argument: the name is empty
+	// sprag: invalid argument: the name "pool/worker" holds a '/', which joins an adopted child's name to its parent's (parent/child)
+	// sprag: invalid argument: the name "my service" holds a space or a control character
 }
 
 // Alarm is a primitive of one's own, built as the packages under sprag/

@@ -74,12 +74,13 @@
 // Every managed method returns its handle and an error: the error says
 // that nothing was scheduled, wrapping [ErrNotRunning] when the scope does
 // not accept work (before its service starts, or once it stops) and
-// [ErrInvalidArgument] for bad arguments; it is also logged. The handle's
-// Wait and Err are the work's own result. A managed method called before
-// its service starts (in a constructor, say) also makes the service's
-// Start fail, naming the call and its file and line, so that an ignored
-// error cannot hide a listener or a timer that never exists. Nothing here
-// panics at the caller; methods of a nil handle do nothing.
+// [ErrInvalidArgument] for bad arguments. The handle's Wait and Err are
+// the work's own result. Bad arguments are also logged at error level, and
+// a call once the scope stops at warn level. A managed method called
+// before its service starts (in a constructor, say) makes the service's
+// Start fail instead, naming the call and its file and line, so that an
+// ignored error cannot hide a listener or a timer that never exists.
+// Nothing here panics at the caller; methods of a nil handle do nothing.
 //
 // # Primitives
 //

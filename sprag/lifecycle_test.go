@@ -14,6 +14,7 @@ import (
 
 	"github.com/sprag-go/sprag/sprag"
 	"github.com/sprag-go/sprag/spragtest"
+	"strings"
 )
 
 func TestLifecycleStates(t *testing.T) {
@@ -548,4 +549,28 @@ func TestBindRefusesANilEmbeddedService(t *testing.T) {
 	err := sprag.Bind(&byPointer{}, "svc", sprag.NewRuntime(nil))
 	require.ErrorIs(t, err, sprag.ErrInvalidArgument)
 	assert.Contains(t, err.Error(), "embeds a nil *sprag.Service")
+}
+
+func TestStopDuringAStuckStartNamesOnStartOnce(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		started, proceed := make(chan struct{}), make(chan struct{})
+		p := &probe{onStart: func(context.Context, *probe) error {
+			close(started)
+			<-proceed // ignores its context
+			return nil
+		}}
+		bound(t, "svc", p)
+		startErr := make(chan error, 1)
+		go func() { startErr <- p.Start(context.Background()) }()
+		<-started
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		err := p.Stop(ctx)
+		require.ErrorIs(t, err, sprag.ErrStillRunning)
+		assert.Equal(t, 1, strings.Count(err.Error(), "OnStart"), err.Error())
+		close(proceed)
+		require.ErrorIs(t, <-startErr, sprag.ErrStopped)
+		<-p.Done()
+	})
 }

@@ -84,9 +84,10 @@ type immediatelyOption struct{}
 func (immediatelyOption) applyTimer(c *timerConfig) { c.immediately = true }
 func (immediatelyOption) String() string            { return "sprag.Immediately()" }
 
-// Immediately makes a timer run once as soon as it is created, then follow
-// its schedule from there. [Jitter] applies to the waits after that first
-// run.
+// Immediately makes a timer run once as soon as it is created. A fixed
+// delay then waits d after that run; a fixed rate counts it as the first
+// tick of its grid; a timeout runs only then, not again after d. [Jitter]
+// applies to the waits after that first run.
 func Immediately() TimerOption { return immediatelyOption{} }
 
 // RestartOption is returned by [Restart].

@@ -217,3 +217,100 @@ func TestRegistryWaitForAStoppedService(t *testing.T) {
 	require.ErrorIs(t, err, sprag.ErrStopped)
 	assert.Equal(t, `wait for service "p": it is stopped: sprag: service stopped`, err.Error())
 }
+
+func TestRegistryUnregisterAndReplace(t *testing.T) {
+	t.Parallel()
+	r := sprag.NewRegistry()
+	first, second := bound(t, "a", &plain{}), bound(t, "b", &plain{})
+	require.NoError(t, r.Provide("metrics", first))
+	require.NoError(t, r.Provide("email", second))
+
+	old, err := r.Replace("metrics", second)
+	require.NoError(t, err)
+	assert.Same(t, first, old)
+	got, err := r.Resolve("metrics")
+	require.NoError(t, err)
+	assert.Same(t, second, got)
+	assert.Equal(t, []string{"metrics", "email"}, r.Names(), "a replaced name keeps its place")
+
+	old, err = r.Replace("sms", first)
+	require.NoError(t, err)
+	assert.Nil(t, old, "a free name")
+	assert.Equal(t, []string{"metrics", "email", "sms"}, r.Names())
+
+	gone, err := r.Unregister("email")
+	require.NoError(t, err)
+	assert.Same(t, second, gone)
+	assert.Equal(t, []string{"metrics", "sms"}, r.Names())
+	_, err = r.Unregister("email")
+	require.ErrorIs(t, err, sprag.ErrNotFound)
+	require.NoError(t, r.Provide("email", first), "the name is free again")
+
+	tests := []struct {
+		name string
+		give func() error
+		want error
+	}{
+		{"empty name", func() error { _, err := r.Replace("", first); return err }, sprag.ErrInvalidArgument},
+		{"nil service", func() error { _, err := r.Replace("x", nil); return err }, sprag.ErrInvalidArgument},
+		{"unbound service", func() error { _, err := r.Replace("x", &plain{}); return err }, sprag.ErrNotBound},
+	}
+	for _, tt := range tests {
+		require.ErrorIs(t, tt.give(), tt.want, tt.name)
+	}
+}
+
+func TestRegistryUntilStopped(t *testing.T) {
+	t.Parallel()
+	r := sprag.NewRegistry()
+	job := bound(t, "job", &plain{})
+	require.NoError(t, job.Start(context.Background()))
+	require.NoError(t, r.Provide("job", job, sprag.UntilStopped()))
+	assert.Equal(t, []string{"job"}, r.Names())
+	require.NoError(t, job.Stop(context.Background()))
+	<-job.Done()
+	assert.Empty(t, r.Names(), "the entry left with its stopped service")
+
+	failed := bound(t, "failed", &probe{onStart: func(context.Context, *probe) error { return errors.New("boom") }})
+	require.NoError(t, r.Provide("failed", failed, sprag.UntilStopped()))
+	require.Error(t, failed.Start(context.Background()))
+	<-failed.Done()
+	assert.Empty(t, r.Names(), "a service that failed to start leaves too")
+
+	replaced := bound(t, "v1", &plain{})
+	require.NoError(t, replaced.Start(context.Background()))
+	require.NoError(t, r.Provide("api", replaced, sprag.UntilStopped()))
+	successor := bound(t, "v2", &plain{})
+	_, err := r.Replace("api", successor)
+	require.NoError(t, err)
+	require.NoError(t, replaced.Stop(context.Background()))
+	<-replaced.Done()
+	assert.Equal(t, []string{"api"}, r.Names(), "the successor keeps the name")
+}
+
+func TestCheckName(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		give string
+		want string // "" for a good name
+	}{
+		{"metrics", ""},
+		{"email-v2.eu_west", ""},
+		{"", "the name is empty"},
+		{"pool/worker", "holds a '/'"},
+		{"my service", "holds a space or a control character"},
+		{"tab\there", "holds a space or a control character"},
+		{string(make([]byte, 129)), "longer than 128 bytes"},
+	}
+	for _, tt := range tests {
+		err := sprag.CheckName(tt.give)
+		if tt.want == "" {
+			assert.NoError(t, err, tt.give)
+			continue
+		}
+		require.ErrorIs(t, err, sprag.ErrInvalidArgument, tt.give)
+		assert.Contains(t, err.Error(), tt.want)
+	}
+	require.ErrorIs(t, sprag.Bind(&plain{}, "a b", sprag.NewRuntime(nil)), sprag.ErrInvalidArgument, "Bind applies it")
+	require.ErrorIs(t, sprag.NewRegistry().Provide("a/b", bound(t, "x", &plain{})), sprag.ErrInvalidArgument, "Provide too")
+}

@@ -54,9 +54,10 @@ func (d fixedDelay) Next(now time.Time, _ Run) time.Time { return now.Add(time.D
 func (d fixedDelay) String() string                      { return fmt.Sprintf("FixedDelay(%v)", time.Duration(d)) }
 
 // FixedRate runs on a fixed grid, d apart from the first run (due d after
-// the timer was created), instead of d after each run returns. A run that
-// overruns makes the timer skip the ticks it missed: runs never overlap
-// and never pile up. d must be positive.
+// the timer was created, or at once with [Immediately]), instead of d
+// after each run returns. A run that overruns makes the timer skip the
+// ticks it missed: runs never overlap and never pile up. d must be
+// positive.
 func FixedRate(d time.Duration) Schedule { return &fixedRate{d: d} }
 
 type fixedRate struct {
@@ -79,6 +80,12 @@ func (r *fixedRate) Next(now time.Time, last Run) time.Time {
 
 func (r *fixedRate) String() string { return fmt.Sprintf("FixedRate(%v)", r.d) }
 
+// anchor puts the grid's first tick at now: a run at once is on the grid.
+func (r *fixedRate) anchor(now time.Time) bool {
+	r.next = now
+	return true
+}
+
 // jittered adds a random delay in [0, max) to every time inner returns,
 // so that many timers with one schedule do not fire in step ([Jitter]).
 // inner sees the times without the jitter: a jittered fixed rate keeps
@@ -96,15 +103,34 @@ func (j *jittered) Next(now time.Time, last Run) time.Time {
 	return t.Add(rand.N(j.max)) //nolint:gosec // jitter spreads load; it needs no cryptographic randomness
 }
 
+func (j *jittered) anchor(now time.Time) bool {
+	a, ok := j.inner.(anchored)
+	return ok && a.anchor(now)
+}
+
+// anchored is a schedule whose times count from the timer's creation: a
+// fixed rate's grid, a timeout's one run. When [Immediately] runs it at
+// once, that run is its first: anchor tells it so, and reports true.
+type anchored interface{ anchor(now time.Time) bool }
+
 // atOnce runs the first run as soon as the timer is created, then follows
-// inner ([Immediately]).
-type atOnce struct{ inner Schedule }
+// inner ([Immediately]): an anchored inner schedule counts that run as its
+// first (a fixed rate keeps the grid of the creation, a timeout does not
+// run again); any other starts from the end of that run (a fixed delay
+// waits d after it).
+type atOnce struct {
+	inner    Schedule
+	anchored bool
+}
 
 func (a *atOnce) Next(now time.Time, last Run) time.Time {
 	if last.N == 0 {
+		if an, ok := a.inner.(anchored); ok {
+			a.anchored = an.anchor(now)
+		}
 		return now
 	}
-	if last.N == 1 {
+	if last.N == 1 && !a.anchored {
 		last.N = 0 // the inner schedule starts from here
 	}
 	return a.inner.Next(now, last)
@@ -114,6 +140,9 @@ func (a *atOnce) Next(now time.Time, last Run) time.Time {
 type after time.Duration
 
 func (d after) check() error { return positive(time.Duration(d)) }
+
+// anchor makes a timeout run at once its one run.
+func (after) anchor(time.Time) bool { return true }
 
 func (d after) Next(now time.Time, last Run) time.Time {
 	if last.N > 0 {

@@ -243,9 +243,10 @@ func (s *Scope) Invalid(what, label, format string, args ...any) error {
 }
 
 // Accepting returns nil when the scope accepts new work, and otherwise
-// the error a managed method returns then (wrapping [ErrNotRunning]),
-// logged and, before the owner's start, recorded so that Start fails.
-// Primitives built on a Scope call it before they create anything.
+// the error a managed method returns then (wrapping [ErrNotRunning]):
+// before the owner's start it is recorded so that Start fails with it;
+// once the scope stops it is logged at warn level. Primitives built on a
+// Scope call it before they create anything.
 func (s *Scope) Accepting(what, label string) error {
 	s.lock()
 	defer s.mu.Unlock()

@@ -112,7 +112,12 @@ func (s *Scope) teardown(ctx context.Context, firstAct *activity, first func(con
 	s.mu.Lock()
 	callbacks := s.callbacks
 	s.stopCtx = ctx // work that drains at stop (queues, processes) learns the deadline
-	acts := slices.DeleteFunc(s.activitiesLocked(), func(a *activity) bool { return a == firstAct })
+	acts := s.activitiesLocked()
+	// Close waits for OnStop (first) and OnStart (which a Stop during the
+	// start waits for itself) on their own, and names them there.
+	waitFor := slices.DeleteFunc(slices.Clone(acts), func(a *activity) bool {
+		return a == firstAct || s.owner != nil && a == &s.owner.startAct
+	})
 	tasks := s.tasks
 	for s.timers.Len() > 0 {
 		s.timers.First().endLocked()
@@ -138,7 +143,7 @@ func (s *Scope) teardown(ctx context.Context, firstAct *activity, first func(con
 	for _, a := range acts {
 		self += a.On(g)
 	}
-	errs = append(errs, s.waitIdle(ctx, acts, g, tasks))
+	errs = append(errs, s.waitIdle(ctx, waitFor, g, tasks))
 
 	// 6-7. Children and cleanups, on a goroutine that outlives ctx if it
 	// must, so that they run in order even when Close returns early.

@@ -36,7 +36,7 @@ type Timer struct {
 //
 // A d that is not positive, a nil fn, or a call when the scope is not open
 // schedules nothing: the error says why ([ErrInvalidArgument],
-// [ErrNotRunning]) and is logged.
+// [ErrNotRunning]; see the package doc for how each is reported).
 func (s *Scope) Interval(d time.Duration, fn func(ctx context.Context) error, opts ...TimerOption) (*Timer, error) {
 	return s.schedule(KindInterval, fixedDelay(d), fn, timerConfigOf(opts))
 }

@@ -417,3 +417,44 @@ func TestManyTimersOfOneScopeKeepTheirSchedules(t *testing.T) {
 		}
 	})
 }
+
+func TestImmediatelyWithEachSchedule(t *testing.T) {
+	t.Parallel()
+	const m, s = time.Minute, time.Second
+	noopRun := func(d time.Duration) func(*spragtest.Timeline) func(context.Context) error {
+		return func(runs *spragtest.Timeline) func(context.Context) error {
+			return func(context.Context) error {
+				runs.Mark()
+				time.Sleep(d)
+				return nil
+			}
+		}
+	}
+	tests := []struct {
+		name string
+		give func(p *probe, fn func(context.Context) error) (*sprag.Timer, error)
+		want []time.Duration
+	}{
+		{"fixed delay waits after the first run", func(p *probe, fn func(context.Context) error) (*sprag.Timer, error) {
+			return p.Interval(m, fn, sprag.Immediately())
+		}, []time.Duration{0, m + 20*s, 2*m + 40*s, 4 * m}},
+		{"fixed rate keeps the grid of the creation", func(p *probe, fn func(context.Context) error) (*sprag.Timer, error) {
+			return p.Schedule(sprag.FixedRate(m), fn, sprag.Immediately())
+		}, []time.Duration{0, m, 2 * m, 3 * m, 4 * m}},
+		{"a timeout runs once, at once", func(p *probe, fn func(context.Context) error) (*sprag.Timer, error) {
+			return p.Timeout(m, fn, sprag.Immediately())
+		}, []time.Duration{0}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			synctest.Test(t, func(t *testing.T) {
+				runs := spragtest.NewTimeline()
+				started(t, func(p *probe) { must(tt.give(p, noopRun(20*s)(runs))) })
+				time.Sleep(4*m + 45*s)
+				synctest.Wait()
+				assert.Equal(t, tt.want, runs.Times())
+			})
+		})
+	}
+}

@@ -2,8 +2,14 @@
 // outside a testing/synctest bubble.
 //
 // [Start] binds a service to a fresh runtime (a new bus and a logger that
-// writes to the test's log), starts it, and stops it when the test ends.
-// [Record] records what is emitted on a topic or pattern.
+// writes to the test's log), starts it, and stops it when the test ends;
+// [StartAll] does so for several services of one test on one shared
+// runtime, so that they hear each other. [Probe] and [Started] give a
+// ready-made service whose hooks are functions. [Record] records what is
+// emitted on a topic or pattern; [Collector] gathers values from any
+// goroutine; [Timeline] marks when things happen on the bubble's clock;
+// [HeapGrowthPerCycle] measures what a service keeps of each job it
+// churns through.
 //
 // # Testing timers in a synctest bubble
 //

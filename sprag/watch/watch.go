@@ -270,7 +270,7 @@ func (w *Watcher[T]) follow(ctx context.Context, follow func(context.Context, fu
 		wait := w.backoff.delay(w.quiet)
 		w.mu.Unlock()
 		if err != nil {
-			w.scope.LogFailure("watcher", w.label, err)
+			w.scope.LogFailure("task", "watcher "+w.label, err) // as a poll logs as its timer, "watcher <label>"
 		}
 
 		timer := time.NewTimer(wait)

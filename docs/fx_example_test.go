@@ -253,10 +253,10 @@ func Example_fxControllers() {
 type Syncer struct{ sprag.Service }
 
 func (s *Syncer) OnStart(ctx context.Context) error {
-	s.Spawn(func(ctx context.Context) error {
+	_, err := s.Spawn(func(ctx context.Context) error {
 		return errors.New("upstream unavailable")
 	}, sprag.Label("pull"), sprag.Restart(sprag.RestartPolicy{MaxRestarts: 1, Backoff: time.Millisecond}))
-	return nil
+	return err
 }
 
 func Example_fxShutdownOnTaskGiveUp() {

@@ -63,11 +63,11 @@ type Exporter struct {
 }
 
 func (e *Exporter) OnStart(ctx context.Context) error {
-	e.Spawn(func(context.Context) error {
+	_, err := e.Spawn(func(context.Context) error {
 		<-e.release
 		return nil
 	}, sprag.Label("upload"))
-	return nil
+	return err
 }
 
 // TestStopTimeout shows the stop deadline: the stuck service's Stop

@@ -113,8 +113,8 @@ func TestStartTimeoutStopsWhatStartedAndLeavesNothingRunning(t *testing.T) {
 		app := fx.New(fxmodule.Module, fx.Supply(logger), fx.NopLogger, fx.StartTimeout(time.Second),
 			fxmodule.Service("first", func() *node {
 				first = &node{j: &j, onStart: func(_ context.Context, n *node) error {
-					n.Interval(time.Millisecond, func(context.Context) error { return nil })
-					n.Spawn(func(ctx context.Context) error {
+					_, _ = n.Interval(time.Millisecond, func(context.Context) error { return nil })
+					_, _ = n.Spawn(func(ctx context.Context) error {
 						<-ctx.Done()
 						return nil
 					})
@@ -229,7 +229,7 @@ func TestShutdownOnTaskGiveUp(t *testing.T) {
 			fxmodule.ShutdownOnTaskGiveUp(3),
 			fxmodule.Service("doomed", func() *node {
 				return &node{j: &journal{}, onStart: func(_ context.Context, n *node) error {
-					n.Spawn(func(context.Context) error { return errors.New("always fails") },
+					_, _ = n.Spawn(func(context.Context) error { return errors.New("always fails") },
 						sprag.Label("sync"), sprag.Restart(sprag.RestartPolicy{MaxRestarts: 1, Backoff: time.Second}))
 					return nil
 				}}
@@ -256,7 +256,7 @@ func TestWithoutShutdownOnTaskGiveUpTheAppRunsDegraded(t *testing.T) {
 		app := fx.New(fxmodule.Module, fx.Supply(logger), fx.NopLogger, fx.Populate(&registry),
 			fxmodule.Service("doomed", func() *node {
 				return &node{j: &journal{}, onStart: func(_ context.Context, n *node) error {
-					n.Spawn(func(context.Context) error { return errors.New("always fails") },
+					_, _ = n.Spawn(func(context.Context) error { return errors.New("always fails") },
 						sprag.Restart(sprag.RestartPolicy{MaxRestarts: 1, Backoff: time.Second}))
 					return nil
 				}}
@@ -331,11 +331,11 @@ func TestTestAppWorksInASynctestBubble(t *testing.T) {
 		app := fxmoduletest.New(t,
 			fxmodule.Service("ticker", func() *node {
 				svc = &node{j: &journal{}, onStart: func(_ context.Context, n *node) error {
-					n.Interval(time.Minute, func(context.Context) error {
+					_, err := n.Interval(time.Minute, func(context.Context) error {
 						ticks++
 						return nil
 					})
-					return nil
+					return err
 				}}
 				return svc
 			}),

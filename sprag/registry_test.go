@@ -305,7 +305,7 @@ func TestCheckName(t *testing.T) {
 	for _, tt := range tests {
 		err := sprag.CheckName(tt.give)
 		if tt.want == "" {
-			assert.NoError(t, err, tt.give)
+			require.NoError(t, err, tt.give)
 			continue
 		}
 		require.ErrorIs(t, err, sprag.ErrInvalidArgument, tt.give)

@@ -164,7 +164,7 @@ func (s *Scope) teardown(ctx context.Context, firstAct *activity, first func(con
 		if self > 0 { // the caller's runs end only once Close has returned
 			chainDone <- err
 		}
-		_ = s.waitIdle(context.Background(), acts, 0, nil) // every run has returned
+		_ = s.waitIdle(context.WithoutCancel(ctx), acts, 0, nil) // every run has returned, however long it takes
 		for _, c := range children {
 			<-c.Done()
 		}

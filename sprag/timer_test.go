@@ -389,7 +389,7 @@ func TestManyTimersOfOneScopeKeepTheirSchedules(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		const n = 300
-		counts := make([]atomic.Int32, n)
+		counts := make([]atomic.Int64, n)
 		timers := make([]*sprag.Timer, n)
 		started(t, func(p *probe) {
 			for i := range n {
@@ -408,9 +408,9 @@ func TestManyTimersOfOneScopeKeepTheirSchedules(t *testing.T) {
 		synctest.Wait()
 		for i := range n {
 			period := i%17 + 1
-			want := int32(3600 / period)
+			want := int64(3600 / period)
 			if i%3 == 0 {
-				want = int32(30 / period)
+				want = int64(30 / period)
 			}
 			assert.Equal(t, want, counts[i].Load(), "timer %d, every %ds", i, period)
 			assert.Equal(t, i%3 != 0, timers[i].Active())

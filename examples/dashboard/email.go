@@ -81,8 +81,8 @@ type Outbox struct {
 
 // OnStart starts the sending task.
 func (b *Outbox) OnStart(context.Context) error {
-	b.Spawn(b.run, sprag.Label("send"))
-	return nil
+	_, err := b.Spawn(b.run, sprag.Label("send"))
+	return err
 }
 
 // Post queues m, or reports a full outbox at once.

@@ -47,7 +47,9 @@ func NewMetricsService() *MetricsService {
 
 // OnStart schedules the collection and subscribes to completed orders.
 func (m *MetricsService) OnStart(context.Context) error {
-	m.Interval(m.every, m.collect, sprag.Immediately(), sprag.Label("collect"))
+	if _, err := m.Interval(m.every, m.collect, sprag.Immediately(), sprag.Label("collect")); err != nil {
+		return err
+	}
 	_, err := sprag.ListenTopic(m, OrderCompleted, m.onOrder)
 	return err
 }

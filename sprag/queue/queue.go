@@ -73,7 +73,7 @@ type Queue[T any] struct {
 	cancelWork context.CancelFunc
 	expired    atomic.Bool  // the drain deadline has passed: take no more items
 	unwatch    func() bool  // releases the watch of the drain deadline; guarded by mu
-	live       atomic.Int32 // workers still running
+	live       atomic.Int64 // workers still running
 	meter      throughput
 	metrics    metric.Registration // the figures' OpenTelemetry callback
 
@@ -178,14 +178,14 @@ func (q *Queue[T]) start(sc *sprag.Scope) (err error) {
 	undo = append(undo, func() { _ = q.metrics.Unregister() })
 	q.workCtx, q.cancelWork = context.WithCancel(context.WithoutCancel(sc.Context()))
 	undo = append(undo, q.cancelWork)
-	q.live.Store(int32(q.workers))
+	q.live.Store(int64(q.workers))
 	for i := range q.workers {
 		label := "queue " + q.label + " worker " + strconv.Itoa(i+1)
 		if _, err := sc.Spawn(q.work, sprag.Label(label)); err != nil {
 			// The owner began to stop meanwhile: the workers already
 			// started end with the queue's intake, and the last one
 			// reports what is left.
-			q.live.Add(int32(i - q.workers))
+			q.live.Add(int64(i - q.workers))
 			undo = nil
 			if i == 0 {
 				q.cancelWork()

@@ -5,6 +5,7 @@ package oteltest
 
 import (
 	"context"
+	"math"
 
 	"go.opentelemetry.io/otel/attribute"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
@@ -64,7 +65,7 @@ func (tel *Telemetry) Int64(name string, want ...attribute.KeyValue) (int64, boo
 				}
 			case metricdata.Histogram[float64]:
 				for _, p := range d.DataPoints {
-					if HasAll(p.Attributes, want) {
+					if HasAll(p.Attributes, want) && p.Count <= math.MaxInt64 {
 						return int64(p.Count), true, nil
 					}
 				}

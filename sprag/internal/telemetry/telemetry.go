@@ -44,7 +44,6 @@ type T struct {
 	unset  reflect.Type                 // the global provider's type while no app installed one
 	global atomic.Pointer[globalTracer] // the global provider last seen, and its tracer
 	meter  metric.Meter                 // for the instruments of primitives too
-	topics *boundedNames                // the topic values of emit measurements
 
 	runs, failures, panics, restarts, giveUps metric.Int64Counter
 	duration                                  metric.Float64Histogram
@@ -59,7 +58,7 @@ type T struct {
 // New returns the telemetry of a runtime that records to mp and tp; nil
 // ones are the OpenTelemetry globals, followed as the app installs them.
 func New(mp metric.MeterProvider, tp trace.TracerProvider) *T {
-	t := &T{topics: newBoundedNames(maxTopics)}
+	t := &T{}
 	if mp == nil {
 		mp = otel.GetMeterProvider()
 	}
@@ -258,6 +257,7 @@ type Service struct {
 	t    *T
 	name string
 	set  metric.MeasurementOption
+	ctx  context.Context // the figures of a service belong to no request
 	mu   sync.Mutex
 	at   time.Time // when the current start or stop began
 }
@@ -267,13 +267,14 @@ func (t *T) Service(name string) *Service {
 	if t == nil {
 		return nil
 	}
-	return &Service{t: t, name: name, set: metric.WithAttributeSet(attribute.NewSet(KeyService.String(name)))}
+	return &Service{t: t, name: name, ctx: context.Background(),
+		set: metric.WithAttributeSet(attribute.NewSet(KeyService.String(name)))}
 }
 
 // State records the service's state, as the number of a sprag.State.
 func (s *Service) State(state int) {
 	if s != nil {
-		s.t.state.Record(context.Background(), int64(state), s.set)
+		s.t.state.Record(s.ctx, int64(state), s.set)
 	}
 }
 
@@ -299,7 +300,7 @@ func (s *Service) ended(err error, phase string) {
 	s.mu.Lock()
 	d := time.Since(s.at)
 	s.mu.Unlock()
-	ctx := context.Background()
+	ctx := s.ctx
 	if phase == "start" {
 		s.t.startDur.Record(ctx, d.Seconds(), s.set)
 		if err == nil {
@@ -314,11 +315,16 @@ func (s *Service) ended(err error, phase string) {
 	}
 }
 
-// TaskBegan and TaskEnded count tasks alive; TimerAdded and TimerEnded,
-// timers.
-func (s *Service) TaskBegan()  { s.add(true, 1) }
-func (s *Service) TaskEnded()  { s.add(true, -1) }
+// TaskBegan counts a task alive.
+func (s *Service) TaskBegan() { s.add(true, 1) }
+
+// TaskEnded counts a task that ended.
+func (s *Service) TaskEnded() { s.add(true, -1) }
+
+// TimerAdded counts a timer scheduled.
 func (s *Service) TimerAdded() { s.add(false, 1) }
+
+// TimerEnded counts a timer that ended.
 func (s *Service) TimerEnded() { s.add(false, -1) }
 
 func (s *Service) add(task bool, n int64) {
@@ -329,7 +335,7 @@ func (s *Service) add(task bool, n int64) {
 	if task {
 		c = s.t.tasks
 	}
-	if ctx := context.Background(); c.Enabled(ctx) {
-		c.Add(ctx, n, s.set)
+	if c.Enabled(s.ctx) {
+		c.Add(s.ctx, n, s.set)
 	}
 }

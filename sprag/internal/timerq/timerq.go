@@ -7,7 +7,7 @@ import "time"
 // Slot is a timer's place in a Queue. Init it before the first Push.
 type Slot struct {
 	due   time.Duration
-	index int32 // in the queue, or -1
+	index int // in the queue, or -1
 }
 
 // Init marks the slot as out of any queue.
@@ -40,7 +40,7 @@ func (q *Queue[T]) First() T { return q.items[0].v }
 
 // Push adds v, whose slot is slot, due at due.
 func (q *Queue[T]) Push(v T, slot *Slot, due time.Duration) {
-	slot.due, slot.index = due, int32(len(q.items))
+	slot.due, slot.index = due, len(q.items)
 	q.items = append(q.items, item[T]{v, slot})
 	q.up(len(q.items) - 1)
 }
@@ -54,7 +54,7 @@ func (q *Queue[T]) Pop() T {
 
 // Remove takes the value of slot out of the queue, if it is there.
 func (q *Queue[T]) Remove(slot *Slot) {
-	i := int(slot.index)
+	i := slot.index
 	if i < 0 {
 		return
 	}
@@ -62,7 +62,7 @@ func (q *Queue[T]) Remove(slot *Slot) {
 	slot.index = -1
 	if i != last {
 		q.items[i] = q.items[last]
-		q.items[i].slot.index = int32(i)
+		q.items[i].slot.index = i
 	}
 	q.items[last] = item[T]{}
 	q.items = q.items[:last]
@@ -105,5 +105,5 @@ func (q *Queue[T]) down(i int) {
 
 func (q *Queue[T]) swap(i, j int) {
 	q.items[i], q.items[j] = q.items[j], q.items[i]
-	q.items[i].slot.index, q.items[j].slot.index = int32(i), int32(j)
+	q.items[i].slot.index, q.items[j].slot.index = i, j
 }

@@ -68,6 +68,6 @@ func ExampleAction() {
 	fmt.Println(rec.Code, rec.Body)
 	// Output:
 	// 200 {"created":true,"email":"ada@example.com","qty":2}
-	// 400 {"status":400,"message":"invalid input","request_id":"req-2","fields":[{"field":"email","rule":"email","message":"must be a valid email address"},{"field":"qty","rule":"min","param":"1","message":"must be at least 1"}]}
-	// 400 {"status":400,"message":"invalid input","request_id":"req-2","fields":[{"field":"admin","rule":"unknown","message":"is not a known field"}]}
+	// 400 {"type":"about:blank","title":"Bad Request","status":400,"detail":"invalid input","instance":"/orders/create","request_id":"req-2","errors":[{"field":"email","rule":"email","message":"must be a valid email address"},{"field":"qty","rule":"min","param":"1","message":"must be at least 1"}]}
+	// 400 {"type":"about:blank","title":"Bad Request","status":400,"detail":"invalid input","instance":"/orders/create","request_id":"req-2","errors":[{"field":"admin","rule":"unknown","message":"is not a known field"}]}
 }

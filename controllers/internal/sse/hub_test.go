@@ -289,7 +289,7 @@ func TestCloseEndsReadersAndRun(t *testing.T) {
 		h.Close()
 		h.Close() // idempotent
 		for range 3 {
-			assert.NoError(t, <-errs)
+			require.NoError(t, <-errs)
 		}
 		assert.Equal(t, int64(0), h.Stats().Clients)
 	})

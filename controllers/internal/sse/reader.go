@@ -32,13 +32,24 @@ type Reader struct {
 	// resume id that the hub does not know.
 	missed  uint64
 	unknown bool
+	closed  bool
 }
 
 // NewReader returns a reader that starts after the newest event, sending
 // only the events of the entries that allow marks. The hub counts it as a
-// client until Serve returns.
+// client until Close, which Serve calls when it returns.
 func (h *Hub) NewReader(allow []bool) *Reader {
+	h.clients.Add(1)
 	return &Reader{hub: h, cursor: h.Head(), allow: allow}
+}
+
+// Close stops counting the reader as a client of its hub. It is
+// idempotent.
+func (r *Reader) Close() {
+	if !r.closed {
+		r.closed = true
+		r.hub.clients.Add(-1)
+	}
 }
 
 // Resume places the reader after the event of id lastID, as the
@@ -60,8 +71,7 @@ func (r *Reader) Resume(lastID string) {
 // none.
 func (r *Reader) Serve(ctx context.Context, w Conn, heartbeat time.Duration) error {
 	h := r.hub
-	h.clients.Add(1)
-	defer h.clients.Add(-1)
+	defer r.Close()
 
 	var beat <-chan time.Time
 	var timer *time.Timer

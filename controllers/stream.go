@@ -381,18 +381,24 @@ func isClosed(ch <-chan struct{}) bool {
 	}
 }
 
-// streamConn writes a stream's batches, each within the server's write
-// timeout, so that a client that stopped reading is dropped rather than
-// held forever.
+// streamConn writes a stream's batches under a write deadline, so that a
+// client that stopped reading is dropped rather than held forever: a write
+// that makes no progress for between half the server's write timeout and
+// all of it fails. The deadline is moved only when less than half of it
+// is left, since moving it costs a timer update.
 type streamConn struct {
-	w       http.ResponseWriter
-	rc      *http.ResponseController
-	timeout time.Duration
+	w        http.ResponseWriter
+	rc       *http.ResponseController
+	timeout  time.Duration
+	deadline time.Time
 }
 
 func (c *streamConn) Write(p []byte) (int, error) {
 	if c.timeout > 0 {
-		_ = c.rc.SetWriteDeadline(time.Now().Add(c.timeout)) // unsupported only by test recorders
+		if now := time.Now(); c.deadline.Sub(now) < c.timeout/2 {
+			c.deadline = now.Add(c.timeout)
+			_ = c.rc.SetWriteDeadline(c.deadline) // unsupported only by test recorders
+		}
 	}
 	return c.w.Write(p)
 }

@@ -27,9 +27,9 @@ type Hub struct {
 	wake   chan struct{} // capacity 1: the dispatcher has work
 
 	// ring holds the last len(ring) events; the event of seq s is in
-	// ring[s&mask]. Only the dispatcher writes it, before it publishes
-	// the new head; readers check each slot's seq, since the dispatcher
-	// may overwrite a slot while they read it.
+	// ring[s&mask]. Only the dispatcher writes it, each slot before it
+	// moves head to it; readers check each slot's seq, since the
+	// dispatcher may overwrite a slot while they read it.
 	ring []atomic.Pointer[frame]
 	mask uint64
 	head atomic.Uint64 // the seq of the newest event in the ring; 0 for none
@@ -144,9 +144,9 @@ func (h *Hub) dispatch() {
 		head++
 		f := &frame{seq: head, entry: p.entry, text: h.encode(head, p.topic, p.data)}
 		h.ring[head&h.mask].Store(f)
+		h.head.Store(head) // each event is readable at once, by readers awake already
 		h.published.Add(1)
 	}
-	h.head.Store(head)
 	ch := make(chan struct{})
 	old := h.notify.Swap(&ch)
 	close(*old)

@@ -140,7 +140,12 @@ func (r *Reader) collect() {
 			break // not reached: the slot is written before head moves past it
 		}
 		if f.seq > r.cursor+1 {
-			continue // overwritten since head was read: counted as missed next round
+			// Overwritten since head was read: the event is lost to
+			// this reader. Counting it here, rather than waiting for
+			// head, keeps a reader from spinning on the dispatcher.
+			r.missed++
+			r.cursor++
+			continue
 		}
 		if r.missed > 0 {
 			r.reportLag()

@@ -136,9 +136,10 @@ func WithReadTimeout(d time.Duration) Option { return timeoutOption{readTimeout,
 // WithWriteTimeout sets how long the server may take to write a response,
 // counted from the end of the request's headers (http.Server.WriteTimeout).
 // A Load that runs longer has its response cut. Streams ([Server.Stream])
-// are not cut: each of their writes must instead complete within this
-// time, so that a client that stopped reading is dropped. Zero means no
-// limit; negative is an invalid option.
+// are not cut: a write to a stream client that makes no progress for
+// between half this time and all of it fails instead, so that a client
+// that stopped reading is dropped. Zero means no limit; negative is an
+// invalid option.
 func WithWriteTimeout(d time.Duration) Option { return timeoutOption{writeTimeout, d} }
 
 // WithIdleTimeout sets how long a keep-alive connection may wait for its

@@ -1,6 +1,7 @@
 package controllers
 
 import (
+	"context"
 	"io"
 	"net/http"
 	"time"
@@ -29,9 +30,10 @@ type responseWriter struct {
 	written int64 // body bytes written
 
 	tel  requestTelemetry
-	body countingBody // the request body, counted when metrics are on
+	body *countingBody // the request body, counted when metrics are on
 
-	creq Request // the controller's Request, allocated with the writer
+	ctx  requestContext // the request's context, allocated with the writer
+	creq Request        // the controller's Request, allocated with the writer
 
 	// hdr backs the header values the server sets itself, one slot each, so
 	// that they cost no allocation of their own.
@@ -44,7 +46,6 @@ const (
 	slotContentType
 	slotNoSniff
 	slotVary
-	slotCacheControl
 	slotCount
 )
 
@@ -167,6 +168,24 @@ func (s *Server) enter(w http.ResponseWriter, r *http.Request, rt *route) *respo
 	rw.rt = rt
 	rw.tel.route(rw)
 	return rw
+}
+
+// requestContext is the request's context: its parent, and the request's
+// state for RequestID and the server's handlers. It lives inside the
+// responseWriter, so that it costs no allocation of its own, where
+// context.WithValue would.
+type requestContext struct {
+	context.Context
+	rw *responseWriter
+}
+
+// Value returns the request's state for ctxKey, and asks the parent for
+// any other key.
+func (c *requestContext) Value(key any) any {
+	if _, ok := key.(ctxKey); ok {
+		return c.rw
+	}
+	return c.Context.Value(key)
 }
 
 // countingBody counts the bytes read from a request body, for the body

@@ -32,19 +32,20 @@ import (
 //	srv.ServeHTTP(rec, httptest.NewRequest("GET", "/dashboard/7", nil))
 //
 // ServeHTTP is safe for concurrent use, also while [Server.Mount] runs.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { //nolint:contextcheck // the request's context is requestContext, which wraps r.Context()
 	rw := &responseWriter{ResponseWriter: w, srv: s, id: requestID(r.Header[headerRequestIDKey]), start: time.Now()}
 	rw.setHeader(slotRequestID, headerRequestIDKey, rw.id)
-	ctx := s.tel.begin(r.Context(), &rw.tel, r)
-	r = r.WithContext(context.WithValue(ctx, ctxKey{}, rw))
+	rw.ctx = requestContext{Context: s.tel.begin(r.Context(), &rw.tel, r), rw: rw}
+	ctx := context.Context(&rw.ctx)
+	r = r.WithContext(ctx) //nolint:contextcheck // ctx wraps r.Context(): requestContext embeds it
 	rw.req = r
 	if r.Body != nil && r.Body != http.NoBody {
 		// The original writer, so that net/http closes the connection
 		// after a body that was too large.
 		r.Body = http.MaxBytesReader(w, r.Body, s.cfg.bodyLimit)
 		if rw.tel.metrics {
-			rw.body.rc = r.Body
-			r.Body = &rw.body
+			rw.body = &countingBody{rc: r.Body}
+			r.Body = rw.body
 		}
 	}
 	defer func() {

@@ -44,9 +44,9 @@ func (st *Stream) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		reader.Resume(id)
 	}
 	rw.setHeader(slotContentType, "Content-Type", "text/event-stream")
-	rw.setHeader(slotCacheControl, "Cache-Control", "no-cache")
 	rw.setHeader(slotNoSniff, "X-Content-Type-Options", "nosniff")
 	out := rw.out()
+	out.Header().Set("Cache-Control", "no-cache")
 	out.Header().Set("X-Accel-Buffering", "no") // nginx: do not buffer the stream
 	out.WriteHeader(http.StatusOK)
 	if r.Method == http.MethodHead {

@@ -59,10 +59,11 @@ var durationBuckets = []float64{0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5,
 // the tracer provider is known to be a no-op.
 type telemetry struct {
 	meter          metric.Meter
-	tracerProvider trace.TracerProvider          // WithTracerProvider's; nil means otel's global, read per request
-	propagator     propagation.TextMapPropagator // WithPropagator's; nil means otel's global
-	fixed          *tracerChoice                 // the tracer of tracerProvider, when set
-	global         atomic.Pointer[tracerChoice]  // the tracer of the global provider last seen
+	tracerProvider trace.TracerProvider             // WithTracerProvider's; nil means otel's global, read per request
+	propagator     propagation.TextMapPropagator    // WithPropagator's; nil means otel's global
+	fixed          *tracerChoice                    // the tracer of tracerProvider, when set
+	global         atomic.Pointer[tracerChoice]     // the tracer of the global provider last seen
+	globalProp     atomic.Pointer[propagatorChoice] // the global propagator last seen
 
 	duration metric.Float64Histogram
 	active   metric.Int64UpDownCounter
@@ -78,8 +79,17 @@ type telemetry struct {
 // tracerChoice is a provider's tracer and whether it records at all.
 type tracerChoice struct {
 	tp     trace.TracerProvider
+	typ    reflect.Type // tp's dynamic type
+	same   bool         // tp's type compares by identity: a pointer
 	tracer trace.Tracer
 	on     bool
+}
+
+// propagatorChoice is whether a propagator is otel's global default,
+// by the propagator's dynamic type.
+type propagatorChoice struct {
+	typ       reflect.Type
+	isDefault bool
 }
 
 func newTelemetry(mp metric.MeterProvider, tp trace.TracerProvider, prop propagation.TextMapPropagator) (*telemetry, error) {
@@ -139,7 +149,11 @@ func chooseTracer(tp trace.TracerProvider) *tracerChoice {
 	default:
 		on = !isOTelGlobalDefault(tp)
 	}
-	return &tracerChoice{tp: tp, tracer: tp.Tracer(ScopeName, trace.WithSchemaURL(semconv.SchemaURL)), on: on}
+	typ := reflect.TypeOf(tp)
+	return &tracerChoice{
+		tp: tp, typ: typ, same: typ.Kind() == reflect.Pointer,
+		tracer: tp.Tracer(ScopeName, trace.WithSchemaURL(semconv.SchemaURL)), on: on,
+	}
 }
 
 // isOTelGlobalDefault reports whether v is the delegating default that
@@ -154,27 +168,22 @@ func isOTelGlobalDefault(v any) bool {
 	return t != nil && t.PkgPath() == globalOTelPackage
 }
 
-// tracer returns the tracer to use now and whether it records.
+// tracer returns the tracer to use now and whether it records. For otel's
+// global provider it costs two loads and a comparison while the provider
+// stays the one last seen: any provider of a no-op type is off, and a
+// recording one is compared by identity (a provider whose type is not a
+// pointer is looked at anew each time).
 func (t *telemetry) tracer() (trace.Tracer, bool) {
 	if t.fixed != nil {
 		return t.fixed.tracer, t.fixed.on
 	}
 	tp := otel.GetTracerProvider()
-	if c := t.global.Load(); c != nil && sameProvider(c.tp, tp) {
+	if c := t.global.Load(); c != nil && c.typ == reflect.TypeOf(tp) && (!c.on || (c.same && c.tp == tp)) {
 		return c.tracer, c.on
 	}
 	c := chooseTracer(tp)
 	t.global.Store(c)
 	return c.tracer, c.on
-}
-
-// sameProvider compares two providers without panicking on a provider of
-// an incomparable type (which is then never cached).
-func sameProvider(a, b trace.TracerProvider) bool {
-	if !reflect.TypeOf(b).Comparable() {
-		return false
-	}
-	return a == b
 }
 
 // extract returns ctx with the trace context of the request's headers, by
@@ -184,7 +193,13 @@ func (t *telemetry) extract(ctx context.Context, h http.Header) context.Context 
 	p := t.propagator
 	if p == nil {
 		p = otel.GetTextMapPropagator()
-		if isOTelGlobalDefault(p) {
+		typ := reflect.TypeOf(p)
+		c := t.globalProp.Load()
+		if c == nil || c.typ != typ {
+			c = &propagatorChoice{typ: typ, isDefault: isOTelGlobalDefault(p)}
+			t.globalProp.Store(c)
+		}
+		if c.isDefault {
 			return ctx
 		}
 	}
@@ -199,21 +214,21 @@ var knownMethods = [...]string{
 }
 
 // methodIndex returns the index of m in knownMethods, or len(knownMethods).
-func methodIndex(m string) int {
+func methodIndex(m string) uint8 {
 	for i, k := range knownMethods {
 		if m == k {
-			return i
+			return uint8(i)
 		}
 	}
-	return len(knownMethods)
+	return uint8(len(knownMethods))
 }
 
 // requestTelemetry is a request's span and metric state, kept in its
 // responseWriter.
 type requestTelemetry struct {
 	span    trace.Span // nil when not tracing
+	method  uint8      // index in knownMethods
 	metrics bool       // metrics were enabled when the request began
-	method  int        // index in knownMethods
 	https   bool
 }
 
@@ -250,7 +265,7 @@ func (t *telemetry) activeSet(rt *requestTelemetry) attribute.Set {
 }
 
 func (rt *requestTelemetry) methodName() string {
-	if rt.method < len(knownMethods) {
+	if int(rt.method) < len(knownMethods) {
 		return knownMethods[rt.method]
 	}
 	return "_OTHER"
@@ -316,7 +331,11 @@ func (t *telemetry) end(ctx context.Context, rw *responseWriter, d time.Duration
 	}
 	set := metric.WithAttributeSet(attribute.NewSet(kvs...))
 	t.duration.Record(ctx, d.Seconds(), set)
-	t.reqSize.Record(ctx, rw.body.n, set)
+	var read int64
+	if rw.body != nil {
+		read = rw.body.n
+	}
+	t.reqSize.Record(ctx, read, set)
 	t.respSize.Record(ctx, rw.written, set)
 	t.active.Add(ctx, -1, metric.WithAttributeSet(t.activeSet(rt)))
 }

@@ -151,7 +151,7 @@
 //
 // Each request has an id: the client's X-Request-ID header when it is
 // sane (at most [MaxRequestIDLength] characters of letters, digits and
-// "-_.:+=/@"), a random one from crypto/rand otherwise. It is echoed in
+// "-_.:+=/@"), a random one (130 bits) otherwise. It is echoed in
 // the response's X-Request-ID, put in problems, available as [Request.ID]
 // and, from any context of the request, [RequestID].
 //

@@ -27,8 +27,11 @@ func (o streamOption) String() string                    { return o.text }
 // Forward forwards bus topics and patterns ("order:*") to the stream's
 // clients, with their payloads as JSON. The event name a client sees is
 // the topic that was emitted: "order:created" for an emit that "order:*"
-// matched. Clients select topics by the names given here. A malformed
-// topic or pattern and the reserved name [StreamGapEvent] are invalid.
+// matched. Clients select topics by the names given here. Each topic or
+// pattern is a subscription of its own: an emit that two of a client's
+// topics match ("order:*" and "order:created") reaches it twice. A
+// malformed topic or pattern and the reserved name [StreamGapEvent] are
+// invalid.
 func Forward(topics ...string) StreamOption {
 	quoted := make([]string, len(topics))
 	for i, t := range topics {

@@ -2,10 +2,13 @@ package controllers
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"reflect"
 	"strings"
+
+	"go.opentelemetry.io/otel/codes"
 )
 
 // ActionHandler is a named action of a controller, built by [Action] and
@@ -19,8 +22,8 @@ type ActionHandler struct {
 }
 
 // Action returns the action name of a controller: a mutation called with
-// POST and a JSON body that is decoded into a T and validated before fn
-// sees it.
+// POST and a JSON or form body that is decoded into a T and validated
+// before fn sees it.
 //
 //	type CreateOrder struct {
 //		Email string `json:"email" validate:"required,email"`
@@ -45,23 +48,45 @@ type ActionHandler struct {
 //
 // # Input
 //
-// The body must be sent with Content-Type application/json (or a
-// "+json" type), else the answer is 415: a cross-site HTML form cannot send
-// that type without a CORS preflight. The body is decoded strictly: a field
-// T does not have, data after the JSON value, malformed JSON, a value of the
-// wrong type or an empty body answers 400; a body over the server's limit
+// The body is application/json (or a "+json" type) or
+// application/x-www-form-urlencoded, what an HTML form posts; any other
+// type answers 415. A JSON body is decoded strictly: a field T does not
+// have, data after the JSON value, malformed JSON, a value of the wrong
+// type or an empty body answers 400. A form is decoded into the same T
+// with the same strictness: each field is named as in JSON ("email";
+// "address.zip" for a nested struct; "items[0].sku" in a slice of
+// structs; a repeated name for a slice of values), its value is converted
+// to the field's type, an empty value of a number or boolean field counts
+// as absent, and an unknown name, a repeated name for a single value or a
+// value of the wrong type answers 400. Either body over the server's limit
 // ([WithBodyLimit]) answers 413. Then, when T is a struct or a pointer to
-// one, its `validate` tags are checked with go-playground/validator; a JSON
-// null for a pointer T answers 400. Every 400 is the error envelope with the
-// fields at fault named by their JSON paths ([FieldError]).
+// one, its `validate` tags are checked with go-playground/validator; a
+// JSON null for a pointer T answers 400. Every 400 is a [Problem] with the
+// fields at fault named by their paths ([FieldError]).
+//
+// Cross-site requests are refused before the action runs
+// ([WithCrossOriginProtection]), so a form on another site cannot post to
+// it.
 //
 // # Output
 //
-// fn's result is answered as JSON with status 200, or 204 with no body when
-// it is nil. fn may return a [Redirect] (303 See Other is the usual answer
-// to a POST), an *[HTTPError], or another error, answered as for Load.
-// Actions always answer JSON, never the HTML shell. A panic in fn is
-// recovered and answers 500.
+// To an API client, fn's result is answered as JSON with status 200, or
+// 204 with no body when it is nil. fn may return a [Redirect] (303 See
+// Other is the usual answer to a POST), an *[HTTPError], or another error,
+// answered as for Load, as problem+json. A panic in fn is recovered and
+// answers 500.
+//
+// To a browser's form post (a form body from a client that prefers HTML),
+// the action answers as a page, so that the form works without
+// JavaScript: on success, fn's [Redirect] or, for any other result, 303
+// See Other to the controller's page (the action's path without
+// "/<name>"), the post/redirect/get pattern; when the input is refused or
+// fn returns an *[HTTPError] of 400–499, the controller's page again,
+// rendered from its Load with [Page.Form] holding the values sent and the
+// problem, with the problem's status, so that the shell shows each
+// field's error; any other failure, the error page. A script that posts
+// the same form with fetch and Accept: application/json gets the API
+// answers instead.
 func Action[T any](name string, fn func(ctx context.Context, r *Request, in T) (any, error)) *ActionHandler {
 	input := reflect.TypeFor[T]()
 	a := &ActionHandler{name: name, input: input}
@@ -73,7 +98,7 @@ func Action[T any](name string, fn func(ctx context.Context, r *Request, in T) (
 		(input.Kind() == reflect.Pointer && input.Elem().Kind() == reflect.Struct)
 	a.invoke = func(ctx context.Context, r *Request) (any, error) {
 		var in T
-		if err := r.srv.decodeBody(r, &in); err != nil {
+		if err := r.srv.decodeBody(r, &in, input); err != nil {
 			return nil, err
 		}
 		if validated {
@@ -146,23 +171,103 @@ func actionPattern(route, name string) (string, error) {
 	return "POST " + host + path + "/" + name, nil
 }
 
+// pageSlash reports whether the path of a controller's route ends in a
+// slash ("GET /orders/" or "GET /orders/{$}"), which the page's URL then
+// keeps when a form post is redirected back to it.
+func pageSlash(route string) bool {
+	return strings.HasSuffix(route, "/") || strings.HasSuffix(route, "/{$}")
+}
+
 // actionHandler serves one action of a mounted controller.
 type actionHandler struct {
-	srv *Server
-	a   *ActionHandler
-	rt  *route
+	srv   *Server
+	a     *ActionHandler
+	rt    *route
+	c     Controller // whose page a refused form is rendered on
+	slash bool       // the page's path ends in a slash
 }
 
 func (h *actionHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	rw := h.srv.enter(w, r, h.rt)
-	out, err := h.a.invoke(r.Context(), rw.request(r))
+	s := h.srv
+	rw := s.enter(w, r, h.rt)
+	req := rw.request(r)
+	if isFormContentType(r.Header.Get("Content-Type")) {
+		if vary := rw.out().Header()["Vary"]; len(vary) > 0 {
+			rw.out().Header()["Vary"] = append(vary, "Accept")
+		} else {
+			rw.setHeader(slotVary, "Vary", "Accept")
+		}
+		req.formHTML = wantsHTML(r)
+	}
+	ctx, span := s.tel.startAction(r.Context(), h.rt)
+	if span != nil {
+		req.ctx = ctx
+		defer span.End()
+	}
+	out, err := h.a.invoke(ctx, req)
+	if span != nil && err != nil && !isClientError(err) {
+		span.SetStatus(codes.Error, "")
+	}
+	if req.formHTML {
+		h.answerPage(r.Context(), rw, req, err)
+		return
+	}
 	if err != nil {
-		h.srv.fail(rw, err, false)
+		s.fail(rw, err, false)
 		return
 	}
 	if out == nil {
-		rw.WriteHeader(http.StatusNoContent)
+		rw.out().WriteHeader(http.StatusNoContent)
 		return
 	}
-	h.srv.writeJSON(rw, http.StatusOK, out, true)
+	s.writeJSON(rw, http.StatusOK, out, true)
+}
+
+// answerPage answers a browser's form post: see Action. ctx is the
+// request's, for the page's Load.
+func (h *actionHandler) answerPage(ctx context.Context, rw *responseWriter, req *Request, err error) {
+	s := h.srv
+	if err == nil {
+		rw.out().Header().Set("Location", h.pageURL(req.http))
+		rw.out().WriteHeader(http.StatusSeeOther)
+		return
+	}
+	var he *HTTPError
+	if !errors.As(err, &he) || he.Status < 400 || he.Status > 499 || isRedirect(err) {
+		s.fail(rw, err, true)
+		return
+	}
+	data, lerr := h.c.Load(ctx, req)
+	if lerr != nil {
+		s.fail(rw, lerr, true)
+		return
+	}
+	p := he.problem()
+	s.completeProblem(rw, p)
+	s.writePage(rw, he.Status, pageOf(data, nil, &Form{Action: h.a.name, Values: req.form, Problem: p}))
+}
+
+// pageURL is the path of the action's controller page: the request's path
+// without "/<name>".
+func (h *actionHandler) pageURL(r *http.Request) string {
+	p := strings.TrimSuffix(r.URL.EscapedPath(), "/"+h.a.name)
+	if h.slash || p == "" {
+		p += "/"
+	}
+	return p
+}
+
+// isClientError reports whether err answers with a redirect or a 4xx
+// status: not a failure of the server, for the span's status.
+func isClientError(err error) bool {
+	if isRedirect(err) {
+		return true
+	}
+	var he *HTTPError
+	return errors.As(err, &he) && he.Status >= 400 && he.Status <= 499
+}
+
+func isRedirect(err error) bool {
+	var redirect *RedirectError
+	return errors.As(err, &redirect)
 }

@@ -110,7 +110,7 @@ func TestActionResults(t *testing.T) {
 
 	rec = postJSON(srv, "/orders/7/refund", `{}`)
 	assert.Equal(t, http.StatusConflict, rec.Code)
-	assert.Equal(t, "already refunded", envelope(t, rec).Message)
+	assert.Equal(t, "already refunded", problemOf(t, rec).Detail)
 
 	rec = postJSON(srv, "/orders/7/fail", `{}`)
 	assert.Equal(t, http.StatusInternalServerError, rec.Code)
@@ -122,7 +122,7 @@ func TestActionResults(t *testing.T) {
 
 	rec = postJSON(srv, "/orders/7/explode", `{}`, "Accept", browserAccept)
 	assert.Equal(t, http.StatusInternalServerError, rec.Code)
-	envelope(t, rec) // JSON, not the shell
+	problemOf(t, rec) // JSON, not the shell
 	assert.NotContains(t, rec.Body.String(), "ledger")
 	assert.Len(t, logsWith(logs, "panic in http handler"), 1)
 
@@ -213,12 +213,17 @@ func TestActionRefusesBadInput(t *testing.T) {
 		{name: "only whitespace", target: "/orders/7/create", body: "  \n", wantStatus: 400, wantMessage: "request body is empty"},
 		{name: "null for a pointer", target: "/orders/7/pay", body: `null`, wantStatus: 400, wantMessage: "request body must be a JSON object"},
 		{
-			name: "not JSON", target: "/orders/7/create", body: validOrder, contentType: "application/x-www-form-urlencoded",
-			wantStatus: 415, wantMessage: "request body must be application/json",
+			name: "JSON sent as a form", target: "/orders/7/create", body: validOrder, contentType: "application/x-www-form-urlencoded",
+			wantStatus: 400, wantMessage: "invalid input",
+			wantFields: []FieldError{{Field: validOrder, Rule: "unknown", Message: "is not a known field"}},
+		},
+		{
+			name: "plain text", target: "/orders/7/create", body: validOrder, contentType: "text/plain",
+			wantStatus: 415, wantMessage: "request body must be application/json or application/x-www-form-urlencoded",
 		},
 		{
 			name: "no content type", target: "/orders/7/create", body: validOrder, contentType: "-",
-			wantStatus: 415, wantMessage: "request body must be application/json",
+			wantStatus: 415, wantMessage: "request body must be application/json or application/x-www-form-urlencoded",
 		},
 	}
 	srv, logs := newServer(t, nil, nil, ordersController{})
@@ -235,9 +240,9 @@ func TestActionRefusesBadInput(t *testing.T) {
 			}
 			rec := serve(srv, http.MethodPost, tt.target, strings.NewReader(tt.body), headers...)
 			assert.Equal(t, tt.wantStatus, rec.Code)
-			body := envelope(t, rec)
-			assert.Equal(t, tt.wantMessage, body.Message)
-			assert.Equal(t, tt.wantFields, body.Fields)
+			body := problemOf(t, rec)
+			assert.Equal(t, tt.wantMessage, body.Detail)
+			assert.Equal(t, tt.wantFields, body.Errors)
 			assert.NotContains(t, rec.Body.String(), "controllers.")
 			assert.NotContains(t, rec.Body.String(), "json:")
 		})
@@ -254,7 +259,7 @@ func TestActionBodyLimit(t *testing.T) {
 		t.Parallel()
 		rec := postJSON(srv, "/orders/7/create", big)
 		assert.Equal(t, http.StatusRequestEntityTooLarge, rec.Code)
-		assert.Equal(t, "request body is larger than 64 bytes", envelope(t, rec).Message)
+		assert.Equal(t, "request body is larger than 64 bytes", problemOf(t, rec).Detail)
 	})
 	t.Run("unknown length", func(t *testing.T) {
 		t.Parallel()
@@ -262,7 +267,7 @@ func TestActionBodyLimit(t *testing.T) {
 		req.ContentLength = -1 // as a chunked body
 		rec := serveRequest(srv, req)
 		assert.Equal(t, http.StatusRequestEntityTooLarge, rec.Code)
-		envelope(t, rec)
+		problemOf(t, rec)
 	})
 	t.Run("trailing data past the limit", func(t *testing.T) {
 		t.Parallel()
@@ -284,7 +289,7 @@ func TestActionOnlyAnswersPOST(t *testing.T) {
 	rec := serve(srv, http.MethodGet, "/orders/7/create", nil)
 	assert.Equal(t, http.StatusMethodNotAllowed, rec.Code)
 	assert.Equal(t, "POST", rec.Header().Get("Allow"))
-	envelope(t, rec)
+	problemOf(t, rec)
 
 	rec = serve(srv, http.MethodGet, "/orders/7", nil)
 	assert.Equal(t, http.StatusOK, rec.Code, "Load still answers the route")
@@ -306,7 +311,7 @@ func TestWithValidatorCustomRule(t *testing.T) {
 	assert.Equal(t, http.StatusOK, postJSON(srv, "/n/set", `{"n":4}`).Code)
 	rec := postJSON(srv, "/n/set", `{"n":3}`)
 	assert.Equal(t, http.StatusBadRequest, rec.Code)
-	assert.Equal(t, []FieldError{{Field: "n", Rule: "even", Message: "must satisfy even"}}, envelope(t, rec).Fields)
+	assert.Equal(t, []FieldError{{Field: "n", Rule: "even", Message: "must satisfy even"}}, problemOf(t, rec).Errors)
 }
 
 func TestValidatorThatCannotRunIsA500(t *testing.T) {
@@ -320,7 +325,7 @@ func TestValidatorThatCannotRunIsA500(t *testing.T) {
 	srv, logs := newServer(t, nil, nil, ctrl)
 	rec := postJSON(srv, "/b/set", `{"n":1}`)
 	assert.Equal(t, http.StatusInternalServerError, rec.Code)
-	envelope(t, rec)
+	problemOf(t, rec)
 	assert.Len(t, logs.FilterMessage("panic in http handler").AllUntimed(), 1, "the validator panics on an undefined rule")
 }
 

@@ -74,8 +74,8 @@ type loadHandler struct {
 
 func (h *loadHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rw := h.srv.enter(w, r, h.rt)
-	if vary := rw.Header()["Vary"]; len(vary) > 0 { // JSON or HTML, errors included
-		rw.Header()["Vary"] = append(vary, "Accept")
+	if vary := rw.out().Header()["Vary"]; len(vary) > 0 { // JSON or HTML, errors included
+		rw.out().Header()["Vary"] = append(vary, "Accept")
 	} else {
 		rw.setHeader(slotVary, "Vary", "Accept")
 	}

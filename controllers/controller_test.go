@@ -98,10 +98,10 @@ func TestRouteWithoutMethodMeansGET(t *testing.T) {
 	rec := serve(srv, http.MethodDelete, "/plain", nil)
 	assert.Equal(t, http.StatusMethodNotAllowed, rec.Code)
 	assert.Equal(t, "GET, HEAD", rec.Header().Get("Allow"))
-	assert.Equal(t, "method not allowed", envelope(t, rec).Message)
+	assert.Equal(t, "Method Not Allowed", problemOf(t, rec).Title)
 }
 
-func TestRouterErrorsUseTheEnvelope(t *testing.T) {
+func TestRouterErrorsAreProblems(t *testing.T) {
 	t.Parallel()
 	srv, _ := newServer(t, nil, nil, &static{route: "GET /here", data: 1})
 
@@ -109,8 +109,8 @@ func TestRouterErrorsUseTheEnvelope(t *testing.T) {
 		t.Parallel()
 		rec := serve(srv, http.MethodGet, "/nowhere", nil, HeaderRequestID, "abc")
 		assert.Equal(t, http.StatusNotFound, rec.Code)
-		body := envelope(t, rec)
-		assert.Equal(t, ErrorBody{Status: 404, Message: "not found", RequestID: "abc"}, body)
+		body := problemOf(t, rec)
+		assert.Equal(t, Problem{Type: "about:blank", Title: "Not Found", Status: 404, Instance: "/nowhere", RequestID: "abc"}, body)
 		assert.NotContains(t, rec.Body.String(), "page not found") // the mux's text is dropped
 	})
 	t.Run("not found as a page", func(t *testing.T) {
@@ -118,17 +118,17 @@ func TestRouterErrorsUseTheEnvelope(t *testing.T) {
 		rec := serve(srv, http.MethodGet, "/nowhere", nil, "Accept", browserAccept)
 		assert.Equal(t, http.StatusNotFound, rec.Code)
 		assert.Equal(t, contentTypeHTML, rec.Header().Get("Content-Type"))
-		body := decodeJSON[ErrorBody](t, []byte(scriptData(t, rec.Body.String())))
+		body := decodeJSON[Problem](t, []byte(scriptData(t, rec.Body.String())))
 		assert.Equal(t, 404, body.Status)
-		assert.Equal(t, "not found", body.Message)
-		assert.Contains(t, rec.Body.String(), "<h1>404 not found</h1>")
+		assert.Equal(t, "Not Found", body.Message())
+		assert.Contains(t, rec.Body.String(), "<h1>404 Not Found</h1>")
 	})
 	t.Run("method not allowed", func(t *testing.T) {
 		t.Parallel()
 		rec := serve(srv, http.MethodPut, "/here", nil)
 		assert.Equal(t, http.StatusMethodNotAllowed, rec.Code)
 		assert.Equal(t, "GET, HEAD", rec.Header().Get("Allow"))
-		envelope(t, rec)
+		problemOf(t, rec)
 	})
 }
 
@@ -179,14 +179,14 @@ func TestLoadErrors(t *testing.T) {
 		wantLogged  bool
 	}{
 		{"http error", NewError(http.StatusNotFound, "order not found"), 404, "order not found", false},
-		{"http error without message", NewError(http.StatusConflict, ""), 409, "conflict", false},
+		{"http error without message", NewError(http.StatusConflict, ""), 409, "Conflict", false},
 		{"wrapped http error", fmt.Errorf("load order 7: %w", NewError(http.StatusForbidden, "not yours")), 403, "not yours", false},
 		{"http error with cause", &HTTPError{Status: http.StatusBadGateway, Message: "upstream unavailable", Err: secret}, 502, "upstream unavailable", true},
 		{"client error cause not logged", &HTTPError{Status: http.StatusGone, Message: "gone", Err: secret}, 410, "gone", false},
-		{"status below 400", NewError(http.StatusOK, "fine?"), 500, "internal server error", true},
-		{"status above 599", NewError(700, "odd"), 500, "internal server error", true},
-		{"plain error", secret, 500, "internal server error", true},
-		{"context error", context.DeadlineExceeded, 500, "internal server error", true},
+		{"status below 400", NewError(http.StatusOK, "fine?"), 500, "Internal Server Error", true},
+		{"status above 599", NewError(700, "odd"), 500, "Internal Server Error", true},
+		{"plain error", secret, 500, "Internal Server Error", true},
+		{"context error", context.DeadlineExceeded, 500, "Internal Server Error", true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -196,11 +196,13 @@ func TestLoadErrors(t *testing.T) {
 			}})
 			rec := serve(srv, http.MethodGet, "/e", nil)
 			assert.Equal(t, tt.wantStatus, rec.Code)
-			body := envelope(t, rec)
-			assert.Equal(t, tt.wantMessage, body.Message)
+			body := problemOf(t, rec)
+			assert.Equal(t, tt.wantMessage, body.Message())
 			assert.NotContains(t, rec.Body.String(), "s3cret")
 			assert.NotContains(t, rec.Body.String(), "http ")
-			failures := logs.FilterLevelExact(zapcore.ErrorLevel).AllUntimed()
+			failures := logs.FilterLevelExact(zapcore.ErrorLevel).FilterMessageSnippet("http request").AllUntimed()
+			assert.Empty(t, failures, "the request line of a 5xx is a warning")
+			failures = logs.FilterLevelExact(zapcore.ErrorLevel).AllUntimed()
 			if !tt.wantLogged {
 				assert.Empty(t, failures)
 				return
@@ -294,7 +296,7 @@ func TestServiceLookup(t *testing.T) {
 
 	rec = serve(srv, http.MethodGet, "/svc/email", nil)
 	assert.Equal(t, http.StatusInternalServerError, rec.Code)
-	assert.Equal(t, "internal server error", envelope(t, rec).Message)
+	assert.Equal(t, "Internal Server Error", problemOf(t, rec).Message())
 	require.ErrorIs(t, lookupErr, sprag.ErrNotFound)
 	assert.Contains(t, lookupErr.Error(), "controller *controllers.loader")
 	assert.Contains(t, lookupErr.Error(), `"email"`)

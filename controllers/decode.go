@@ -11,22 +11,35 @@ import (
 	"strings"
 )
 
-// decodeBody decodes the action's JSON body into dst, strictly: the content
-// type must be JSON, the body must hold exactly one JSON value with no field
-// that dst lacks, and it must fit in the server's body limit. Every refusal
-// is an *HTTPError with a message for the client.
-func (s *Server) decodeBody(r *Request, dst any) error {
+// decodeBody decodes the action's body into dst, a pointer to a value of
+// type t, strictly: a JSON body must hold exactly one JSON value with no
+// field that dst lacks, a form body only fields that dst has (see
+// decodeForm), and either must fit in the server's body limit. Every
+// refusal is an *HTTPError with a message for the client.
+func (s *Server) decodeBody(r *Request, dst any, t reflect.Type) error {
 	hr := r.http
-	if !isJSONContentType(hr.Header.Get("Content-Type")) {
-		return &HTTPError{Status: http.StatusUnsupportedMediaType, Message: "request body must be application/json"}
+	ct := hr.Header.Get("Content-Type")
+	form := isFormContentType(ct)
+	if !form && !isJSONContentType(ct) {
+		return &HTTPError{Status: http.StatusUnsupportedMediaType,
+			Message: "request body must be application/json or application/x-www-form-urlencoded"}
 	}
 	if hr.ContentLength > s.cfg.bodyLimit {
 		return s.tooLarge()
 	}
+	if form {
+		return s.decodeForm(r, dst, t)
+	}
 	if hr.Body == nil || hr.Body == http.NoBody {
 		return &HTTPError{Status: http.StatusBadRequest, Message: "request body is empty"}
 	}
-	dec := json.NewDecoder(hr.Body)
+	return s.decodeJSON(hr.Body, dst)
+}
+
+// decodeJSON decodes exactly one JSON value from body into dst, refusing
+// unknown fields.
+func (s *Server) decodeJSON(body io.Reader, dst any) error {
+	dec := json.NewDecoder(body)
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(dst); err != nil {
 		return s.decodeError(err)

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 )
 
 var (
@@ -37,6 +38,12 @@ var (
 	// value out of range, such as a negative timeout.
 	ErrInvalidOption = errors.New("controllers: invalid option")
 
+	// ErrInvalidStream is returned by [Server.Stream] and [NewServer]
+	// ([WithStream]) for a stream without topics, with a malformed topic
+	// or pattern, a topic named twice, a route with a method other than
+	// GET, or an invalid [StreamOption].
+	ErrInvalidStream = errors.New("controllers: invalid stream")
+
 	// ErrNoServer is returned by [Service] for a [Request] that was not
 	// made by a [Server], such as a zero Request built in a test.
 	ErrNoServer = errors.New("controllers: request has no server")
@@ -47,16 +54,25 @@ var (
 //
 //	return nil, controllers.NewError(http.StatusNotFound, "order not found")
 //
-// The client receives Status, Message and Fields in the error envelope
-// ([ErrorBody]); Err, the cause, is never sent: it is logged when Status is
-// 500 or more. A Status outside 400–599 is answered as 500. An HTTPError
-// wrapped by another error (fmt.Errorf with %w) is found with errors.As and
-// answered the same way; the wrapper's text is not sent either.
+// The client receives a [Problem]: Status, Type and Title, Message as its
+// detail, and Fields as its errors. Err, the cause, is never sent: it is
+// logged when Status is 500 or more. A Status outside 400–599 is answered
+// as 500. An HTTPError wrapped by another error (fmt.Errorf with %w) is
+// found with errors.As and answered the same way; the wrapper's text is
+// not sent either.
 type HTTPError struct {
 	Status  int          // an HTTP status from 400 to 599
-	Message string       // safe to show to the client; the status text when empty
+	Message string       // the problem's detail, safe to show to the client; may be empty
 	Fields  []FieldError // the input fields at fault, for 400s
 	Err     error        // the cause, logged and never sent
+
+	// Type is a URI reference naming the kind of problem, for clients
+	// that act on it ("https://example.com/probs/out-of-credit"); empty
+	// means "about:blank": the status says it all.
+	Type string
+	// Title summarises the kind of problem; empty means the status text.
+	// Set it with Type: for "about:blank" it is the status text.
+	Title string
 }
 
 // NewError returns an *HTTPError with status and a message for the client.
@@ -69,7 +85,7 @@ func NewError(status int, message string) *HTTPError {
 func (e *HTTPError) Error() string {
 	msg := e.Message
 	if msg == "" {
-		msg = statusMessage(e.Status)
+		msg = strings.ToLower(statusTitle(e.Status))
 	}
 	if e.Err != nil {
 		return fmt.Sprintf("http %d: %s: %v", e.Status, msg, e.Err)

@@ -75,7 +75,7 @@ func Example() {
 		}
 	}
 
-	// An *HTTPError becomes the error envelope; a Redirect, a redirect.
+	// An *HTTPError becomes a problem document; a Redirect, a redirect.
 	rec = get(srv, "/dashboard/hr", "application/json")
 	fmt.Println(rec.Code, rec.Body)
 	rec = get(srv, "/dashboard/sales?legacy=1", "application/json")
@@ -84,6 +84,6 @@ func Example() {
 	// 200 application/json {"name":"Sales","orders":42}
 	// 200 text/html; charset=utf-8
 	// <script id="sprag-data" type="application/json">{"name":"Sales","orders":42}</script>
-	// 404 {"status":404,"message":"no such dashboard","request_id":"req-1"}
+	// 404 {"type":"about:blank","title":"Not Found","status":404,"detail":"no such dashboard","instance":"/dashboard/hr","request_id":"req-1"}
 	// 302 /dashboard/sales
 }

@@ -24,9 +24,11 @@ type Liveness struct {
 // otherwise. It is the same document in both cases, not the error
 // envelope: probes read the status, people read the list.
 type Readiness struct {
-	Ready    bool               `json:"ready"`               // every registered service runs and is healthy
+	Ready    bool               `json:"ready"`               // every registered service runs and is healthy, and the server is not draining
+	Draining bool               `json:"draining,omitempty"`  // the server's stop has begun ([WithDrainDelay])
 	Services []ServiceReadiness `json:"services"`            // every service, in registration order, children after parents
 	NotReady []string           `json:"not_ready,omitempty"` // the names of the services that are not ready
+	Streams  []StreamStats      `json:"streams,omitempty"`   // the figures of the server's streams ([Server.Stream])
 }
 
 // ServiceReadiness is one service in [Readiness]. It carries the name and
@@ -41,23 +43,30 @@ type ServiceReadiness struct {
 
 // builtinRoutes returns /healthz and /readyz.
 func (s *Server) builtinRoutes() []*route {
-	healthz := &route{pattern: HealthzRoute, kind: kindBuiltin, owner: "server", quiet: true}
+	healthz := &route{pattern: HealthzRoute, httpRoute: routePath(HealthzRoute), kind: kindBuiltin, owner: "server", quiet: true}
 	healthz.handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rw := s.enter(w, r, healthz)
 		s.writeJSON(rw, http.StatusOK, Liveness{Status: "ok"}, true)
 	})
-	readyz := &route{pattern: ReadyzRoute, kind: kindBuiltin, owner: "server", quiet: true}
+	readyz := &route{pattern: ReadyzRoute, httpRoute: routePath(ReadyzRoute), kind: kindBuiltin, owner: "server", quiet: true}
 	readyz.handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.serveReadyz(r.Context(), s.enter(w, r, readyz))
 	})
 	return []*route{healthz, readyz}
 }
 
-// serveReadyz answers from the registry's health report. It calls the
-// Health method of every service that has one, with the request's context.
+// serveReadyz answers from the registry's health report, and 503 while
+// the server drains. It calls the Health method of every service that has
+// one, with the request's context.
 func (s *Server) serveReadyz(ctx context.Context, rw *responseWriter) {
 	report := s.registry.Health(ctx)
-	body := Readiness{Ready: report.Healthy, Services: make([]ServiceReadiness, len(report.Services))}
+	draining := s.draining.Load()
+	body := Readiness{
+		Ready:    report.Healthy && !draining,
+		Draining: draining,
+		Services: make([]ServiceReadiness, len(report.Services)),
+		Streams:  s.StreamStats(),
+	}
 	for i, st := range report.Services {
 		body.Services[i] = ServiceReadiness{Name: st.Name, State: st.State.String(), Healthy: st.Healthy}
 		if !st.Healthy {
@@ -65,8 +74,10 @@ func (s *Server) serveReadyz(ctx context.Context, rw *responseWriter) {
 		}
 	}
 	status := http.StatusOK
-	if !report.Healthy {
+	if !body.Ready {
 		status = http.StatusServiceUnavailable
+	}
+	if !report.Healthy && !draining { // while draining, the stopping server itself is not ready
 		if ce := s.log().Check(zap.WarnLevel, "not ready"); ce != nil {
 			ce.Write(zap.String("request_id", rw.id), zap.String("services", strings.Join(body.NotReady, ", ")),
 				zap.Error(report.Err()))

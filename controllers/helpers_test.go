@@ -86,14 +86,17 @@ func postJSON(srv http.Handler, target, body string, headers ...string) *httptes
 	return serve(srv, http.MethodPost, target, strings.NewReader(body), append([]string{"Content-Type", "application/json"}, headers...)...)
 }
 
-// envelope decodes an error response and checks what every one has.
-func envelope(t *testing.T, rec *httptest.ResponseRecorder) ErrorBody {
+// problemOf decodes an error response, a problem document, and checks
+// what every one has.
+func problemOf(t *testing.T, rec *httptest.ResponseRecorder) Problem {
 	t.Helper()
-	require.Equal(t, "application/json", rec.Header().Get("Content-Type"), "body: %s", rec.Body)
-	var body ErrorBody
+	require.Equal(t, ContentTypeProblem, rec.Header().Get("Content-Type"), "body: %s", rec.Body)
+	var body Problem
 	require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &body), "body: %s", rec.Body)
 	assert.Equal(t, rec.Code, body.Status)
-	assert.NotEmpty(t, body.Message)
+	assert.Equal(t, ProblemTypeDefault, body.Type)
+	assert.Equal(t, http.StatusText(rec.Code), body.Title)
+	assert.NotEmpty(t, body.Instance)
 	assert.Equal(t, rec.Header().Get(HeaderRequestID), body.RequestID)
 	return body
 }

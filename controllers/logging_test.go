@@ -1,28 +1,38 @@
 package controllers
 
 import (
+	"context"
+	"errors"
+	"fmt"
 	"net/http"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
+	"go.uber.org/zap/zaptest/observer"
 )
 
 func TestRequestLog(t *testing.T) {
 	t.Parallel()
-	srv, logs := newServer(t, nil, nil, &static{route: "GET /orders/{id}", data: 1})
+	srv, logs := newServer(t, nil, nil,
+		&static{route: "GET /orders/{id}", data: 1},
+		&loader{route: "GET /broken", load: func(context.Context, *Request) (any, error) {
+			return nil, errors.New("disk full")
+		}})
 
 	serve(srv, http.MethodGet, "/orders/7", nil, HeaderRequestID, "log-1")
 	serve(srv, http.MethodPost, "/missing", nil, HeaderRequestID, "log-2")
 	serve(srv, http.MethodGet, "/healthz", nil, HeaderRequestID, "log-3")
+	serve(srv, http.MethodGet, "/broken", nil, HeaderRequestID, "log-4")
 
 	entries := logsWith(logs, "http request")
-	require.Len(t, entries, 3)
+	require.Len(t, entries, 4)
 
 	ok := entries[0]
-	assert.Equal(t, zapcore.InfoLevel, ok.Level)
+	assert.Equal(t, zapcore.DebugLevel, ok.Level, "a success is logged at debug level by default")
 	fields := ok.ContextMap()
 	assert.Equal(t, "GET", fields["method"])
 	assert.Equal(t, "GET /orders/{id}", fields["route"], "the pattern, not the path")
@@ -30,11 +40,80 @@ func TestRequestLog(t *testing.T) {
 	assert.Equal(t, "log-1", fields["request_id"])
 	assert.IsType(t, time.Duration(0), fields["duration"])
 	assert.NotContains(t, fields, "path")
+	assert.NotContains(t, fields, "trace_id", "no trace without a tracer")
 
-	missing := entries[1].ContextMap()
-	assert.Equal(t, "POST", missing["method"])
-	assert.Empty(t, missing["route"])
-	assert.EqualValues(t, 404, missing["status"])
+	missing := entries[1]
+	assert.Equal(t, zapcore.DebugLevel, missing.Level)
+	assert.Equal(t, "POST", missing.ContextMap()["method"])
+	assert.Empty(t, missing.ContextMap()["route"])
+	assert.EqualValues(t, 404, missing.ContextMap()["status"])
 
 	assert.Equal(t, zapcore.DebugLevel, entries[2].Level, "health probes are logged at debug level")
+
+	broken := entries[3]
+	assert.Equal(t, zapcore.WarnLevel, broken.Level, "a 5xx is always logged")
+	assert.EqualValues(t, 500, broken.ContextMap()["status"])
+	require.Len(t, logs.FilterLevelExact(zapcore.ErrorLevel).AllUntimed(), 1, "its failure has its own error line")
+}
+
+func TestRequestLogAtInfoLogsNoSuccess(t *testing.T) {
+	t.Parallel()
+	core, logs := observer.New(zapcore.InfoLevel) // what a production logger enables
+	srv, err := NewServer(nil, WithLogger(zap.New(core)), WithControllers(
+		&static{route: "GET /ok", data: 1},
+		&loader{route: "GET /down", load: func(context.Context, *Request) (any, error) {
+			return nil, NewError(http.StatusServiceUnavailable, "maintenance")
+		}}))
+	require.NoError(t, err)
+	for range 10 {
+		serve(srv, http.MethodGet, "/ok", nil)
+		serve(srv, http.MethodGet, "/nope", nil)
+	}
+	serve(srv, http.MethodGet, "/down", nil)
+	entries := logsWith(logs, "http request")
+	require.Len(t, entries, 1, "only the 5xx")
+	assert.EqualValues(t, 503, entries[0].ContextMap()["status"])
+}
+
+func TestRequestLogLevel(t *testing.T) {
+	t.Parallel()
+	srv, logs := newServer(t, nil, []Option{WithRequestLogLevel(zapcore.InfoLevel)}, &static{route: "GET /ok", data: 1})
+	serve(srv, http.MethodGet, "/ok", nil)
+	serve(srv, http.MethodGet, "/nope", nil)
+	serve(srv, http.MethodGet, "/healthz", nil)
+	entries := logsWith(logs, "http request")
+	require.Len(t, entries, 3)
+	assert.Equal(t, zapcore.InfoLevel, entries[0].Level)
+	assert.Equal(t, zapcore.InfoLevel, entries[1].Level)
+	assert.Equal(t, zapcore.DebugLevel, entries[2].Level, "probes stay at debug level")
+}
+
+func TestRequestLogSampling(t *testing.T) {
+	t.Parallel()
+	srv, logs := newServer(t, nil, []Option{
+		WithRequestLogLevel(zapcore.InfoLevel),
+		WithRequestLogSampling(time.Hour, 3, 5), // one tick for the whole test
+	}, &static{route: "GET /ok", data: 1}, &loader{route: "GET /fail", load: func(context.Context, *Request) (any, error) {
+		return nil, fmt.Errorf("boom")
+	}})
+	for range 23 {
+		serve(srv, http.MethodGet, "/ok", nil)
+	}
+	for range 4 {
+		serve(srv, http.MethodGet, "/fail", nil)
+	}
+	var ok, failed int
+	for _, e := range logsWith(logs, "http request") {
+		if e.ContextMap()["status"] == int64(http.StatusOK) {
+			ok++
+		} else {
+			failed++
+		}
+	}
+	assert.Equal(t, 3+4, ok, "the first 3, then every 5th of the next 20")
+	assert.Equal(t, 4, failed, "5xx lines are never sampled")
+
+	// The sampled logger is built once per base logger.
+	first, second := srv.requestLogger(), srv.requestLogger()
+	assert.Same(t, first, second)
 }

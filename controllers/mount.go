@@ -16,17 +16,32 @@ const (
 	kindLoad    routeKind = iota // a controller's Load
 	kindAction                   // a controller's action
 	kindHandler                  // a raw http.Handler from Handle
-	kindBuiltin                  // /healthz and /readyz
+	kindBuiltin                  // /healthz, /readyz and the fallback of unmatched requests
+	kindStream                   // a stream of bus events
 )
 
 // route is one pattern registered on the router.
 type route struct {
-	pattern string
-	kind    routeKind
-	owner   string // the controller's or handler's type; "server" for built-ins
-	action  string // the action's name, for kindAction
-	quiet   bool   // logged at debug level: health probes
-	handler http.Handler
+	pattern   string
+	httpRoute string // the pattern's path, for telemetry: "/orders/{id}"
+	kind      routeKind
+	owner     string // the controller's or handler's type; "server" for built-ins
+	action    string // the action's name, for kindAction
+	quiet     bool   // logged at debug level: health probes
+	handler   http.Handler
+}
+
+// routePath returns the path of a pattern, without its method and host:
+// the http.route of the telemetry.
+func routePath(pattern string) string {
+	rest := pattern
+	if i := strings.IndexAny(pattern, " \t"); i >= 0 {
+		rest = strings.TrimLeft(pattern[i+1:], " \t")
+	}
+	if slash := strings.IndexByte(rest, '/'); slash >= 0 {
+		return rest[slash:]
+	}
+	return rest
 }
 
 // String describes the route in errors: `route "GET /x" of controller *app.C`.
@@ -38,12 +53,15 @@ func (rt *route) String() string {
 		return fmt.Sprintf("route %q of handler %s", rt.pattern, rt.owner)
 	case kindBuiltin:
 		return fmt.Sprintf("built-in route %q", rt.pattern)
+	case kindStream:
+		return fmt.Sprintf("stream %q", rt.pattern)
 	}
 	return fmt.Sprintf("route %q of controller %s", rt.pattern, rt.owner)
 }
 
 // Mount registers controllers: each one's route, served by its Load, and
-// the routes of its actions ([Actioner], [Action]). A route without a
+// the routes of its actions ([Actioner], [Action]), wrapped in the
+// controller's middleware ([MiddlewareController]). A route without a
 // method means GET.
 //
 // Mount never panics. It returns one error naming each controller at fault
@@ -84,9 +102,10 @@ func (s *Server) Mount(ctrls ...Controller) error {
 // Handle registers a plain http.Handler on pattern, with ServeMux's
 // semantics (a pattern without a method matches every method). It goes
 // through the same stack as controllers: request id, body limit, panic
-// recovery, request log, and the error envelope for the router's 404 and
-// 405. Use it for what is not a controller: static files, a metrics
-// endpoint, a webhook that reads its own body.
+// recovery, telemetry, request log, the server's middleware, and problem
+// answers for the router's 404 and 405. Use it for what is not a
+// controller: static files, a metrics endpoint, a webhook that reads its
+// own body.
 //
 // Handle fails, never panics, with [ErrNilController], [ErrNoRoute],
 // [ErrInvalidRoute] or [ErrRouteConflict], as [Server.Mount] does, and a
@@ -107,7 +126,7 @@ func (s *Server) Handle(pattern string, h http.Handler) error {
 	if err != nil {
 		return s.add(nil, []error{err})
 	}
-	rt := &route{pattern: pattern, kind: kindHandler, owner: owner}
+	rt := &route{pattern: pattern, httpRoute: routePath(pattern), kind: kindHandler, owner: owner}
 	rt.handler = &rawHandler{srv: s, h: h, rt: rt}
 	return s.add([]*route{rt}, nil)
 }
@@ -146,8 +165,12 @@ func (s *Server) controllerRoutes(c Controller) ([]*route, error) {
 	if err := checkPattern(pattern); err != nil {
 		return nil, wrap(fmt.Errorf("route %q: %w: %w", pattern, ErrInvalidRoute, err))
 	}
-	load := &route{pattern: pattern, kind: kindLoad, owner: owner}
-	load.handler = &loadHandler{srv: s, c: c, rt: load}
+	mws, err := callMiddleware(c)
+	if err != nil {
+		return nil, wrap(err)
+	}
+	load := &route{pattern: pattern, httpRoute: routePath(pattern), kind: kindLoad, owner: owner}
+	load.handler = s.wrap(load, &loadHandler{srv: s, c: c, rt: load}, mws)
 	routes := []*route{load}
 
 	actioner, ok := c.(Actioner)
@@ -184,8 +207,8 @@ func (s *Server) controllerRoutes(c Controller) ([]*route, error) {
 			errs = append(errs, wrap(err))
 			continue
 		}
-		rt := &route{pattern: ap, kind: kindAction, owner: owner, action: a.name}
-		rt.handler = &actionHandler{srv: s, a: a, rt: rt}
+		rt := &route{pattern: ap, httpRoute: routePath(ap), kind: kindAction, owner: owner, action: a.name}
+		rt.handler = s.wrap(rt, &actionHandler{srv: s, a: a, rt: rt, c: c, slash: pageSlash(pattern)}, mws)
 		routes = append(routes, rt)
 	}
 	if errs != nil {
@@ -201,7 +224,7 @@ func (s *Server) add(routes []*route, errs []error) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	all := append(slices.Clip(s.routes), routes...)
-	mux, conflicts := buildMux(all)
+	m, conflicts := buildMux(all, s.unmatched.handler)
 	errs = append(errs, conflicts...)
 	if len(errs) > 0 {
 		err := errors.Join(errs...)
@@ -209,27 +232,37 @@ func (s *Server) add(routes []*route, errs []error) error {
 		return err
 	}
 	s.routes = all
-	s.mux.Store(mux)
+	s.mux.Store(m)
 	return nil
 }
 
-// buildMux registers routes on a new router. A route that conflicts with
+// muxes are the server's routers: full has every route and, on "/", the
+// fallback that answers unmatched requests; bare has the routes only, and
+// tells the fallback what the router itself would answer.
+type muxes struct {
+	full, bare *http.ServeMux
+}
+
+// buildMux registers routes on new routers. A route that conflicts with
 // one registered before it is left out and reported with the name of the
-// route it conflicts with.
-func buildMux(routes []*route) (*http.ServeMux, []error) {
-	mux := http.NewServeMux()
+// route it conflicts with. The fallback is left out when a route of the
+// app takes every unmatched request itself (a plain "/" pattern).
+func buildMux(routes []*route, fallback http.Handler) (*muxes, []error) {
+	m := &muxes{full: http.NewServeMux(), bare: http.NewServeMux()}
 	var (
 		done []*route
 		errs []error
 	)
 	for _, rt := range routes {
-		if err := register(mux, rt.pattern, rt.handler); err != nil {
+		if err := register(m.bare, rt.pattern, rt.handler); err != nil {
 			errs = append(errs, conflictError(rt, done, err))
 			continue
 		}
+		m.full.Handle(rt.pattern, rt.handler)
 		done = append(done, rt)
 	}
-	return mux, errs
+	_ = register(m.full, "/", fallback) // a conflict means an app route owns "/"
+	return m, errs
 }
 
 // conflictError names the earlier route that rt conflicts with. The mux's
@@ -274,6 +307,42 @@ func callRoute(c Controller) (pattern string, err error) {
 		}
 	}()
 	return c.Route(), nil
+}
+
+// wrap returns h in the controller's middleware. With middleware, the
+// request is marked as the route's before the middleware runs, so that a
+// refusal by the middleware is logged and measured under the route.
+func (s *Server) wrap(rt *route, h http.Handler, mws []Middleware) http.Handler {
+	if len(mws) == 0 {
+		return h
+	}
+	inner := chain(h, mws)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rw := s.enter(w, r, rt)
+		rw.w = nil // the route's handler, below the middleware, says where it writes
+		inner.ServeHTTP(w, r)
+	})
+}
+
+// callMiddleware returns the controller's middleware, if it has any,
+// turning a panic into an error and refusing a nil one.
+func callMiddleware(c Controller) (mws []Middleware, err error) {
+	mc, ok := c.(MiddlewareController)
+	if !ok {
+		return nil, nil
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("middleware: %w", panicError(r))
+		}
+	}()
+	mws = mc.Middleware()
+	for i, mw := range mws {
+		if mw == nil {
+			return nil, fmt.Errorf("middleware %d: %w: nil middleware", i, ErrInvalidRoute)
+		}
+	}
+	return mws, nil
 }
 
 // callActions calls a.Actions, turning a panic into an error.

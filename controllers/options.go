@@ -3,22 +3,23 @@ package controllers
 import (
 	"fmt"
 	"html/template"
+	"net/http"
 	"strings"
 	"time"
 
 	"github.com/go-playground/validator/v10"
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 )
-
-// EnvAddr is the environment variable [NewServer] reads the listen address
-// from when no [WithAddr] is given.
-const EnvAddr = "SPRAG_ADDR"
 
 // The defaults of a [Server]. The timeouts bound how long a slow or idle
 // client can hold a connection; the size limits bound the memory one
 // request can take.
 const (
-	DefaultAddr              = ":8080"          // every interface, port 8080
+	DefaultAddr              = "localhost:8080" // the loopback interface only; WithAddr(":8080") for every one
 	DefaultReadHeaderTimeout = 10 * time.Second // request line and headers
 	DefaultReadTimeout       = 30 * time.Second // the whole request, body included
 	DefaultWriteTimeout      = 30 * time.Second // the response, from the end of the headers
@@ -26,10 +27,13 @@ const (
 	DefaultMaxHeaderBytes    = 64 << 10         // 64 KiB of request line and headers
 	DefaultBodyLimit         = 1 << 20          // 1 MiB of request body
 	DefaultTitle             = "sprag"          // Page.Title without WithTitle
+	DefaultMaxStreams        = 1024             // open streams, over all the server's streams
+	DefaultDrainDelay        = time.Duration(0) // no drain: the listener closes as the stop begins
 )
 
 // An Option configures a [Server] built by [NewServer]. Its String method
-// shows it as it would be written in Go, for logs and errors.
+// shows it as it would be written in Go, for logs and errors:
+// controllers.WithAddr(":8080").
 type Option interface {
 	apply(*config) error
 	String() string
@@ -49,6 +53,16 @@ type config struct {
 	logger            *zap.Logger
 	validate          *validator.Validate
 	controllers       []Controller
+	middleware        []Middleware
+	crossOrigin       *http.CrossOriginProtection
+	requestLevel      zapcore.Level
+	sampling          *sampling
+	drainDelay        time.Duration
+	maxStreams        int
+	streams           []streamSpec
+	meterProvider     metric.MeterProvider
+	tracerProvider    trace.TracerProvider
+	propagator        propagation.TextMapPropagator
 }
 
 func defaultConfig() config {
@@ -60,14 +74,22 @@ func defaultConfig() config {
 		maxHeaderBytes:    DefaultMaxHeaderBytes,
 		bodyLimit:         DefaultBodyLimit,
 		title:             DefaultTitle,
+		addr:              DefaultAddr,
+		crossOrigin:       http.NewCrossOriginProtection(),
+		requestLevel:      DefaultRequestLogLevel,
+		maxStreams:        DefaultMaxStreams,
 	}
 }
 
 type addrOption string
 
-// WithAddr sets the TCP address the server listens on, such as ":8080" or
-// "127.0.0.1:0" (a free port; [Server.Addr] reports it once started). It
-// takes precedence over [EnvAddr]. An empty address is an invalid option.
+// WithAddr sets the TCP address the server listens on, such as
+// "localhost:8080", ":8080" (every interface) or "127.0.0.1:0" (a free
+// port; [Server.Addr] reports it once started). Without it the server
+// listens on [DefaultAddr], the loopback interface only: binding every
+// interface is a choice the app makes explicitly. The server reads no
+// environment variable; the app does (fxmodule reads SPRAG_ADDR). An empty
+// address is an invalid option.
 func WithAddr(addr string) Option { return addrOption(addr) }
 
 func (o addrOption) apply(c *config) error {
@@ -78,7 +100,7 @@ func (o addrOption) apply(c *config) error {
 	return nil
 }
 
-func (o addrOption) String() string { return fmt.Sprintf("WithAddr(%q)", string(o)) }
+func (o addrOption) String() string { return fmt.Sprintf("controllers.WithAddr(%q)", string(o)) }
 
 type timeoutKind uint8
 
@@ -90,10 +112,10 @@ const (
 )
 
 var timeoutNames = [...]string{
-	readHeaderTimeout: "WithReadHeaderTimeout",
-	readTimeout:       "WithReadTimeout",
-	writeTimeout:      "WithWriteTimeout",
-	idleTimeout:       "WithIdleTimeout",
+	readHeaderTimeout: "controllers.WithReadHeaderTimeout",
+	readTimeout:       "controllers.WithReadTimeout",
+	writeTimeout:      "controllers.WithWriteTimeout",
+	idleTimeout:       "controllers.WithIdleTimeout",
 }
 
 type timeoutOption struct {
@@ -113,8 +135,11 @@ func WithReadTimeout(d time.Duration) Option { return timeoutOption{readTimeout,
 
 // WithWriteTimeout sets how long the server may take to write a response,
 // counted from the end of the request's headers (http.Server.WriteTimeout).
-// A Load that runs longer has its response cut. Zero means no limit, as
-// streaming handlers need; negative is an invalid option.
+// A Load that runs longer has its response cut. Streams ([Server.Stream])
+// are not cut: a write to a stream client that makes no progress for
+// between half this time and all of it fails instead, so that a client
+// that stopped reading is dropped. Zero means no limit; negative is an
+// invalid option.
 func WithWriteTimeout(d time.Duration) Option { return timeoutOption{writeTimeout, d} }
 
 // WithIdleTimeout sets how long a keep-alive connection may wait for its
@@ -156,7 +181,9 @@ func (o maxHeaderBytesOption) apply(c *config) error {
 	return nil
 }
 
-func (o maxHeaderBytesOption) String() string { return fmt.Sprintf("WithMaxHeaderBytes(%d)", int(o)) }
+func (o maxHeaderBytesOption) String() string {
+	return fmt.Sprintf("controllers.WithMaxHeaderBytes(%d)", int(o))
+}
 
 type bodyLimitOption int64
 
@@ -173,7 +200,9 @@ func (o bodyLimitOption) apply(c *config) error {
 	return nil
 }
 
-func (o bodyLimitOption) String() string { return fmt.Sprintf("WithBodyLimit(%d)", int64(o)) }
+func (o bodyLimitOption) String() string {
+	return fmt.Sprintf("controllers.WithBodyLimit(%d)", int64(o))
+}
 
 type shellOption struct{ t *template.Template }
 
@@ -193,9 +222,9 @@ func (o shellOption) apply(c *config) error {
 
 func (o shellOption) String() string {
 	if o.t == nil {
-		return "WithShell(nil)"
+		return "controllers.WithShell(nil)"
 	}
-	return fmt.Sprintf("WithShell(%q)", o.t.Name())
+	return fmt.Sprintf("controllers.WithShell(%q)", o.t.Name())
 }
 
 type titleOption string
@@ -209,7 +238,7 @@ func (o titleOption) apply(c *config) error {
 	return nil
 }
 
-func (o titleOption) String() string { return fmt.Sprintf("WithTitle(%q)", string(o)) }
+func (o titleOption) String() string { return fmt.Sprintf("controllers.WithTitle(%q)", string(o)) }
 
 type loggerOption struct{ l *zap.Logger }
 
@@ -226,7 +255,7 @@ func (o loggerOption) apply(c *config) error {
 	return nil
 }
 
-func (o loggerOption) String() string { return "WithLogger()" }
+func (o loggerOption) String() string { return "controllers.WithLogger()" }
 
 type validatorOption struct{ v *validator.Validate }
 
@@ -245,7 +274,7 @@ func (o validatorOption) apply(c *config) error {
 	return nil
 }
 
-func (o validatorOption) String() string { return "WithValidator()" }
+func (o validatorOption) String() string { return "controllers.WithValidator()" }
 
 type controllersOption []Controller
 
@@ -265,5 +294,98 @@ func (o controllersOption) String() string {
 	for i, c := range o {
 		names[i] = typeName(c)
 	}
-	return "WithControllers(" + strings.Join(names, ", ") + ")"
+	return "controllers.WithControllers(" + strings.Join(names, ", ") + ")"
 }
+
+type drainDelayOption time.Duration
+
+// WithDrainDelay sets how long the server keeps serving after its stop
+// begins, with /readyz answering 503, before its listener closes: the time a
+// load balancer needs to see the probe fail and stop sending new requests
+// (the Kubernetes readiness pattern). Requests keep being served meanwhile,
+// and those in flight when the listener closes still complete. The delay
+// ends early when the stop's context ends; since the drain and the
+// shutdown share that deadline (fx.StopTimeout), keep the delay well under
+// it. The default, 0, closes the listener at once; negative is an invalid
+// option.
+func WithDrainDelay(d time.Duration) Option { return drainDelayOption(d) }
+
+func (o drainDelayOption) apply(c *config) error {
+	if o < 0 {
+		return fmt.Errorf("%v: %w: negative duration", o, ErrInvalidOption)
+	}
+	c.drainDelay = time.Duration(o)
+	return nil
+}
+
+func (o drainDelayOption) String() string {
+	return fmt.Sprintf("controllers.WithDrainDelay(%v)", time.Duration(o))
+}
+
+type maxStreamsOption int
+
+// WithMaxStreams sets how many streams ([Server.Stream]) may be open at
+// once, over all the server's streams; one more is answered 503 with a
+// Retry-After header. The default is [DefaultMaxStreams]. n must be
+// positive.
+func WithMaxStreams(n int) Option { return maxStreamsOption(n) }
+
+func (o maxStreamsOption) apply(c *config) error {
+	if o <= 0 {
+		return fmt.Errorf("%v: %w: not positive", o, ErrInvalidOption)
+	}
+	c.maxStreams = int(o)
+	return nil
+}
+
+func (o maxStreamsOption) String() string {
+	return fmt.Sprintf("controllers.WithMaxStreams(%d)", int(o))
+}
+
+type meterProviderOption struct{ mp metric.MeterProvider }
+
+// WithMeterProvider sets the OpenTelemetry meter provider of the server's
+// metrics. Without it, or with nil, the server makes its instruments from
+// otel.GetMeterProvider when it is built; otel's default global provider
+// forwards them to the provider the app sets later with
+// otel.SetMeterProvider. With no SDK installed the metrics cost nothing
+// measurable.
+func WithMeterProvider(mp metric.MeterProvider) Option { return meterProviderOption{mp} }
+
+func (o meterProviderOption) apply(c *config) error {
+	c.meterProvider = o.mp
+	return nil
+}
+
+func (o meterProviderOption) String() string { return "controllers.WithMeterProvider()" }
+
+type tracerProviderOption struct{ tp trace.TracerProvider }
+
+// WithTracerProvider sets the OpenTelemetry tracer provider of the
+// server's spans. Without it, or with nil, the server uses
+// otel.GetTracerProvider on every request, so a provider the app sets later
+// takes effect. With no SDK installed (otel's default, or a no-op
+// provider) no span is started and nothing is allocated.
+func WithTracerProvider(tp trace.TracerProvider) Option { return tracerProviderOption{tp} }
+
+func (o tracerProviderOption) apply(c *config) error {
+	c.tracerProvider = o.tp
+	return nil
+}
+
+func (o tracerProviderOption) String() string { return "controllers.WithTracerProvider()" }
+
+type propagatorOption struct{ p propagation.TextMapPropagator }
+
+// WithPropagator sets how the server reads a request's trace context from
+// its headers, such as propagation.TraceContext{} for W3C traceparent.
+// Without it, or with nil, the server uses otel.GetTextMapPropagator on
+// every request; its default extracts nothing.
+func WithPropagator(p propagation.TextMapPropagator) Option { return propagatorOption{p} }
+
+func (o propagatorOption) apply(c *config) error {
+	c.propagator = o.p
+	return nil
+}
+
+func (o propagatorOption) String() string { return "controllers.WithPropagator()" }

@@ -159,7 +159,7 @@ func TestShellFailureIsA500(t *testing.T) {
 
 	rec := serve(srv, http.MethodGet, "/p", nil, "Accept", browserAccept)
 	assert.Equal(t, http.StatusInternalServerError, rec.Code)
-	assert.Equal(t, "internal server error", envelope(t, rec).Message, "the error falls back to JSON")
+	assert.Equal(t, "Internal Server Error", problemOf(t, rec).Message(), "the error falls back to JSON")
 	assert.NotContains(t, rec.Body.String(), "<html>")
 	failures := logsWith(logs, "render page")
 	require.Len(t, failures, 1)
@@ -172,7 +172,7 @@ func TestUnencodableDataIsA500(t *testing.T) {
 	for _, accept := range []string{"application/json", browserAccept} {
 		rec := serve(srv, http.MethodGet, "/c", nil, "Accept", accept)
 		assert.Equal(t, http.StatusInternalServerError, rec.Code)
-		envelope(t, rec)
+		problemOf(t, rec)
 	}
 	assert.Len(t, logsWith(logs, "request failed"), 2)
 }
@@ -188,8 +188,8 @@ func TestBrowserErrorPage(t *testing.T) {
 	page := rec.Body.String()
 	assert.Contains(t, page, "<h1>404 order &lt;b&gt;7&lt;/b&gt; not found</h1>")
 	assert.Contains(t, page, "<code>e-1</code>")
-	assert.Equal(t, ErrorBody{Status: 404, Message: "order <b>7</b> not found", RequestID: "e-1"},
-		decodeJSON[ErrorBody](t, []byte(scriptData(t, page))))
+	assert.Equal(t, Problem{Type: "about:blank", Title: "Not Found", Status: 404, Detail: "order <b>7</b> not found", Instance: "/o/7", RequestID: "e-1"},
+		decodeJSON[Problem](t, []byte(scriptData(t, page))))
 }
 
 func TestDefaultShellIsFresh(t *testing.T) {

@@ -23,6 +23,10 @@ type Request struct {
 	rw   *responseWriter
 	srv  *Server
 	rt   *route
+	ctx  context.Context // the action's span context; nil means http's
+
+	form     url.Values // an action's form body, once decoded
+	formHTML bool       // a browser's form post: answered with pages
 
 	queryOnce sync.Once
 	query     url.Values
@@ -38,12 +42,37 @@ func (rw *responseWriter) request(r *http.Request) *Request {
 // Context returns the request's context, the ctx that Load and actions
 // receive. It ends when the client goes away, when the request's handling
 // is over, or when the server stops. It carries the request id
-// ([RequestID]) for the services Load calls.
+// ([RequestID]) and the request's span, an action's span in an action, for
+// the services Load calls and the bus listeners their emits reach.
 func (r *Request) Context() context.Context {
+	if r.ctx != nil {
+		return r.ctx
+	}
 	if r.http == nil {
 		return context.Background()
 	}
 	return r.http.Context()
+}
+
+// Form returns the fields of an action's form body, as the browser sent
+// them, once the action's input was decoded from it; nil for a JSON body,
+// in Load, and for a request that no server made.
+func (r *Request) Form() url.Values { return r.form }
+
+// StreamLastEventID returns the [Stream.LastEventID] of the server's
+// stream on route ("GET /events"), for a page to embed so that its
+// browser resumes the stream from the page's data; "" when the server has
+// no such stream or it never ran.
+func (r *Request) StreamLastEventID(route string) string {
+	if r.srv == nil {
+		return ""
+	}
+	for _, st := range r.srv.Streams() {
+		if st.Route() == route || st.Route() == http.MethodGet+" "+route {
+			return st.LastEventID()
+		}
+	}
+	return ""
 }
 
 // PathValue returns the value of the route's wildcard name, unescaped:
@@ -99,7 +128,8 @@ func (r *Request) Route() string {
 
 // HTTP returns the underlying *http.Request, for what Request does not
 // cover (cookies, the remote address, TLS state). Its body belongs to the
-// action's decoder: do not read it.
+// action's decoder: do not read it. In an action, its context lacks the
+// action's span: use Context.
 func (r *Request) HTTP() *http.Request { return r.http }
 
 // Service returns the service registered under name in the server's

@@ -68,3 +68,22 @@ func TestRequestIDIsEchoedOrGenerated(t *testing.T) {
 	assert.Equal(t, "client-id-1", seen[0], "handlers see the id in the context")
 	assert.Empty(t, RequestID(context.Background()))
 }
+
+func TestRandomIDUsesEveryBit(t *testing.T) {
+	t.Parallel()
+	var seen [26]map[byte]bool
+	for i := range seen {
+		seen[i] = map[byte]bool{}
+	}
+	for range 2000 {
+		id := randomID()
+		require.Len(t, id, 26)
+		for i := range len(id) {
+			require.Contains(t, base32, string(id[i]))
+			seen[i][id[i]] = true
+		}
+	}
+	for i, chars := range seen {
+		assert.Len(t, chars, 32, "position %d takes every character: 5 random bits", i)
+	}
+}

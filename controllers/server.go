@@ -6,18 +6,20 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"os"
 	"sync"
 	"sync/atomic"
+	"time"
 
+	"go.opentelemetry.io/otel/metric"
 	"go.uber.org/zap"
 
+	"github.com/sprag-go/sprag/eventbus"
 	"github.com/sprag-go/sprag/sprag"
 )
 
 // Server is the app's one HTTP server, and a sprag service: its OnStart
-// opens the listener and serves on a task of its own, its OnStop shuts the
-// server down gracefully. Running it is running a service:
+// opens the listener and serves on a task of its own, its OnStop drains and
+// shuts the server down gracefully. Running it is running a service:
 //
 //	srv, err := controllers.NewServer(registry, controllers.WithAddr("127.0.0.1:8080"))
 //	...
@@ -33,33 +35,43 @@ import (
 type Server struct {
 	sprag.Service
 
-	cfg      config
-	registry *sprag.Registry
-	mux      atomic.Pointer[http.ServeMux]
+	cfg       config
+	registry  *sprag.Registry
+	tel       *telemetry
+	chain     http.Handler // the server's middleware around the router; fixed by NewServer
+	unmatched *route       // what serves a request no route matches
+	mux       atomic.Pointer[muxes]
 
-	mu        sync.Mutex
-	routes    []*route
-	mountErrs []error
-	hs        *http.Server
-	bound     string
-	serving   *sprag.Task
+	sampled     atomic.Pointer[sampledLogger] // the request logger, built from the base logger
+	draining    atomic.Bool                   // the stop has begun: /readyz answers 503
+	openStreams atomic.Int64                  // stream clients connected, against WithMaxStreams
+
+	mu          sync.Mutex
+	routes      []*route            // guarded by mu
+	mountErrs   []error             // guarded by mu
+	streams     []*Stream           // guarded by mu
+	streamsLive bool                // the streams are subscribed; guarded by mu
+	hs          *http.Server        // guarded by mu
+	bound       string              // guarded by mu
+	serving     *sprag.Task         // guarded by mu
+	metricsReg  metric.Registration // the stream figures' callback; guarded by mu
+
+	// listen opens the listener; nil means net.ListenConfig. The package's
+	// tests set it to serve on in-memory connections in a synctest bubble.
+	listen func(ctx context.Context, network, addr string) (net.Listener, error)
 }
 
 // NewServer returns a server that resolves services from registry (a nil
 // registry is an empty one) and answers /healthz and /readyz, configured by
-// opts. It listens on the [WithAddr] address, else on the address in the
-// [EnvAddr] environment variable, else on [DefaultAddr].
+// opts. It listens on the [WithAddr] address, else on [DefaultAddr],
+// "localhost:8080"; it reads no environment variable.
 //
 // NewServer opens nothing: the listener opens in OnStart. It fails for
 // invalid options, with an error wrapping [ErrInvalidOption] that names
-// each of them, and for controllers of [WithControllers] that Mount
-// refuses.
+// each of them, and for controllers of [WithControllers] and streams of
+// [WithStream] that Mount or Stream refuses.
 func NewServer(registry *sprag.Registry, opts ...Option) (*Server, error) {
 	cfg := defaultConfig()
-	cfg.addr = DefaultAddr
-	if addr := os.Getenv(EnvAddr); addr != "" {
-		cfg.addr = addr
-	}
 	var errs []error
 	for _, o := range opts {
 		if o == nil {
@@ -83,12 +95,24 @@ func NewServer(registry *sprag.Registry, opts ...Option) (*Server, error) {
 	if registry == nil {
 		registry = sprag.NewRegistry()
 	}
-	s := &Server{cfg: cfg, registry: registry}
+	tel, err := newTelemetry(cfg.meterProvider, cfg.tracerProvider, cfg.propagator)
+	if err != nil {
+		return nil, fmt.Errorf("new http server: %w", err)
+	}
+	s := &Server{cfg: cfg, registry: registry, tel: tel}
+	s.chain = chain(http.HandlerFunc(s.router), cfg.middleware)
+	s.unmatched = &route{kind: kindBuiltin, owner: "server"}
+	s.unmatched.handler = http.HandlerFunc(s.serveUnmatched)
 	if err := s.add(s.builtinRoutes(), nil); err != nil {
 		return nil, fmt.Errorf("new http server: %w", err) // not reached: the built-ins do not conflict
 	}
 	if len(cfg.controllers) > 0 {
 		if err := s.Mount(cfg.controllers...); err != nil {
+			return nil, fmt.Errorf("new http server: %w", err)
+		}
+	}
+	for _, spec := range cfg.streams {
+		if _, err := s.Stream(spec.route, spec.opts...); err != nil {
 			return nil, fmt.Errorf("new http server: %w", err)
 		}
 	}
@@ -111,11 +135,12 @@ func (s *Server) Addr() string {
 	return s.cfg.addr
 }
 
-// OnStart opens the listener and starts serving on a task of the service
-// ([sprag.Service.Spawn]); the server accepts connections when it returns.
-// It fails, and the service with it, when a Mount or Handle failed, and
-// when the address cannot be listened on: a port in use gives an error
-// that names the address and wraps the system's (syscall.EADDRINUSE).
+// OnStart opens the listener, subscribes the streams' bus listeners and
+// starts serving on a task of the service; the server accepts connections
+// when it returns. It fails, and the service with it, when a Mount, Handle
+// or Stream failed, and when the address cannot be listened on: a port in
+// use gives an error that names the address and wraps the system's
+// (syscall.EADDRINUSE).
 //
 // Request contexts derive from the service's context, so they also end
 // when the service is torn down after OnStop.
@@ -127,16 +152,31 @@ func (s *Server) OnStart(ctx context.Context) error { //nolint:contextcheck // r
 		return fmt.Errorf("http server: %w", mountErr)
 	}
 
-	var lc net.ListenConfig
-	ln, err := lc.Listen(ctx, "tcp", s.cfg.addr)
+	listen := s.listen
+	if listen == nil {
+		var lc net.ListenConfig
+		listen = lc.Listen
+	}
+	ln, err := listen(ctx, "tcp", s.cfg.addr)
 	if err != nil {
 		return fmt.Errorf("http server: listen on %q: %w", s.cfg.addr, err)
 	}
 	addr := ln.Addr().String()
+	fail := func(err error) error {
+		s.stopStreams()
+		_ = ln.Close() // the listener never served; its Close error says nothing more
+		return fmt.Errorf("http server on %s: %w", addr, err)
+	}
 	errorLog, err := zap.NewStdLogAt(s.log().With(zap.String("addr", addr)), zap.WarnLevel)
 	if err != nil {
-		_ = ln.Close() // the listener never served; its Close error says nothing more
-		return fmt.Errorf("http server on %s: error log: %w", addr, err)
+		return fail(fmt.Errorf("error log: %w", err))
+	}
+	if err := s.startStreams(); err != nil {
+		return fail(err)
+	}
+	reg, err := s.tel.observeStreams(s.StreamStats)
+	if err != nil {
+		return fail(err)
 	}
 	svcCtx := s.Context()
 	hs := &http.Server{
@@ -149,40 +189,86 @@ func (s *Server) OnStart(ctx context.Context) error { //nolint:contextcheck // r
 		ErrorLog:          errorLog,
 		BaseContext:       func(net.Listener) context.Context { return svcCtx },
 	}
-	task, err := s.Spawn(func(context.Context) error {
+	task, err := s.spawn("serve "+addr, func(context.Context) error {
 		if err := hs.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
 			return fmt.Errorf("http server on %s: serve: %w", addr, err)
 		}
 		return nil
-	}, sprag.Label("serve "+addr))
+	})
 	if err != nil {
-		_ = ln.Close() // Spawn refused, so Serve never took the listener
-		return fmt.Errorf("http server on %s: %w", addr, err)
+		_ = reg.Unregister() // nothing was observed yet
+		return fail(err)
 	}
 
+	s.draining.Store(false)
 	s.mu.Lock()
-	s.hs, s.bound, s.serving = hs, addr, task
+	s.hs, s.bound, s.serving, s.metricsReg = hs, addr, task, reg
 	s.mu.Unlock()
 	s.log().Info("http server listening", zap.String("addr", addr), zap.Int("routes", len(s.Routes())))
 	return nil
 }
 
-// OnStop shuts the server down with ctx (http.Server.Shutdown): it stops
-// accepting connections, closes idle ones, and waits for in-flight requests
-// to finish. When ctx ends first, the remaining connections are closed at
-// once and the error wraps ctx's.
+// OnStop stops the server in this order:
+//
+//  1. /readyz answers 503 from now on, and the server goes on serving for
+//     the [WithDrainDelay] time (none by default) or until ctx ends, so
+//     that a load balancer stops sending requests first;
+//  2. every stream ends: its clients' responses end and its bus listeners
+//     are removed, so that no stream holds up the shutdown;
+//  3. http.Server.Shutdown with ctx: the listener closes, idle connections
+//     close, and in-flight requests run to completion. When ctx ends
+//     first, the remaining connections are closed at once and the error
+//     wraps ctx's.
 func (s *Server) OnStop(ctx context.Context) error {
 	s.mu.Lock()
-	hs, addr := s.hs, s.bound
+	hs, addr, reg := s.hs, s.bound, s.metricsReg
+	s.metricsReg = nil
 	s.mu.Unlock()
 	if hs == nil {
+		s.stopStreams()
 		return nil
 	}
-	if err := hs.Shutdown(ctx); err != nil {
-		return errors.Join(fmt.Errorf("http server on %s: shutdown: %w", addr, err), hs.Close())
+	s.drain(ctx)
+	s.stopStreams()
+	var errs []error
+	if reg != nil {
+		if err := reg.Unregister(); err != nil {
+			errs = append(errs, fmt.Errorf("http server on %s: unregister stream metrics: %w", addr, err))
+		}
 	}
-	return nil
+	if err := hs.Shutdown(ctx); err != nil {
+		errs = append(errs, fmt.Errorf("http server on %s: shutdown: %w", addr, err), hs.Close())
+	}
+	return errors.Join(errs...)
 }
+
+// drain turns /readyz to 503 and waits the drain delay, or until ctx ends.
+func (s *Server) drain(ctx context.Context) {
+	s.draining.Store(true)
+	d := s.cfg.drainDelay
+	if d <= 0 {
+		return
+	}
+	s.log().Info("http server draining", zap.Duration("delay", d))
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+	}
+}
+
+// spawn runs fn on a task of the server's service, labelled label, and
+// returns an error when sprag refused to start it (the service is not
+// running). It is the one call of sprag.Service.Spawn in this package.
+func (s *Server) spawn(label string, fn func(context.Context) error) (*sprag.Task, error) {
+	return s.Spawn(fn, sprag.Label(label))
+}
+
+// bus returns the event bus of the runtime the server was bound with,
+// which streams listen to. It is the one use of sprag.Service.Runtime in
+// this package.
+func (s *Server) bus() *eventbus.Bus { return s.Runtime().Bus }
 
 // Health reports an error when the server stopped serving while the service
 // still runs: the listener failed. sprag calls it for the service's status,

@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 
 	"github.com/sprag-go/sprag/sprag"
 )
@@ -245,19 +246,14 @@ func TestServerUsesItsServiceLogger(t *testing.T) {
 }
 
 func TestAddress(t *testing.T) { // not parallel: it sets the environment
-	t.Setenv(EnvAddr, "")
+	t.Setenv("SPRAG_ADDR", "127.0.0.1:9999")
 	srv, err := NewServer(nil)
 	require.NoError(t, err)
-	assert.Equal(t, DefaultAddr, srv.Addr())
+	assert.Equal(t, "localhost:8080", srv.Addr(), "the loopback interface by default; the environment is the app's to read")
 
-	t.Setenv(EnvAddr, "127.0.0.1:9999")
-	srv, err = NewServer(nil)
+	srv, err = NewServer(nil, WithAddr(":8080"))
 	require.NoError(t, err)
-	assert.Equal(t, "127.0.0.1:9999", srv.Addr(), "the environment gives the address")
-
-	srv, err = NewServer(nil, WithAddr("127.0.0.1:0"))
-	require.NoError(t, err)
-	assert.Equal(t, "127.0.0.1:0", srv.Addr(), "an option wins over the environment")
+	assert.Equal(t, ":8080", srv.Addr(), "every interface is an explicit choice")
 }
 
 func TestServerSettings(t *testing.T) {
@@ -312,16 +308,21 @@ func TestInvalidOptions(t *testing.T) {
 		give Option
 		want string
 	}{
-		{WithAddr(""), `WithAddr("")`},
-		{WithReadHeaderTimeout(-1), "WithReadHeaderTimeout(-1ns)"},
-		{WithReadTimeout(-time.Second), "WithReadTimeout(-1s)"},
-		{WithWriteTimeout(-time.Second), "WithWriteTimeout(-1s)"},
-		{WithIdleTimeout(-time.Second), "WithIdleTimeout(-1s)"},
-		{WithMaxHeaderBytes(0), "WithMaxHeaderBytes(0)"},
-		{WithBodyLimit(-5), "WithBodyLimit(-5)"},
-		{WithShell(nil), "WithShell(nil)"},
-		{WithLogger(nil), "WithLogger()"},
-		{WithValidator(nil), "WithValidator()"},
+		{WithAddr(""), `controllers.WithAddr("")`},
+		{WithReadHeaderTimeout(-1), "controllers.WithReadHeaderTimeout(-1ns)"},
+		{WithReadTimeout(-time.Second), "controllers.WithReadTimeout(-1s)"},
+		{WithWriteTimeout(-time.Second), "controllers.WithWriteTimeout(-1s)"},
+		{WithIdleTimeout(-time.Second), "controllers.WithIdleTimeout(-1s)"},
+		{WithMaxHeaderBytes(0), "controllers.WithMaxHeaderBytes(0)"},
+		{WithBodyLimit(-5), "controllers.WithBodyLimit(-5)"},
+		{WithShell(nil), "controllers.WithShell(nil)"},
+		{WithLogger(nil), "controllers.WithLogger()"},
+		{WithValidator(nil), "controllers.WithValidator()"},
+		{WithDrainDelay(-time.Second), "controllers.WithDrainDelay(-1s)"},
+		{WithMaxStreams(0), "controllers.WithMaxStreams(0)"},
+		{WithRequestLogSampling(0, 1, 1), "controllers.WithRequestLogSampling(0s, 1, 1)"},
+		{WithRequestLogSampling(time.Second, -1, 1), "controllers.WithRequestLogSampling(1s, -1, 1)"},
+		{WithMiddleware(nil), "controllers.WithMiddleware(nil)"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.want, func(t *testing.T) {
@@ -334,8 +335,8 @@ func TestInvalidOptions(t *testing.T) {
 	}
 	_, err := NewServer(nil, WithBodyLimit(0), WithAddr(""))
 	require.ErrorIs(t, err, ErrInvalidOption)
-	assert.Contains(t, err.Error(), "WithBodyLimit(0)", "every invalid option is named")
-	assert.Contains(t, err.Error(), `WithAddr("")`)
+	assert.Contains(t, err.Error(), "controllers.WithBodyLimit(0)", "every invalid option is named")
+	assert.Contains(t, err.Error(), `controllers.WithAddr("")`)
 }
 
 func TestOptionStrings(t *testing.T) {
@@ -344,18 +345,30 @@ func TestOptionStrings(t *testing.T) {
 		give Option
 		want string
 	}{
-		{WithAddr(":9000"), `WithAddr(":9000")`},
-		{WithReadHeaderTimeout(time.Second), "WithReadHeaderTimeout(1s)"},
-		{WithReadTimeout(time.Minute), "WithReadTimeout(1m0s)"},
-		{WithWriteTimeout(0), "WithWriteTimeout(0s)"},
-		{WithIdleTimeout(time.Hour), "WithIdleTimeout(1h0m0s)"},
-		{WithMaxHeaderBytes(1024), "WithMaxHeaderBytes(1024)"},
-		{WithBodyLimit(2048), "WithBodyLimit(2048)"},
-		{WithShell(template.New("app")), `WithShell("app")`},
-		{WithTitle("Acme"), `WithTitle("Acme")`},
-		{WithLogger(zap.NewNop()), "WithLogger()"},
-		{WithValidator(validator.New()), "WithValidator()"},
-		{WithControllers(&static{}, &loader{}), "WithControllers(*controllers.static, *controllers.loader)"},
+		{WithAddr(":9000"), `controllers.WithAddr(":9000")`},
+		{WithReadHeaderTimeout(time.Second), "controllers.WithReadHeaderTimeout(1s)"},
+		{WithReadTimeout(time.Minute), "controllers.WithReadTimeout(1m0s)"},
+		{WithWriteTimeout(0), "controllers.WithWriteTimeout(0s)"},
+		{WithIdleTimeout(time.Hour), "controllers.WithIdleTimeout(1h0m0s)"},
+		{WithMaxHeaderBytes(1024), "controllers.WithMaxHeaderBytes(1024)"},
+		{WithBodyLimit(2048), "controllers.WithBodyLimit(2048)"},
+		{WithShell(template.New("app")), `controllers.WithShell("app")`},
+		{WithTitle("Acme"), `controllers.WithTitle("Acme")`},
+		{WithLogger(zap.NewNop()), "controllers.WithLogger()"},
+		{WithValidator(validator.New()), "controllers.WithValidator()"},
+		{WithControllers(&static{}, &loader{}), "controllers.WithControllers(*controllers.static, *controllers.loader)"},
+		{WithDrainDelay(5 * time.Second), "controllers.WithDrainDelay(5s)"},
+		{WithMaxStreams(10), "controllers.WithMaxStreams(10)"},
+		{WithRequestLogLevel(zapcore.InfoLevel), "controllers.WithRequestLogLevel(info)"},
+		{WithRequestLogSampling(time.Second, 100, 10), "controllers.WithRequestLogSampling(1s, 100, 10)"},
+		{WithMiddleware(passThrough), "controllers.WithMiddleware(controllers.passThrough)"},
+		{WithCrossOriginProtection(nil), "controllers.WithCrossOriginProtection(nil)"},
+		{WithCrossOriginProtection(http.NewCrossOriginProtection()), "controllers.WithCrossOriginProtection()"},
+		{WithMeterProvider(nil), "controllers.WithMeterProvider()"},
+		{WithTracerProvider(nil), "controllers.WithTracerProvider()"},
+		{WithPropagator(nil), "controllers.WithPropagator()"},
+		{WithStream("/events", Forward("a", "b:*"), StreamBuffer(8), StreamHeartbeat(time.Second)),
+			`controllers.WithStream("/events", controllers.Forward("a", "b:*"), controllers.StreamBuffer(8), controllers.StreamHeartbeat(1s))`},
 	}
 	for _, tt := range tests {
 		assert.Equal(t, tt.want, tt.give.String())
@@ -408,7 +421,7 @@ func TestPanicDropsTheHandlersHeaders(t *testing.T) {
 	assert.Equal(t, http.StatusInternalServerError, rec.Code)
 	assert.Empty(t, rec.Header().Get("Content-Encoding"))
 	assert.Empty(t, rec.Header().Get("Content-Length"))
-	assert.Equal(t, "p-1", envelope(t, rec).RequestID)
+	assert.Equal(t, "p-1", problemOf(t, rec).RequestID)
 }
 
 func TestFlushAndInformationalStatus(t *testing.T) {
@@ -454,3 +467,6 @@ func TestStartWithoutBindFails(t *testing.T) {
 	require.ErrorIs(t, err, sprag.ErrNotBound)
 	assert.NotErrorIs(t, err, ErrInvalidRoute)
 }
+
+// passThrough is a middleware that changes nothing.
+func passThrough(next http.Handler) http.Handler { return next }

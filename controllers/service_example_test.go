@@ -75,5 +75,5 @@ func ExampleService() {
 	fmt.Println(rec.Code, rec.Body)
 	// Output:
 	// 200 {"orders":7}
-	// 500 {"status":500,"message":"internal server error","request_id":"req-3"}
+	// 500 {"type":"about:blank","title":"Internal Server Error","status":500,"instance":"/stats","request_id":"req-3"}
 }

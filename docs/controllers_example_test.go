@@ -122,7 +122,7 @@ func Example_controllersLoad() {
 	// {"id":"7","note":"\u003c/script\u003e\u003c!--"}
 	// 200 text/html; charset=utf-8
 	// <script id="sprag-data" type="application/json">{"id":"7","note":"\u003c/script\u003e\u003c!--"}</script>
-	// 404 {"status":404,"message":"order not found","request_id":"req-1"}
+	// 404 {"type":"about:blank","title":"Not Found","status":404,"detail":"order not found","instance":"/orders/8","request_id":"req-1"}
 	// 301 /orders/7 0
 }
 
@@ -155,14 +155,14 @@ func Example_controllersActions() {
 	fmt.Println(rec.Code, rec.Header().Get("Allow"))
 	// Output:
 	// 200 {"refunded_cents":500}
-	// 400 {"status":400,"message":"invalid input","request_id":"req-1","fields":[{"field":"amount_cents","rule":"required","message":"is required"},{"field":"reason","rule":"oneof","param":"damaged late other","message":"must be one of: damaged, late, other"}]}
-	// 400 {"status":400,"message":"invalid input","request_id":"req-1","fields":[{"field":"amount_cents","rule":"type","message":"must be a number"}]}
-	// 400 {"status":400,"message":"invalid input","request_id":"req-1","fields":[{"field":"admin","rule":"unknown","message":"is not a known field"}]}
-	// 400 {"status":400,"message":"request body has data after the JSON value","request_id":"req-1"}
-	// 400 {"status":400,"message":"request body is not valid JSON: it ends too early","request_id":"req-1"}
-	// 413 {"status":413,"message":"request body is larger than 256 bytes","request_id":"req-1"}
+	// 400 {"type":"about:blank","title":"Bad Request","status":400,"detail":"invalid input","instance":"/orders/7/refund","request_id":"req-1","errors":[{"field":"amount_cents","rule":"required","message":"is required"},{"field":"reason","rule":"oneof","param":"damaged late other","message":"must be one of: damaged, late, other"}]}
+	// 400 {"type":"about:blank","title":"Bad Request","status":400,"detail":"invalid input","instance":"/orders/7/refund","request_id":"req-1","errors":[{"field":"amount_cents","rule":"type","message":"must be a number"}]}
+	// 400 {"type":"about:blank","title":"Bad Request","status":400,"detail":"invalid input","instance":"/orders/7/refund","request_id":"req-1","errors":[{"field":"admin","rule":"unknown","message":"is not a known field"}]}
+	// 400 {"type":"about:blank","title":"Bad Request","status":400,"detail":"request body has data after the JSON value","instance":"/orders/7/refund","request_id":"req-1"}
+	// 400 {"type":"about:blank","title":"Bad Request","status":400,"detail":"request body is not valid JSON: it ends too early","instance":"/orders/7/refund","request_id":"req-1"}
+	// 413 {"type":"about:blank","title":"Request Entity Too Large","status":413,"detail":"request body is larger than 256 bytes","instance":"/orders/7/refund","request_id":"req-1"}
 	// 204 0
-	// 415 {"status":415,"message":"request body must be application/json","request_id":"req-2"}
+	// 415 {"type":"about:blank","title":"Unsupported Media Type","status":415,"detail":"request body must be application/json or application/x-www-form-urlencoded","instance":"/orders/7/archive","request_id":"req-2"}
 	// 405 POST
 }
 
@@ -200,12 +200,12 @@ func Example_controllersErrors() {
 		fmt.Println(e.Message, fields["controller"], fields["request_id"], fields["error"], fields["panic"])
 	}
 	// Output:
-	// 500 {"status":500,"message":"internal server error","request_id":"req-1"}
-	// 429 {"status":429,"message":"slow down","request_id":"req-1"}
-	// 502 {"status":502,"message":"billing is unavailable","request_id":"req-1"}
-	// 500 {"status":500,"message":"internal server error","request_id":"req-1"}
+	// 500 {"type":"about:blank","title":"Internal Server Error","status":500,"instance":"/fail/plain","request_id":"req-1"}
+	// 429 {"type":"about:blank","title":"Too Many Requests","status":429,"detail":"slow down","instance":"/fail/wrapped","request_id":"req-1"}
+	// 502 {"type":"about:blank","title":"Bad Gateway","status":502,"detail":"billing is unavailable","instance":"/fail/cause","request_id":"req-1"}
+	// 500 {"type":"about:blank","title":"Internal Server Error","status":500,"instance":"/fail/panic","request_id":"req-1"}
 	// 200 {"request_id":"req-1"}
-	// 404 {"status":404,"message":"not found","request_id":"req-1"}
+	// 404 {"type":"about:blank","title":"Not Found","status":404,"instance":"/nowhere","request_id":"req-1"}
 	// request failed docs_test.FailingController req-1 dial postgres://admin:s3cret@10.0.0.7: refused <nil>
 	// request failed docs_test.FailingController req-1 http 502: billing is unavailable: billing: 10.0.0.9:443: connection reset <nil>
 	// panic in http handler docs_test.FailingController req-1 <nil> nil map
@@ -239,7 +239,7 @@ func Example_controllersShell() {
 	// <html><head><title>Acme · GET /orders/{id}</title></head>
 	// <body data-status="404" data-request-id="req-1">
 	// <h1>order not found</h1>
-	// <script id="sprag-data" type="application/json">{"status":404,"message":"order not found","request_id":"req-1"}</script>
+	// <script id="sprag-data" type="application/json">{"type":"about:blank","title":"Not Found","status":404,"detail":"order not found","instance":"/orders/8","request_id":"req-1"}</script>
 	// <script src="/static/app.js"></script>
 	// </body></html>
 }
@@ -247,7 +247,7 @@ func Example_controllersShell() {
 func Example_controllersServer() {
 	registry := sprag.NewRegistry()
 	srv, err := controllers.NewServer(registry,
-		controllers.WithAddr("127.0.0.1:0"), // a free port; the default is $SPRAG_ADDR, else ":8080"
+		controllers.WithAddr("127.0.0.1:0"), // a free port; the default is "localhost:8080"
 		controllers.WithReadTimeout(10*time.Second),
 		controllers.WithBodyLimit(64<<10),
 		controllers.WithControllers(&OrderController{}),
@@ -321,6 +321,7 @@ func Example_controllersRequestLog() {
 	rec = httptest.NewRecorder()
 	srv.ServeHTTP(rec, req)
 	fmt.Println(len(rec.Header().Get(controllers.HeaderRequestID)))
+	send(srv, "GET", "/fail/plain", "", "") // no such route: a 404
 
 	for _, e := range logs.FilterMessage("http request").All() {
 		f := e.ContextMap()
@@ -329,6 +330,28 @@ func Example_controllersRequestLog() {
 	// Output:
 	// req-1
 	// 26
-	// info GET GET /orders/{id} 200 5
+	// debug GET GET /orders/{id} 200 5
 	// debug GET GET /healthz 200 26
+	// debug GET  404 5
+}
+
+func Example_controllersRequestLogLevel() {
+	core, logs := observer.New(zap.InfoLevel) // a production logger: info and above
+	srv := newOrderServer(
+		controllers.WithLogger(zap.New(core)),
+		controllers.WithRequestLogLevel(zap.InfoLevel),           // a line for every request
+		controllers.WithRequestLogSampling(time.Second, 100, 10), // but only the first 100 a second, then one in 10
+		controllers.WithControllers(FailingController{}))
+	for range 3 {
+		send(srv, "GET", "/orders/7", "", "")
+	}
+	send(srv, "GET", "/fail/plain", "", "")
+	for _, e := range logs.FilterMessage("http request").All() {
+		fmt.Println(e.Level, e.ContextMap()["route"], e.ContextMap()["status"])
+	}
+	// Output:
+	// info GET /orders/{id} 200
+	// info GET /orders/{id} 200
+	// info GET /orders/{id} 200
+	// warn GET /fail/{kind} 500
 }

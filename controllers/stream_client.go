@@ -1,0 +1,146 @@
+package controllers
+
+import (
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"go.uber.org/zap"
+)
+
+// ServeHTTP serves one client of the stream; the server routes to it.
+func (st *Stream) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s := st.srv
+	rw := s.enter(w, r, st.rt)
+	req := rw.request(r)
+
+	allow, err := st.choose(req)
+	if err != nil {
+		s.fail(rw, err, false)
+		return
+	}
+	hub := st.hub.Load()
+	if hub == nil || isClosed(hub.Closed()) {
+		st.refused.Add(1)
+		s.writeError(rw, http.StatusServiceUnavailable, "stream is not running", nil, false)
+		return
+	}
+	if s.openStreams.Add(1) > int64(s.cfg.maxStreams) {
+		s.openStreams.Add(-1)
+		st.refused.Add(1)
+		rw.out().Header().Set("Retry-After", "5")
+		s.writeError(rw, http.StatusServiceUnavailable, "too many streams", nil, false)
+		return
+	}
+	defer s.openStreams.Add(-1)
+
+	reader := hub.NewReader(allow)
+	defer reader.Close()
+	if id := r.Header.Get("Last-Event-ID"); id != "" {
+		reader.Resume(id)
+	} else if id := req.Query().Get("last_event_id"); id != "" {
+		reader.Resume(id)
+	}
+	rw.setHeader(slotContentType, "Content-Type", "text/event-stream")
+	rw.setHeader(slotNoSniff, "X-Content-Type-Options", "nosniff")
+	out := rw.out()
+	out.Header().Set("Cache-Control", "no-cache")
+	out.Header().Set("X-Accel-Buffering", "no") // nginx: do not buffer the stream
+	out.WriteHeader(http.StatusOK)
+	if r.Method == http.MethodHead {
+		return
+	}
+	rc := http.NewResponseController(out)
+	// The server's read timeout would end the request's context, and so
+	// the stream: a stream lives until the client, the server or a failed
+	// write ends it.
+	_ = rc.SetReadDeadline(time.Time{}) // not supported by test recorders: nothing to lift then
+	conn := &streamConn{w: out, rc: rc, timeout: s.cfg.writeTimeout}
+	if err := conn.Flush(); err != nil {
+		return
+	}
+	if err := reader.Serve(r.Context(), conn, st.cfg.heartbeat); err != nil {
+		if ce := s.log().Check(zap.DebugLevel, "stream client dropped"); ce != nil {
+			ce.Write(zap.String("route", st.rt.pattern), zap.String("request_id", rw.id), zap.Error(err))
+		}
+	}
+}
+
+// choose returns which entries the client takes: those its topic
+// parameters name (every one without), less those the authorization hook
+// refuses.
+func (st *Stream) choose(req *Request) ([]bool, error) {
+	want := req.Query()["topic"]
+	if len(want) == 0 {
+		want = st.Topics()
+	}
+	for _, name := range want {
+		if !slices.ContainsFunc(st.entries, func(e streamEntry) bool { return e.name == name }) {
+			return nil, &HTTPError{Status: http.StatusBadRequest, Message: "invalid input", Fields: []FieldError{{
+				Field: "topic", Rule: "oneof", Param: strings.Join(st.Topics(), " "),
+				Message: "must be one of: " + strings.Join(st.Topics(), ", "),
+			}}}
+		}
+	}
+	if st.cfg.authorize != nil {
+		granted, err := callAuthorize(st.cfg.authorize, req, slices.Clone(want))
+		if err != nil {
+			return nil, err
+		}
+		want = slices.DeleteFunc(want, func(name string) bool { return !slices.Contains(granted, name) })
+		if len(want) == 0 {
+			return nil, NewError(http.StatusForbidden, "no topic of this stream is allowed")
+		}
+	}
+	allow := make([]bool, len(st.entries))
+	for i, e := range st.entries {
+		allow[i] = slices.Contains(want, e.name)
+	}
+	return allow, nil
+}
+
+// callAuthorize calls the authorization hook, turning a panic into an
+// error, which is answered 500 and logged.
+func callAuthorize(fn func(*Request, []string) ([]string, error), r *Request, topics []string) (granted []string, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("stream authorization: %w", panicError(p))
+		}
+	}()
+	return fn(r, topics)
+}
+
+func isClosed(ch <-chan struct{}) bool {
+	select {
+	case <-ch:
+		return true
+	default:
+		return false
+	}
+}
+
+// streamConn writes a stream's batches under a write deadline, so that a
+// client that stopped reading is dropped rather than held forever: a write
+// that makes no progress for between half the server's write timeout and
+// all of it fails. The deadline is moved only when less than half of it
+// is left, since moving it costs a timer update.
+type streamConn struct {
+	w        http.ResponseWriter
+	rc       *http.ResponseController
+	timeout  time.Duration
+	deadline time.Time
+}
+
+func (c *streamConn) Write(p []byte) (int, error) {
+	if c.timeout > 0 {
+		if now := time.Now(); c.deadline.Sub(now) < c.timeout/2 {
+			c.deadline = now.Add(c.timeout)
+			_ = c.rc.SetWriteDeadline(c.deadline) // unsupported only by test recorders
+		}
+	}
+	return c.w.Write(p)
+}
+
+func (c *streamConn) Flush() error { return c.rc.Flush() }

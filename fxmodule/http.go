@@ -23,6 +23,7 @@ type serverParams struct {
 	fx.In
 	Registry    *sprag.Registry
 	Logger      *logger
+	Telemetry   *telemetryConfig         `optional:"true"`
 	Controllers []controllers.Controller `group:"sprag.controllers"`
 	Options     [][]controllers.Option   `group:"sprag.http.options"`
 	Defaults    *serverDefaults          `optional:"true"`
@@ -40,6 +41,14 @@ type serverDefaults struct {
 // after every service it serves and stops before them.
 func newServer(p serverParams) (*controllers.Server, error) {
 	opts := []controllers.Option{controllers.WithLogger(p.Logger.Logger)}
+	if t := p.Telemetry; t != nil { // the app's providers, as its services have them
+		if t.mp != nil {
+			opts = append(opts, controllers.WithMeterProvider(t.mp))
+		}
+		if t.tp != nil {
+			opts = append(opts, controllers.WithTracerProvider(t.tp))
+		}
+	}
 	if p.Defaults != nil && p.Defaults.addr != "" {
 		opts = append(opts, controllers.WithAddr(p.Defaults.addr))
 	}

@@ -70,6 +70,7 @@
     el.classList.remove("changed");
     void el.offsetWidth; // restart the animation
     el.classList.add("changed");
+    el.addEventListener("animationend", () => el.classList.remove("changed"), { once: true });
   }
   function applyTotals(t) {
     if (t.orders > totals.orders) {
@@ -111,6 +112,10 @@
     tr.dataset.id = String(o.id);
     const id = cell("id");
     id.textContent = `#${o.id}`;
+    const narrow = document.createElement("time");
+    narrow.className = "when-narrow";
+    setTime(narrow, o.placed_at);
+    id.append(narrow);
     const who = cell("who");
     const name = document.createElement("span");
     name.className = "name";
@@ -118,6 +123,7 @@
     const mail = document.createElement("span");
     mail.className = "mail";
     mail.textContent = o.email;
+    mail.title = o.email;
     who.append(name, mail);
     const amount = cell("num");
     setCents(amount, o.total_cents);
@@ -133,7 +139,8 @@
     const before = Array.from(rows.rows).find((tr) => Number(tr.dataset.id) < o.id) || null;
     if (!before && rows.rows.length >= limit) return; // older than every order shown
     const row = orderRow(o);
-    row.className = "new";
+    row.className = "new"; // highlighted while its animation runs
+    row.addEventListener("animationend", () => row.classList.remove("new"), { once: true });
     rows.insertBefore(row, before);
     while (rows.rows.length > limit) rows.deleteRow(-1);
     byId("orders-empty").hidden = true;

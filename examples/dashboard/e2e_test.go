@@ -179,9 +179,13 @@ func TestDashboardEndToEnd(t *testing.T) {
 	assert.Equal(t, reversed(topStarted), topStopped, "every service stopped, in reverse order of start")
 	assert.Less(t, indexOf(stopped, "email/outbox"), indexOf(stopped, "email"), "the adopted child stops before its parent")
 	assert.Contains(t, log, "EMAIL_KEY is not set: mail is delivered to the local mailbox")
+	assert.NotContains(t, log, "\tERROR\t", "a clean run logs no error")
+	assert.NotContains(t, log, "\tWARN\t", "nor a warning")
 
 	deliveries := readMailbox(t, dataDir)
 	require.Len(t, deliveries, 2)
+	assert.NotEmpty(t, deliveries[0].Key)
+	deliveries[0].Key = ""
 	assert.Equal(t, delivery{To: "ada@example.com", Subject: "Order 1 confirmed", Body: "Thank you, Ada: we received your order of $19.99.", Attempts: 1}, deliveries[0])
 	assert.Equal(t, "Order 2 confirmed", deliveries[1].Subject)
 }
@@ -266,20 +270,19 @@ type delivery struct {
 	Attempts int
 }
 
-// readMailbox returns the mailbox's deliveries, in the order delivered,
-// without their keys.
+// readMailbox returns the mailbox's deliveries, in the order delivered.
 func readMailbox(t *testing.T, dataDir string) []delivery {
 	t.Helper()
 	db, err := sql.Open("sqlite", "file:"+filepath.Join(dataDir, mailboxFile)+"?mode=ro")
 	require.NoError(t, err)
 	defer func() { require.NoError(t, db.Close()) }()
-	rows, err := db.QueryContext(context.Background(), `SELECT recipient, subject, body, attempts FROM deliveries ORDER BY delivered_at, rowid`)
+	rows, err := db.QueryContext(context.Background(), `SELECT idempotency_key, recipient, subject, body, attempts FROM deliveries ORDER BY delivered_at, rowid`)
 	require.NoError(t, err)
 	defer func() { _ = rows.Close() }()
 	var out []delivery
 	for rows.Next() {
 		var d delivery
-		require.NoError(t, rows.Scan(&d.To, &d.Subject, &d.Body, &d.Attempts))
+		require.NoError(t, rows.Scan(&d.Key, &d.To, &d.Subject, &d.Body, &d.Attempts))
 		out = append(out, d)
 	}
 	require.NoError(t, rows.Err())

@@ -115,6 +115,7 @@ func (e *EmailService) Health(ctx context.Context) error {
 const (
 	outboxBatch    = 200              // mails read, sent and marked at once
 	outboxPoll     = time.Second      // how often the outbox is read without a wake-up
+	outboxRetry    = time.Second      // the wait before a failed mail's first retry; it doubles
 	outboxMaxRetry = 60 * time.Second // the longest wait before a failed mail is tried again
 )
 
@@ -132,13 +133,14 @@ type Outbox struct {
 	store  *Store
 	sender Sender
 	wake   chan struct{} // a pending wake-up; buffered, so Wake never blocks
-	poll   time.Duration
+	poll   time.Duration // the defaults above; tests shorten them
+	retry  time.Duration
 	batch  int
 }
 
 // NewOutbox returns the drainer of store's outbox.
 func NewOutbox(store *Store, sender Sender) *Outbox {
-	return &Outbox{store: store, sender: sender, wake: make(chan struct{}, 1), poll: outboxPoll, batch: outboxBatch}
+	return &Outbox{store: store, sender: sender, wake: make(chan struct{}, 1), poll: outboxPoll, retry: outboxRetry, batch: outboxBatch}
 }
 
 // OnStart starts the draining task.
@@ -217,7 +219,7 @@ func (b *Outbox) failed(ctx context.Context, m OutboxMail, err error) {
 	if ctx.Err() != nil {
 		return // the send was cut by the stop: tried again at the next start
 	}
-	wait := min(time.Second<<min(m.Attempts, 6), outboxMaxRetry)
+	wait := min(b.retry<<min(m.Attempts, 6), outboxMaxRetry)
 	b.Logger().Warn("send mail", zap.Int64("order", m.OrderID), zap.Int("attempt", m.Attempts+1),
 		zap.Duration("retry_in", wait), zap.Error(err))
 	if err := b.store.MarkFailed(ctx, m.ID, err.Error(), time.Now().Add(wait)); err != nil {

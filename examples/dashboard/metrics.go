@@ -64,9 +64,11 @@ func (m *MetricsService) OnStart(context.Context) error {
 }
 
 func (m *MetricsService) collect(ctx context.Context) error {
-	st := m.orders.Store()
-	totals, err := st.Totals(ctx)
+	totals, err := m.orders.Store().Totals(ctx)
 	if err != nil {
+		if ctx.Err() != nil {
+			return nil // cut by the stop: no failure
+		}
 		return err
 	}
 	var ms runtime.MemStats

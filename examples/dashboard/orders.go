@@ -128,14 +128,16 @@ func confirmation(o Order) Mail {
 // "19.99" or "20", into cents. It returns the reason it refuses s, for the
 // field's error, or "".
 func parseAmount(s string) (int64, string) {
-	const example = "must be an amount such as 19.99"
+	const example = "must look like 19.99"
 	s = strings.TrimSpace(s)
 	whole, frac, hasDot := strings.Cut(s, ".")
-	if whole == "" || len(frac) > 2 || (hasDot && frac == "") || !allDigits(whole) || !allDigits(frac) || len(whole) > 9 {
-		if strings.HasPrefix(s, "-") {
-			return 0, "must be more than 0"
-		}
+	switch {
+	case strings.HasPrefix(s, "-"):
+		return 0, "must be more than 0"
+	case whole == "" || len(frac) > 2 || (hasDot && frac == "") || !allDigits(whole) || !allDigits(frac):
 		return 0, example
+	case len(whole) > 9: // more than ParseInt's range needs, far more than the limit
+		return 0, "must be at most " + formatMoney(maxOrderCents)
 	}
 	dollars, err := strconv.ParseInt(whole, 10, 64)
 	if err != nil {
@@ -167,23 +169,28 @@ func allDigits(s string) bool {
 // formatMoney writes cents as dollars with thousands separators:
 // "$1,234.50". The page formats amounts again in the reader's locale.
 func formatMoney(cents int64) string {
-	sign, abs := "", uint64(cents)
-	if cents < 0 {
-		sign, abs = "-", -abs // two's complement: right for the smallest int64 too
+	sign, digits := splitSign(strconv.FormatInt(cents, 10))
+	if len(digits) < 3 {
+		digits = strings.Repeat("0", 3-len(digits)) + digits
 	}
-	return fmt.Sprintf("%s$%s.%02d", sign, groupDigits(abs/100), abs%100)
+	return sign + "$" + groupDigits(digits[:len(digits)-2]) + "." + digits[len(digits)-2:]
 }
 
 // formatCount writes n with thousands separators: "12,345".
 func formatCount(n int64) string {
-	if n < 0 {
-		return "-" + groupDigits(-uint64(n))
-	}
-	return groupDigits(uint64(n))
+	sign, digits := splitSign(strconv.FormatInt(n, 10))
+	return sign + groupDigits(digits)
 }
 
-func groupDigits(n uint64) string {
-	digits := strconv.FormatUint(n, 10)
+func splitSign(digits string) (sign, rest string) {
+	if rest, ok := strings.CutPrefix(digits, "-"); ok {
+		return "-", rest
+	}
+	return "", digits
+}
+
+// groupDigits puts a comma between each group of three digits.
+func groupDigits(digits string) string {
 	var b strings.Builder
 	for i, r := range digits {
 		if i > 0 && (len(digits)-i)%3 == 0 {

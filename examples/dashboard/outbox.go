@@ -2,8 +2,8 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
-	"strings"
 	"time"
 )
 
@@ -48,13 +48,12 @@ func (s *Store) MarkSent(ctx context.Context, ids []int64) (Totals, error) {
 		return Totals{}, fmt.Errorf("outbox: mark sent: %w", err)
 	}
 	defer func() { _ = tx.Rollback() }() // after Commit, ErrTxDone: nothing to undo
-	args := make([]any, 0, len(ids)+1)
-	args = append(args, time.Now().UnixMilli())
-	for _, id := range ids {
-		args = append(args, id)
+	list, err := json.Marshal(ids)
+	if err != nil {
+		return Totals{}, fmt.Errorf("outbox: mark sent: %w", err) // not reached: a slice of ints encodes
 	}
-	marks := strings.TrimSuffix(strings.Repeat("?,", len(ids)), ",")
-	res, err := tx.ExecContext(ctx, `UPDATE outbox SET sent_at = ? WHERE sent_at IS NULL AND id IN (`+marks+`)`, args...)
+	res, err := tx.ExecContext(ctx, `UPDATE outbox SET sent_at = ? WHERE sent_at IS NULL AND id IN (SELECT value FROM json_each(?))`,
+		time.Now().UnixMilli(), string(list))
 	if err != nil {
 		return Totals{}, fmt.Errorf("outbox: mark sent: %w", err)
 	}

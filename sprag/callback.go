@@ -71,26 +71,47 @@ func (cb *Callback) gone() bool {
 // and returns nil once cb is closed or its scope has begun to close. It
 // allocates nothing of its own.
 func Call[T any](ctx context.Context, cb *Callback, fn func(context.Context, T) error, v T) (err error) {
-	g := goid.Get()
-	slot := cb.act.Claim(g)
-	if !cb.s.open() || cb.closed.Load() {
-		cb.done(slot, g)
+	var c call
+	if !cb.begin(ctx, &c) {
 		return nil
 	}
-	ctx, obs := cb.s.observe(ctx, &cb.act, cb.Label)
-	defer cb.end(ctx, obs, slot, g, &err)
-	return fn(ctx, v)
+	defer cb.exit(&c, &err)
+	return fn(c.ctx, v)
 }
 
-// end finishes a call: it recovers a panic, releases the run, and reports
-// a failure.
-func (cb *Callback) end(ctx context.Context, obs telemetry.Run, slot bool, g int64, err *error) {
+// call is the state of one Call, on its caller's stack.
+type call struct {
+	ctx  context.Context
+	obs  telemetry.Run
+	g    int64
+	slot bool
+}
+
+// begin claims a run of cb for the calling goroutine, unless cb is closed
+// or its scope is closing, and begins its telemetry.
+func (cb *Callback) begin(ctx context.Context, c *call) bool {
+	c.g = goid.Get()
+	c.slot = cb.act.Claim(c.g)
+	if !cb.s.open() || cb.closed.Load() {
+		cb.done(c.slot, c.g)
+		return false
+	}
+	c.ctx = ctx
+	if cb.s.observed.Load().On() {
+		c.ctx, c.obs = cb.s.observe(ctx, &cb.act, cb.Label)
+	}
+	return true
+}
+
+// exit ends a call: it recovers a panic, ends the telemetry, releases the
+// run, and reports a failure.
+func (cb *Callback) exit(c *call, err *error) {
 	panicked := false
 	if r := recover(); r != nil {
 		*err, panicked = &PanicError{Value: r, Stack: debug.Stack()}, true
 	}
-	obs.End(ctx, *err, panicked)
-	cb.done(slot, g)
+	c.obs.End(c.ctx, *err, panicked)
+	cb.done(c.slot, c.g)
 	if *err == nil {
 		return
 	}

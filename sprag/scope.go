@@ -48,8 +48,9 @@ type Scope struct {
 	mu       sync.Mutex
 	name     string
 	rt       Runtime
-	tel      *telemetry.T       // rt's; set with rt, read without the lock by runs
-	obs      *telemetry.Service // the scope's own figures: tasks and timers alive, a service's state
+	tel      *telemetry.T                       // rt's; set with rt, read without the lock by runs
+	obs      *telemetry.Service                 // the scope's own figures: tasks and timers alive, a service's state
+	observed atomic.Pointer[telemetry.Resolved] // what runs measure and trace, resolved when the scope opens
 	log      *zap.Logger
 	owner    *Service // the service built on this scope, or nil
 	parent   *Scope   // the scope that adopted owner, or nil
@@ -122,6 +123,7 @@ func (s *Scope) initLocked(name string, rt Runtime) {
 	s.name, s.rt = name, rt.withDefaults()
 	s.tel = s.rt.tel
 	s.obs = s.tel.Service(name)
+	s.observed.Store(s.tel.Resolve(context.Background()))
 	s.log = s.rt.Logger
 	if name != "" {
 		s.log = s.log.With(zap.String("service", name))

@@ -102,7 +102,9 @@ func (t *T) Meter() metric.Meter {
 }
 
 // Tracer returns the tracer to start spans with now, or nil while no
-// provider is installed: then no span is made at all.
+// provider is installed: then no span is made at all. A scope asks when
+// its service starts and keeps the answer, so that its runs pay nothing
+// to know: with the global provider, install it before the app starts.
 func (t *T) Tracer() trace.Tracer {
 	if t == nil {
 		return nil
@@ -172,12 +174,6 @@ type Work struct {
 	name string
 }
 
-// Active reports whether a run begun now would be measured or traced:
-// whether making a run's telemetry is worth it.
-func (t *T) Active(ctx context.Context) bool {
-	return t != nil && (t.runs.Enabled(ctx) || t.Tracer() != nil)
-}
-
 // Work returns the telemetry of the work kind/label of service.
 func (t *T) Work(service, kind, label string) *Work {
 	if t == nil {
@@ -194,15 +190,15 @@ type Run struct {
 	start time.Time
 }
 
-// Begin begins a run of w. A run with a parent span in ctx is its child; a
-// run without one (a timer run, a task) is a new root. The context it
-// returns carries the run's span, if any.
-func (w *Work) Begin(ctx context.Context) (context.Context, Run) {
+// Begin begins a run of w, traced with tr unless it is nil. A run with a
+// parent span in ctx is its child; a run without one (a timer run, a task)
+// is a new root. The context it returns carries the run's span, if any.
+func (w *Work) Begin(ctx context.Context, tr trace.Tracer) (context.Context, Run) {
 	if w == nil {
 		return ctx, Run{}
 	}
 	r := Run{w: w}
-	if tr := w.t.Tracer(); tr != nil {
+	if tr != nil {
 		ctx, r.span = tr.Start(ctx, w.name, trace.WithAttributes(w.kv...))
 	}
 	if r.span != nil || w.t.runs.Enabled(ctx) {
@@ -338,4 +334,33 @@ func (s *Service) add(task bool, n int64) {
 	if c.Enabled(s.ctx) {
 		c.Add(s.ctx, n, s.set)
 	}
+}
+
+// Resolved is what a scope measures and traces, resolved once when it
+// opens: its runs then pay one load to learn it. A nil *Resolved measures
+// and traces nothing.
+type Resolved struct {
+	tracer  trace.Tracer
+	metrics bool
+}
+
+// On reports whether anything is measured or traced.
+func (r *Resolved) On() bool { return r != nil && (r.tracer != nil || r.metrics) }
+
+// Tracer returns the tracer, or nil.
+func (r *Resolved) Tracer() trace.Tracer {
+	if r == nil {
+		return nil
+	}
+	return r.tracer
+}
+
+// Resolve returns what runs measure and trace from now on: spans if a
+// provider is installed (see Tracer), metrics if the runtime's meter
+// records them.
+func (t *T) Resolve(ctx context.Context) *Resolved {
+	if t == nil {
+		return nil
+	}
+	return &Resolved{tracer: t.Tracer(), metrics: t.runs.Enabled(ctx)}
 }

@@ -40,10 +40,17 @@ const (
 // T records the metrics and traces of one runtime. Its methods are safe
 // for concurrent use; a nil *T records nothing.
 type T struct {
+	mp     metric.MeterProvider         // the runtime's own, or nil for the global one
 	tracer trace.Tracer                 // the runtime's own provider's, or nil for the global one
-	unset  reflect.Type                 // the global provider's type while no app installed one
-	global atomic.Pointer[globalTracer] // the global provider last seen, and its tracer
-	meter  metric.Meter                 // for the instruments of primitives too
+	unset  reflect.Type                 // the global tracer provider's type while no app installed one
+	global atomic.Pointer[globalTracer] // the global tracer provider last seen, and its tracer
+	inst   atomic.Pointer[instruments]  // made from the meter provider last resolved
+}
+
+// instruments are the instruments of one meter provider.
+type instruments struct {
+	provider metric.MeterProvider
+	meter    metric.Meter
 
 	runs, failures, panics, restarts, giveUps metric.Int64Counter
 	duration                                  metric.Float64Histogram
@@ -53,15 +60,14 @@ type T struct {
 	state                                     metric.Int64Gauge
 	emits, calls, callFailures                metric.Int64Counter
 	callDur                                   metric.Float64Histogram
+	topics                                    *boundedNames // the topic values of emit measurements
 }
 
 // New returns the telemetry of a runtime that records to mp and tp; nil
-// ones are the OpenTelemetry globals, followed as the app installs them.
+// ones are the OpenTelemetry globals, as they are when a service of the
+// runtime starts (see Resolve).
 func New(mp metric.MeterProvider, tp trace.TracerProvider) *T {
-	t := &T{}
-	if mp == nil {
-		mp = otel.GetMeterProvider()
-	}
+	t := &T{mp: mp}
 	if tp != nil {
 		if _, isNoop := tp.(tracenoop.TracerProvider); !isNoop {
 			t.tracer = tp.Tracer(Scope)
@@ -69,27 +75,55 @@ func New(mp metric.MeterProvider, tp trace.TracerProvider) *T {
 	} else if global := otel.GetTracerProvider(); reflect.TypeOf(global).String() == "*global.tracerProvider" {
 		t.unset = reflect.TypeOf(global)
 	}
-	t.meter = mp.Meter(Scope)
-	m := t.meter
-	t.runs = counter(m, "sprag.work.runs", "{run}", "Runs of managed work: timer runs, tasks, callbacks, hooks.")
-	t.failures = counter(m, "sprag.work.failures", "{run}", "Runs of managed work that returned an error or panicked.")
-	t.panics = counter(m, "sprag.work.panics", "{run}", "Runs of managed work that panicked.")
-	t.restarts = counter(m, "sprag.task.restarts", "{restart}", "Restarts of tasks by their restart policy.")
-	t.giveUps = counter(m, "sprag.task.give_ups", "{task}", "Tasks that exhausted their restart policy.")
-	t.duration = histogram(m, "sprag.work.duration", "How long runs of managed work took.")
-	t.tasks = upDown(m, "sprag.tasks.active", "{task}", "Tasks running.")
-	t.timers = upDown(m, "sprag.timers.active", "{timer}", "Timers scheduled, running or waiting.")
-	t.starts = counter(m, "sprag.service.starts", "{start}", "Services that started.")
-	t.stops = counter(m, "sprag.service.stops", "{stop}", "Services that stopped.")
-	t.svcFailures = counter(m, "sprag.service.failures", "{failure}", "Starts and stops of services that failed.")
-	t.startDur = histogram(m, "sprag.service.start.duration", "How long services took to start.")
-	t.stopDur = histogram(m, "sprag.service.stop.duration", "How long services took to stop.")
-	t.state = gauge(m, "sprag.service.state", "The state of each service: 0 created, 1 starting, 2 running, 3 stopping, 4 stopped, 5 failed.")
-	t.emits = counter(m, "sprag.bus.emits", "{emit}", "Emits on the event bus, by topic.")
-	t.calls = counter(m, "sprag.bus.listener.calls", "{call}", "Listener calls, by subscribed topic or pattern.")
-	t.callFailures = counter(m, "sprag.bus.listener.failures", "{call}", "Listener calls that failed, by subscribed topic or pattern.")
-	t.callDur = histogram(m, "sprag.bus.listener.duration", "How long listener calls took.")
+	t.resolveMeter()
 	return t
+}
+
+// resolveMeter makes the instruments of the meter provider to use now, or
+// keeps those it has for it, and returns them.
+func (t *T) resolveMeter() *instruments {
+	mp := t.mp
+	if mp == nil {
+		mp = otel.GetMeterProvider()
+	}
+	if in := t.inst.Load(); in != nil && in.provider == mp {
+		return in
+	}
+	in := newInstruments(mp)
+	t.inst.Store(in)
+	return in
+}
+
+// current returns the instruments last resolved.
+func (t *T) current() *instruments {
+	if in := t.inst.Load(); in != nil {
+		return in
+	}
+	return t.resolveMeter()
+}
+
+func newInstruments(mp metric.MeterProvider) *instruments {
+	m := mp.Meter(Scope)
+	in := &instruments{provider: mp, meter: m, topics: newBoundedNames(maxTopics)}
+	in.runs = counter(m, "sprag.work.runs", "{run}", "Runs of managed work: timer runs, tasks, callbacks, hooks.")
+	in.failures = counter(m, "sprag.work.failures", "{run}", "Runs of managed work that returned an error or panicked.")
+	in.panics = counter(m, "sprag.work.panics", "{run}", "Runs of managed work that panicked.")
+	in.restarts = counter(m, "sprag.task.restarts", "{restart}", "Restarts of tasks by their restart policy.")
+	in.giveUps = counter(m, "sprag.task.give_ups", "{task}", "Tasks that exhausted their restart policy.")
+	in.duration = histogram(m, "sprag.work.duration", "How long runs of managed work took.")
+	in.tasks = upDown(m, "sprag.tasks.active", "{task}", "Tasks running.")
+	in.timers = upDown(m, "sprag.timers.active", "{timer}", "Timers scheduled, running or waiting.")
+	in.starts = counter(m, "sprag.service.starts", "{start}", "Services that started.")
+	in.stops = counter(m, "sprag.service.stops", "{stop}", "Services that stopped.")
+	in.svcFailures = counter(m, "sprag.service.failures", "{failure}", "Starts and stops of services that failed.")
+	in.startDur = histogram(m, "sprag.service.start.duration", "How long services took to start.")
+	in.stopDur = histogram(m, "sprag.service.stop.duration", "How long services took to stop.")
+	in.state = gauge(m, "sprag.service.state", "The state of each service: 0 created, 1 starting, 2 running, 3 stopping, 4 stopped, 5 failed.")
+	in.emits = counter(m, "sprag.bus.emits", "{emit}", "Emits on the event bus, by topic.")
+	in.calls = counter(m, "sprag.bus.listener.calls", "{call}", "Listener calls, by subscribed topic or pattern.")
+	in.callFailures = counter(m, "sprag.bus.listener.failures", "{call}", "Listener calls that failed, by subscribed topic or pattern.")
+	in.callDur = histogram(m, "sprag.bus.listener.duration", "How long listener calls took.")
+	return in
 }
 
 // Meter returns the meter of the runtime's provider, for the instruments
@@ -98,7 +132,7 @@ func (t *T) Meter() metric.Meter {
 	if t == nil {
 		return noop.Meter{}
 	}
-	return t.meter
+	return t.current().meter
 }
 
 // Tracer returns the tracer to start spans with now, or nil while no
@@ -168,7 +202,7 @@ func gauge(m metric.Meter, name, desc string) metric.Int64Gauge {
 // Work is the telemetry of one piece of managed work: its attribute set,
 // made once, and its span name.
 type Work struct {
-	t    *T
+	in   *instruments
 	set  metric.MeasurementOption
 	kv   []attribute.KeyValue
 	name string
@@ -180,7 +214,7 @@ func (t *T) Work(service, kind, label string) *Work {
 		return nil
 	}
 	kv := []attribute.KeyValue{KeyService.String(service), KeyKind.String(kind), KeyLabel.String(label)}
-	return &Work{t: t, set: metric.WithAttributeSet(attribute.NewSet(kv...)), kv: kv, name: kind + " " + label}
+	return &Work{in: t.current(), set: metric.WithAttributeSet(attribute.NewSet(kv...)), kv: kv, name: kind + " " + label}
 }
 
 // Run is one run of a piece of work, from Begin to End.
@@ -201,7 +235,7 @@ func (w *Work) Begin(ctx context.Context, tr trace.Tracer) (context.Context, Run
 	if tr != nil {
 		ctx, r.span = tr.Start(ctx, w.name, trace.WithAttributes(w.kv...))
 	}
-	if r.span != nil || w.t.runs.Enabled(ctx) {
+	if r.span != nil || w.in.runs.Enabled(ctx) {
 		r.start = time.Now()
 	}
 	return ctx, r
@@ -223,28 +257,28 @@ func (r Run) End(ctx context.Context, err error, panicked bool) {
 	if r.start.IsZero() {
 		return
 	}
-	t := r.w.t
-	t.runs.Add(ctx, 1, r.w.set)
-	t.duration.Record(ctx, time.Since(r.start).Seconds(), r.w.set)
+	in := r.w.in
+	in.runs.Add(ctx, 1, r.w.set)
+	in.duration.Record(ctx, time.Since(r.start).Seconds(), r.w.set)
 	if err != nil {
-		t.failures.Add(ctx, 1, r.w.set)
+		in.failures.Add(ctx, 1, r.w.set)
 	}
 	if panicked {
-		t.panics.Add(ctx, 1, r.w.set)
+		in.panics.Add(ctx, 1, r.w.set)
 	}
 }
 
 // Restarted counts a restart of w, a task.
 func (w *Work) Restarted(ctx context.Context) {
 	if w != nil {
-		w.t.restarts.Add(ctx, 1, w.set)
+		w.in.restarts.Add(ctx, 1, w.set)
 	}
 }
 
 // GaveUp counts a task that exhausted its restart policy.
 func (w *Work) GaveUp(ctx context.Context) {
 	if w != nil {
-		w.t.giveUps.Add(ctx, 1, w.set)
+		w.in.giveUps.Add(ctx, 1, w.set)
 	}
 }
 
@@ -270,7 +304,7 @@ func (t *T) Service(name string) *Service {
 // State records the service's state, as the number of a sprag.State.
 func (s *Service) State(state int) {
 	if s != nil {
-		s.t.state.Record(s.ctx, int64(state), s.set)
+		s.t.current().state.Record(s.ctx, int64(state), s.set)
 	}
 }
 
@@ -296,18 +330,18 @@ func (s *Service) ended(err error, phase string) {
 	s.mu.Lock()
 	d := time.Since(s.at)
 	s.mu.Unlock()
-	ctx := s.ctx
+	ctx, in := s.ctx, s.t.current()
 	if phase == "start" {
-		s.t.startDur.Record(ctx, d.Seconds(), s.set)
+		in.startDur.Record(ctx, d.Seconds(), s.set)
 		if err == nil {
-			s.t.starts.Add(ctx, 1, s.set)
+			in.starts.Add(ctx, 1, s.set)
 		}
 	} else {
-		s.t.stopDur.Record(ctx, d.Seconds(), s.set)
-		s.t.stops.Add(ctx, 1, s.set)
+		in.stopDur.Record(ctx, d.Seconds(), s.set)
+		in.stops.Add(ctx, 1, s.set)
 	}
 	if err != nil {
-		s.t.svcFailures.Add(ctx, 1, metric.WithAttributes(KeyService.String(s.name), KeyPhase.String(phase)))
+		in.svcFailures.Add(ctx, 1, metric.WithAttributes(KeyService.String(s.name), KeyPhase.String(phase)))
 	}
 }
 
@@ -327,9 +361,10 @@ func (s *Service) add(task bool, n int64) {
 	if s == nil {
 		return
 	}
-	c := s.t.timers
+	in := s.t.current()
+	c := in.timers
 	if task {
-		c = s.t.tasks
+		c = in.tasks
 	}
 	if c.Enabled(s.ctx) {
 		c.Add(s.ctx, n, s.set)
@@ -356,11 +391,12 @@ func (r *Resolved) Tracer() trace.Tracer {
 }
 
 // Resolve returns what runs measure and trace from now on: spans if a
-// provider is installed (see Tracer), metrics if the runtime's meter
-// records them.
+// provider is installed (see Tracer), metrics if the meter provider
+// records them; with the global meter provider, the instruments are made
+// anew when it changed since the last Resolve.
 func (t *T) Resolve(ctx context.Context) *Resolved {
 	if t == nil {
 		return nil
 	}
-	return &Resolved{tracer: t.Tracer(), metrics: t.runs.Enabled(ctx)}
+	return &Resolved{tracer: t.Tracer(), metrics: t.resolveMeter().runs.Enabled(ctx)}
 }

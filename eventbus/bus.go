@@ -94,7 +94,7 @@ func (b *Bus) subscribe(topic string, sub *Subscription, named any, opts []Liste
 	}
 	var cfg listenConfig
 	for _, o := range opts {
-		o.applyListen(&cfg)
+		cfg = o.applyListen(cfg)
 	}
 	sub.name, sub.onRemoved = cfg.name, cfg.onRemoved
 	if sub.name == "" {
@@ -136,14 +136,15 @@ func (b *Bus) entryLocked(topic string) *entry {
 	} else {
 		t = newTable(maphash.MakeSeed(), 1)
 	}
-	e := &entry{topic: topic}
+	e := &entry{topic: topic, hash: t.hash(topic)}
 	for sub := range subs(b.patterns.snapshot()) {
 		if sub.pat.match(topic) {
 			e.list.add(sub, false)
 		}
 	}
-	if e.list.cur.Load() == nil {
-		e.list.rebuild(1)
+	if e.list.cur.Load() == nil { // no pattern matches: start with the embedded seg
+		e.first.slots = e.slot[:]
+		e.list.cur.Store(&e.first)
 	}
 	b.topics.Store(t.insert(e))
 	return e

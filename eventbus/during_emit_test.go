@@ -303,9 +303,19 @@ func TestPatternAddedAfterTopicsExist(t *testing.T) {
 	assert.Equal(t, []string{"pattern:1", "pattern:2", "again:2", "again:3", "a2:4"}, rec.get())
 }
 
+// manyListeners is the size of the tests of scale: 100,000, or 10,000
+// under the race detector, which has nothing to find in them (one
+// goroutine) and makes them ten times slower.
+func manyListeners() int {
+	if eventbus.RaceEnabled {
+		return 10_000
+	}
+	return 100_000
+}
+
 func TestManyTopics(t *testing.T) {
 	t.Parallel()
-	const n = 100_000
+	n := manyListeners()
 	b := eventbus.New()
 	calls := make([]int32, n)
 	subs := make([]*eventbus.Subscription, n)
@@ -362,7 +372,7 @@ func TestManyTopics(t *testing.T) {
 
 func TestManyListenersOnOneTopic(t *testing.T) {
 	t.Parallel()
-	const n = 100_000
+	n := manyListeners()
 	b := eventbus.New()
 	var order []int
 	subs := make([]*eventbus.Subscription, n)

@@ -25,8 +25,10 @@ import (
 //     calling a listener removed after the copy.
 //
 // A copy moves k listeners after at least k/2 additions or removals since
-// the last one, so every change costs O(1) amortized, and a seg holds at
-// most twice as many slots as listeners, plus one.
+// the last one, so every change costs O(1) amortized. A copy leaves two
+// slots per listener; additions fill them, and removals without additions
+// leave at least half of them live, so a seg never holds more than four
+// slots per listener (one for a list of one).
 type list struct {
 	cur atomic.Pointer[seg] // nil until the first listener
 }

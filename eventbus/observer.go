@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime/debug"
 )
 
 // Observer watches a bus's emits and listener calls, for metrics and
@@ -63,8 +64,8 @@ func (o observerOption) String() string {
 // emits then pay one nil check for the possibility.
 //
 // The bus adds no allocation to an observed emit: what it costs beyond an
-// unobserved one is the Observer's own work, plus a deferred recover
-// around each of its calls and each listener.
+// unobserved one is the Observer's own work, plus a deferred recover for
+// each listener and two for the emit.
 func WithObserver(o Observer) Option { return observerOption{o} }
 
 // emitObserved is Emit, and Topic.Emit, on a bus that has an observer. e is
@@ -94,9 +95,12 @@ func emitObserved[T any](ctx context.Context, b *Bus, topic string, payload T, e
 		if sub == nil || sub.state.Load() != subscribed || (matching && !sub.pat.match(topic)) {
 			continue
 		}
-		lctx := observeListenerStart(ctx, o, topic, sub)
-		err := callRecovering(lctx, topic, payload, sub)
-		observeListenerEnd(lctx, o, topic, sub, err)
+		lctx, err, started := observeListener(ctx, o, topic, payload, sub)
+		if !started { // ListenerStart panicked: call the listener all the same
+			lctx = ctx
+			err = callRecovering(lctx, topic, payload, sub)
+			observeListenerEnd(lctx, o, topic, sub, err)
+		}
 		if err != nil {
 			b.report(lctx, topic, sub, err, &errs)
 		}
@@ -104,6 +108,46 @@ func emitObserved[T any](ctx context.Context, b *Bus, topic string, payload T, e
 	err := errors.Join(errs...)
 	observeEmitEnd(ctx, o, topic, err)
 	return err
+}
+
+// observeListener calls the listener of sub between ListenerStart and
+// ListenerEnd, under one deferred recover, and returns the listener's
+// context and error. A panic of the listener becomes its *PanicError; one of
+// ListenerEnd is dropped; one of ListenerStart returns started false,
+// without calling the listener, for the caller to call it.
+func observeListener[T any](ctx context.Context, o Observer, topic string, payload T, sub *Subscription) (lctx context.Context, err error, started bool) {
+	const (
+		inStart = iota
+		inListener
+		inEnd
+		done
+	)
+	stage := inStart
+	lctx = ctx
+	defer func() {
+		if stage == done {
+			return
+		}
+		r := recover()
+		switch stage {
+		case inStart:
+			lctx, err, started = ctx, nil, false
+		case inListener:
+			err, started = &PanicError{Value: r, Stack: debug.Stack()}, true
+			observeListenerEnd(lctx, o, topic, sub, err)
+		default: // ListenerEnd panicked: dropped
+			started = true
+		}
+	}()
+	if c := o.ListenerStart(ctx, topic, sub); c != nil {
+		lctx = c
+	}
+	stage = inListener
+	err = call(lctx, topic, payload, sub)
+	stage = inEnd
+	o.ListenerEnd(lctx, topic, sub, err)
+	stage = done
+	return lctx, err, true
 }
 
 // callRecovering calls sub as runFrom does, for one listener.
@@ -124,15 +168,6 @@ func observeEmitStart(ctx context.Context, o Observer, topic string, n int) (out
 func observeEmitEnd(ctx context.Context, o Observer, topic string, err error) {
 	defer func() { _ = recover() }()
 	o.EmitEnd(ctx, topic, err)
-}
-
-func observeListenerStart(ctx context.Context, o Observer, topic string, sub *Subscription) (out context.Context) {
-	out = ctx
-	defer func() { _ = recover() }()
-	if c := o.ListenerStart(ctx, topic, sub); c != nil {
-		out = c
-	}
-	return out
 }
 
 func observeListenerEnd(ctx context.Context, o Observer, topic string, sub *Subscription, err error) {

@@ -221,16 +221,6 @@ func TestObserverPanicsAreRecovered(t *testing.T) {
 	}
 }
 
-// noopObserver observes nothing: what an observed emit costs the bus.
-type noopObserver struct{}
-
-func (noopObserver) EmitStart(ctx context.Context, _ string, _ int) context.Context { return ctx }
-func (noopObserver) EmitEnd(context.Context, string, error)                         {}
-func (noopObserver) ListenerStart(ctx context.Context, _ string, _ *eventbus.Subscription) context.Context {
-	return ctx
-}
-func (noopObserver) ListenerEnd(context.Context, string, *eventbus.Subscription, error) {}
-
 func TestObservedEmitsDoNotAllocate(t *testing.T) {
 	b := eventbus.New(eventbus.WithObserver(noopObserver{}))
 	var s sink

@@ -31,7 +31,7 @@ func WithErrorHandler(h ErrorHandler) Option { return errorHandlerOption{h} }
 // A ListenOption configures one subscription made by [Bus.Listen],
 // [Bus.ListenEvents] or [Topic.Listen].
 type ListenOption interface {
-	applyListen(*listenConfig)
+	applyListen(listenConfig) listenConfig // by value: a pointer through the interface would escape
 	String() string
 }
 
@@ -44,8 +44,8 @@ type listenConfig struct {
 
 type onceOption struct{}
 
-func (onceOption) applyListen(c *listenConfig) { c.once = true }
-func (onceOption) String() string              { return "eventbus.Once()" }
+func (onceOption) applyListen(c listenConfig) listenConfig { c.once = true; return c }
+func (onceOption) String() string                          { return "eventbus.Once()" }
 
 // Once makes a subscription that runs at most once: the first emit that
 // reaches it claims it and removes it, also when several goroutines emit at
@@ -54,8 +54,8 @@ func Once() ListenOption { return onceOption{} }
 
 type nameOption string
 
-func (o nameOption) applyListen(c *listenConfig) { c.name = string(o) }
-func (o nameOption) String() string              { return fmt.Sprintf("eventbus.WithName(%q)", string(o)) }
+func (o nameOption) applyListen(c listenConfig) listenConfig { c.name = string(o); return c }
+func (o nameOption) String() string                          { return fmt.Sprintf("eventbus.WithName(%q)", string(o)) }
 
 // WithName names a subscription in error reports. Without it the name is
 // that of the listener function, as the runtime reports it.
@@ -63,8 +63,8 @@ func WithName(name string) ListenOption { return nameOption(name) }
 
 type onRemovedOption struct{ fn func() }
 
-func (o onRemovedOption) applyListen(c *listenConfig) { c.onRemoved = o.fn }
-func (onRemovedOption) String() string                { return "eventbus.OnRemoved()" }
+func (o onRemovedOption) applyListen(c listenConfig) listenConfig { c.onRemoved = o.fn; return c }
+func (onRemovedOption) String() string                            { return "eventbus.OnRemoved()" }
 
 // OnRemoved makes the bus call fn once the subscription is removed, for
 // whichever reason: [Subscription.Unsubscribe], [Bus.Clear], [Bus.ClearAll],

@@ -10,10 +10,18 @@ import (
 // it, merged in subscription order. An entry lives in the topic table while
 // it has a listener of its own, or for good once a typed [Topic] has cached
 // it (pinned).
+//
+// A topic's first listener usually stays its only one (per-entity topics
+// such as "order:123:updated"), so the entry carries the list's first seg
+// and slot: a new topic is one allocation.
 type entry struct {
 	list   list   // read by emits
 	topic  string // immutable
+	hash   uint64 // of topic, with the table's seed; immutable
 	pinned bool   // guarded by the bus's mutex
+
+	first seg     // the list's first seg, for a topic that no pattern matches
+	slot  [1]slot // first's slots
 }
 
 // tombstone marks a table slot whose entry was removed, so that probes for
@@ -25,7 +33,7 @@ var tombstone = &entry{}
 // with linear probing, read without a lock by emits and written under the
 // bus's mutex.
 //
-// Inserting writes an empty slot (or a tombstone) with one atomic store,
+// Inserting writes an empty slot (or a tombstone) with atomic stores,
 // removing writes a tombstone; neither moves another entry, so a lookup
 // running meanwhile finds every entry that was there when it began and
 // not removed since. When live entries and tombstones fill half the slots,
@@ -34,28 +42,47 @@ var tombstone = &entry{}
 // lookups under way finish on the old table, which is never written again.
 // A rehash of k entries follows at least k/4 inserts or removals since the
 // last one, so each costs O(1) amortized.
+//
+// Each slot keeps its entry's hash beside the pointer, so that a probe
+// and a rehash never read the entries they pass: with 100,000 topics
+// those reads are cache misses.
 type table struct {
 	seed  maphash.Seed
-	slots []atomic.Pointer[entry] // len is a power of two
-	mask  uint64                  // len(slots) - 1
-	live  uint64                  // entries; guarded by the bus's mutex
-	used  uint64                  // entries and tombstones; guarded by the bus's mutex
+	slots []tableSlot // len is a power of two
+	mask  uint64      // len(slots) - 1
+	live  uint64      // entries; guarded by the bus's mutex
+	used  uint64      // entries and tombstones; guarded by the bus's mutex
+}
+
+// tableSlot is one slot of a table. An insert stores hash before e. A
+// lookup loads e first: if it then reads the hash of an entry that took
+// the slot after e was removed, it misses e, which a lookup running
+// concurrently with e's removal may do; it never takes one topic for
+// another, since it compares the topic too.
+type tableSlot struct {
+	hash atomic.Uint64
+	e    atomic.Pointer[entry]
 }
 
 const minTableSize = 8
 
 // get returns the entry of topic, or nil.
 func (t *table) get(topic string) *entry {
-	for i := maphash.String(t.seed, topic) & t.mask; ; i = (i + 1) & t.mask {
-		e := t.slots[i].Load()
+	h := maphash.String(t.seed, topic)
+	for i := h & t.mask; ; i = (i + 1) & t.mask {
+		sl := &t.slots[i]
+		e := sl.e.Load()
 		if e == nil {
 			return nil
 		}
-		if e.topic == topic && e != tombstone {
+		if sl.hash.Load() == h && e != tombstone && e.topic == topic {
 			return e
 		}
 	}
 }
+
+// hash returns the hash of topic in t.
+func (t *table) hash(topic string) uint64 { return maphash.String(t.seed, topic) }
 
 // newTable returns an empty table with room for about n entries.
 func newTable(seed maphash.Seed, n uint64) *table {
@@ -63,25 +90,27 @@ func newTable(seed maphash.Seed, n uint64) *table {
 	for size < 4*n {
 		size *= 2
 	}
-	return &table{seed: seed, slots: make([]atomic.Pointer[entry], size), mask: size - 1}
+	return &table{seed: seed, slots: make([]tableSlot, size), mask: size - 1}
 }
 
-// insert adds e, whose topic the table does not hold, and returns the
-// table that now holds it: t, or a larger one that the caller publishes.
-// The caller holds the bus's mutex.
+// insert adds e, whose topic the table does not hold and whose hash is
+// set, and returns the table that now holds it: t, or a larger one that
+// the caller publishes. The caller holds the bus's mutex.
 func (t *table) insert(e *entry) *table {
 	if (t.used+1)*2 > t.mask+1 {
 		t = t.rehash(t.live + 1)
 	}
-	for i := maphash.String(t.seed, e.topic) & t.mask; ; i = (i + 1) & t.mask {
-		switch t.slots[i].Load() {
+	for i := e.hash & t.mask; ; i = (i + 1) & t.mask {
+		sl := &t.slots[i]
+		switch sl.e.Load() {
 		case nil:
 			t.used++
 		case tombstone:
 		default:
 			continue
 		}
-		t.slots[i].Store(e)
+		sl.hash.Store(e.hash)
+		sl.e.Store(e)
 		t.live++
 		return t
 	}
@@ -91,12 +120,12 @@ func (t *table) insert(e *entry) *table {
 // holds it: t, or a smaller one that the caller publishes. The caller holds
 // the bus's mutex.
 func (t *table) remove(e *entry) *table {
-	for i := maphash.String(t.seed, e.topic) & t.mask; ; i = (i + 1) & t.mask {
-		switch t.slots[i].Load() {
+	for i := e.hash & t.mask; ; i = (i + 1) & t.mask {
+		switch t.slots[i].e.Load() {
 		case nil:
 			return t // not here
 		case e:
-			t.slots[i].Store(tombstone)
+			t.slots[i].e.Store(tombstone)
 			t.live--
 			if t.mask+1 > minTableSize && t.live*16 < t.mask+1 {
 				return t.rehash(t.live)
@@ -109,18 +138,21 @@ func (t *table) remove(e *entry) *table {
 // rehash returns a new table, with room for n entries, that holds t's.
 func (t *table) rehash(n uint64) *table {
 	nt := newTable(t.seed, n)
-	t.each(func(e *entry) {
-		nt.place(e)
-	})
+	for i := range t.slots {
+		if e := t.slots[i].e.Load(); e != nil && e != tombstone {
+			nt.place(t.slots[i].hash.Load(), e)
+		}
+	}
 	return nt
 }
 
-// place puts e in the first empty slot of its probe sequence, in a table
-// that no emit reads yet.
-func (t *table) place(e *entry) {
-	for i := maphash.String(t.seed, e.topic) & t.mask; ; i = (i + 1) & t.mask {
-		if t.slots[i].Load() == nil {
-			t.slots[i].Store(e)
+// place puts e, of hash h, in the first empty slot of its probe sequence,
+// in a table that no emit reads yet.
+func (t *table) place(h uint64, e *entry) {
+	for i := h & t.mask; ; i = (i + 1) & t.mask {
+		if sl := &t.slots[i]; sl.e.Load() == nil {
+			sl.hash.Store(h)
+			sl.e.Store(e)
 			t.live++
 			t.used++
 			return
@@ -131,7 +163,7 @@ func (t *table) place(e *entry) {
 // each calls fn for every entry of t.
 func (t *table) each(fn func(*entry)) {
 	for i := range t.slots {
-		if e := t.slots[i].Load(); e != nil && e != tombstone {
+		if e := t.slots[i].e.Load(); e != nil && e != tombstone {
 			fn(e)
 		}
 	}

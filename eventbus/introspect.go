@@ -69,10 +69,10 @@ func (b *Bus) Topics() []string {
 // removed. Listeners of patterns that match a topic are not listeners of
 // that topic: Clear("order:completed") leaves "order:*" alone.
 //
-// Clear of a topic costs O(1) amortized per listener removed, plus
-// O(pattern listeners that match it); Clear of a pattern costs O(pattern
-// listeners + topics). The [OnRemoved] functions of the removed listeners
-// run before Clear returns, in subscription order.
+// Clear of a topic costs O(listeners of the topic), counting the pattern
+// listeners that match it; Clear of a pattern costs O(pattern listeners),
+// plus O(topics) for each listener removed. The [OnRemoved] functions of
+// the removed listeners run before Clear returns, in subscription order.
 func (b *Bus) Clear(name string) int {
 	var victims []*Subscription
 	b.mu.Lock()

@@ -93,8 +93,9 @@ func (s *Subscription) makeOnce() {
 // goroutine had already begun may still be running or about to run. When
 // Unsubscribe returns, the function given to [OnRemoved] has run.
 //
-// Unsubscribe costs O(1) amortized for a listener of a topic and
-// O(topics) for a pattern listener.
+// Unsubscribe costs O(1) amortized for a listener of a topic, and
+// O(topics) for a pattern listener (times log n for each topic it
+// matches, n the listeners of that topic).
 func (s *Subscription) Unsubscribe() bool {
 	if s == nil || s.bus == nil {
 		return false

@@ -38,10 +38,12 @@ var tombstone = &entry{}
 // running meanwhile finds every entry that was there when it began and
 // not removed since. When live entries and tombstones fill half the slots,
 // or live entries fall under a sixteenth, the entries are rehashed into a
-// new table sized for four times as many, published with one atomic store;
-// lookups under way finish on the old table, which is never written again.
-// A rehash of k entries follows at least k/4 inserts or removals since the
-// last one, so each costs O(1) amortized.
+// new table of at least three slots per entry (a power of two), published
+// with one atomic store; lookups under way finish on the old table, which
+// is never written again. A rehash of k entries follows at least k/2
+// inserts or removals since the last one, so each costs O(1) amortized,
+// and a table holds between 2 and 16 slots per entry (3 to 6 after a
+// rehash).
 //
 // Each slot keeps its entry's hash beside the pointer, so that a probe
 // and a rehash never read the entries they pass: with 100,000 topics
@@ -84,10 +86,11 @@ func (t *table) get(topic string) *entry {
 // hash returns the hash of topic in t.
 func (t *table) hash(topic string) uint64 { return maphash.String(t.seed, topic) }
 
-// newTable returns an empty table with room for about n entries.
+// newTable returns an empty table of at least three slots per entry for n
+// entries.
 func newTable(seed maphash.Seed, n uint64) *table {
 	size := uint64(minTableSize)
-	for size < 4*n {
+	for size < 3*n {
 		size *= 2
 	}
 	return &table{seed: seed, slots: make([]tableSlot, size), mask: size - 1}

@@ -413,3 +413,29 @@ func TestListenEventsReceivesTheEmittedTopic(t *testing.T) {
 	_, err = b.ListenEvents("x", nil)
 	require.ErrorIs(t, err, eventbus.ErrNilListener)
 }
+
+func TestEmitsDoNotAllocate(t *testing.T) {
+	b := eventbus.New()
+	var s sink
+	subs := listenNamed(t, b, "order:completed", "gap", 3, &recorder{})
+	mustListen(t, b, "order:completed", s.anyListener)
+	mustListen(t, b, "order:*", s.anyListener)
+	subs[1].Unsubscribe() // leaves an empty slot to skip
+	typed := eventbus.NewTopic[order]("typed:order")
+	_, err := typed.Listen(b, s.typedListener)
+	require.NoError(t, err)
+	ctx := context.Background()
+	var payload any = order{ID: 1, Total: 3}
+	for _, sub := range subs {
+		sub.Unsubscribe()
+	}
+	require.NoError(t, typed.Emit(ctx, b, order{ID: 1, Total: 3})) // caches the bus
+
+	assert.Zero(t, testing.AllocsPerRun(100, func() { _ = b.Emit(ctx, "order:completed", payload) }), "a topic")
+	assert.Zero(t, testing.AllocsPerRun(100, func() { _ = b.Emit(ctx, "order:shipped", payload) }), "a topic with pattern listeners only")
+	assert.Zero(t, testing.AllocsPerRun(100, func() { _ = b.Emit(ctx, "nobody", payload) }), "a topic without listeners")
+	assert.Zero(t, testing.AllocsPerRun(100, func() { _ = typed.Emit(ctx, b, order{ID: 1, Total: 3}) }), "a typed topic")
+	_, err = typed.Listen(b, s.typedListener) // a change of the listeners
+	require.NoError(t, err)
+	assert.Zero(t, testing.AllocsPerRun(100, func() { _ = typed.Emit(ctx, b, order{ID: 1, Total: 3}) }), "a typed topic whose listeners changed")
+}

@@ -181,7 +181,7 @@ func (b *Bus) detachLocked(sub *Subscription) {
 	if t := b.topics.Load(); t != nil {
 		t.each(func(e *entry) {
 			if sub.pat.match(e.topic) {
-				if i := e.list.find(sub.id); i >= 0 {
+				if i := e.list.find(sub.id); i >= 0 && e.list.holds(i, sub) {
 					e.list.removeAt(i, sub)
 					e.list.compact()
 				}

@@ -178,6 +178,12 @@ func (l *list) find(id uint64) int {
 	return -1
 }
 
+// holds reports whether slot i of the current seg holds sub. The caller
+// holds the bus's mutex.
+func (l *list) holds(i int, sub *Subscription) bool {
+	return l.cur.Load().slots[i].sub.Load() == sub
+}
+
 // len reports the listeners of the list.
 func (l *list) len() int {
 	if s := l.cur.Load(); s != nil {

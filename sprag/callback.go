@@ -21,9 +21,8 @@ import (
 type Callback struct {
 	s       *Scope
 	act     activity
-	topic   string      // for a listener's logs
-	onClose func()      // run when the scope closes it
-	alive   func() bool // false once whoever calls it is gone (a listener unsubscribed)
+	topic   string // for a listener's logs
+	onClose func() // run when the scope closes it
 	closed  atomic.Bool
 }
 
@@ -36,33 +35,21 @@ type Callback struct {
 // It fails with an error wrapping [ErrNotRunning] when the scope is not
 // open.
 func (s *Scope) Callback(label string, onClose func()) (*Callback, error) {
-	return s.callback(KindCallback, label, "", onClose, nil)
+	return s.callback(KindCallback, label, "", onClose)
 }
 
-func (s *Scope) callback(kind Kind, label, topic string, onClose func(), alive func() bool) (*Callback, error) {
-	cb := &Callback{s: s, act: activity{Work: runs.Work{Uncounted: true}, kind: kind, label: label}, topic: topic, onClose: onClose, alive: alive}
+func (s *Scope) callback(kind Kind, label, topic string, onClose func()) (*Callback, error) {
+	cb := &Callback{s: s, act: activity{Work: runs.Work{Uncounted: true}, kind: kind, label: label}, topic: topic, onClose: onClose}
 	s.lock()
 	defer s.mu.Unlock()
 	if !s.open() {
 		return nil, s.refuseLocked(kind.String(), label)
-	}
-	if len(s.callbacks) >= s.sweepAt {
-		for c := range s.callbacks {
-			if c.gone() {
-				delete(s.callbacks, c)
-			}
-		}
-		s.sweepAt = max(64, 2*len(s.callbacks))
 	}
 	if s.callbacks == nil {
 		s.callbacks = make(map[*Callback]struct{})
 	}
 	s.callbacks[cb] = struct{}{}
 	return cb, nil
-}
-
-func (cb *Callback) gone() bool {
-	return cb.closed.Load() || cb.alive != nil && !cb.alive()
 }
 
 // Call calls fn with ctx and v as a run of cb's scope, and returns fn's
@@ -76,7 +63,7 @@ func Call[T any](ctx context.Context, cb *Callback, fn func(context.Context, T) 
 		return nil
 	}
 	defer cb.exit(&c, &err)
-	return fn(c.ctx, v)
+	return fn(c.ctx, v) //nolint:contextcheck // c.ctx is ctx, or ctx with the run's span: begin derives it
 }
 
 // call is the state of one Call, on its caller's stack.

@@ -73,7 +73,7 @@ func NewRuntime(logger *zap.Logger, opts ...RuntimeOption) Runtime {
 	}
 	tel := telemetry.New(c.mp, c.tp)
 	return Runtime{
-		Bus:    eventbus.New(eventbus.WithErrorHandler(LogListenerErrors(logger))),
+		Bus:    eventbus.New(eventbus.WithErrorHandler(LogListenerErrors(logger)), eventbus.WithObserver(tel.Observer())),
 		Logger: logger,
 		tel:    tel,
 	}

@@ -66,7 +66,6 @@ type Scope struct {
 	tasks     []*Task              // in start order; ended ones are pruned as it grows
 	tasksAt   int                  // len(tasks) at which the next prune happens
 	callbacks map[*Callback]struct{}
-	sweepAt   int // len(callbacks) at which gone callbacks are swept
 	children  []*Service
 	names     map[string]*Service // children by short name
 	cleanups  []cleanup
@@ -123,7 +122,7 @@ func (s *Scope) initLocked(name string, rt Runtime) {
 	s.name, s.rt = name, rt.withDefaults()
 	s.tel = s.rt.tel
 	s.obs = s.tel.Service(name)
-	s.observed.Store(s.tel.Resolve(context.Background()))
+	s.observed.Store(s.tel.ResolveNow())
 	s.log = s.rt.Logger
 	if name != "" {
 		s.log = s.log.With(zap.String("service", name))

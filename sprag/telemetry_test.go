@@ -169,3 +169,33 @@ func TestGlobalProvidersAsTheyAreWhenAServiceStarts(t *testing.T) {
 	require.NoError(t, reader.Collect(context.Background(), &rm))
 	require.NotEmpty(t, rm.ScopeMetrics, "and measured")
 }
+
+func TestListenerCallsAreChildrenOfTheEmittersSpan(t *testing.T) {
+	t.Parallel()
+	tel := newTelemetry(t)
+	orders := &probe{onStart: func(_ context.Context, p *probe) error {
+		_, err := p.Listen("order:*", func(context.Context, any) error { return nil })
+		return err
+	}}
+	spragtest.Start(t, "orders", orders, spragtest.WithRuntime(tel.rt))
+
+	ctx, parent := tel.TracerProvider().Tracer("test").Start(context.Background(), "POST /orders")
+	require.NoError(t, tel.rt.Bus.Emit(ctx, "order:completed", 7))
+	parent.End()
+
+	var listen sdktrace.ReadOnlySpan
+	for _, s := range tel.Spans.Ended() {
+		if s.Name() == "listen order:*" {
+			listen = s
+		}
+	}
+	require.NotNil(t, listen, "a span per listener call")
+	assert.Equal(t, parent.SpanContext().SpanID(), listen.Parent().SpanID(), "the listener's span is a child of the emitter's")
+	assert.Equal(t, parent.SpanContext().TraceID(), listen.SpanContext().TraceID())
+
+	n, ok := tel.sum(t, "sprag.bus.emits", attribute.String("sprag.topic", "order:completed"))
+	require.True(t, ok)
+	assert.Equal(t, int64(1), n)
+	n, _ = tel.sum(t, "sprag.bus.listener.calls", attribute.String("sprag.topic", "order:*"))
+	assert.Equal(t, int64(1), n, "listener calls are counted by the subscribed pattern")
+}

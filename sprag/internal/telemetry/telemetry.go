@@ -40,11 +40,12 @@ const (
 // T records the metrics and traces of one runtime. Its methods are safe
 // for concurrent use; a nil *T records nothing.
 type T struct {
-	mp     metric.MeterProvider         // the runtime's own, or nil for the global one
-	tracer trace.Tracer                 // the runtime's own provider's, or nil for the global one
-	unset  reflect.Type                 // the global tracer provider's type while no app installed one
-	global atomic.Pointer[globalTracer] // the global tracer provider last seen, and its tracer
-	inst   atomic.Pointer[instruments]  // made from the meter provider last resolved
+	mp       metric.MeterProvider         // the runtime's own, or nil for the global one
+	tracer   trace.Tracer                 // the runtime's own provider's, or nil for the global one
+	unset    reflect.Type                 // the global tracer provider's type while no app installed one
+	global   atomic.Pointer[globalTracer] // the global tracer provider last seen, and its tracer
+	inst     atomic.Pointer[instruments]  // made from the meter provider last resolved
+	resolved atomic.Pointer[Resolved]     // what the last Resolve found, for the bus observer
 }
 
 // instruments are the instruments of one meter provider.
@@ -75,9 +76,14 @@ func New(mp metric.MeterProvider, tp trace.TracerProvider) *T {
 	} else if global := otel.GetTracerProvider(); reflect.TypeOf(global).String() == "*global.tracerProvider" {
 		t.unset = reflect.TypeOf(global)
 	}
-	t.resolveMeter()
+	t.ResolveNow()
 	return t
 }
+
+// ResolveNow is Resolve for a scope or a runtime made outside any request.
+//
+//nolint:contextcheck,nolintlint // callers are not flagged: what a runtime records is resolved outside any request, with a context of its own (contextcheck reads this on the declaration)
+func (t *T) ResolveNow() *Resolved { return t.Resolve(context.Background()) }
 
 // resolveMeter makes the instruments of the meter provider to use now, or
 // keeps those it has for it, and returns them.
@@ -398,5 +404,7 @@ func (t *T) Resolve(ctx context.Context) *Resolved {
 	if t == nil {
 		return nil
 	}
-	return &Resolved{tracer: t.Tracer(), metrics: t.resolveMeter().runs.Enabled(ctx)}
+	r := &Resolved{tracer: t.Tracer(), metrics: t.resolveMeter().runs.Enabled(ctx)}
+	t.resolved.Store(r)
+	return r
 }

@@ -42,7 +42,12 @@ func Example_eventsDuringEmit() {
 	var later *eventbus.Subscription
 	_, _ = bus.Listen("cart:checkout", func(ctx context.Context, payload any) error {
 		fmt.Println("checkout", payload)
-		later.Unsubscribe()                            // this emit still calls it; the next does not
+		if later.Unsubscribe() { // removed before this emit reaches it: skipped
+			_, _ = bus.Listen("cart:checkout", func(ctx context.Context, payload any) error {
+				fmt.Println("added", payload) // not called by this emit; called by the next
+				return nil
+			})
+		}
 		return bus.Emit(ctx, "order:created", payload) // nested: runs to completion here
 	})
 	later, _ = bus.Listen("cart:checkout", func(ctx context.Context, payload any) error {
@@ -59,9 +64,9 @@ func Example_eventsDuringEmit() {
 	// Output:
 	// checkout 1
 	// order created 1
-	// later 1
 	// checkout 2
 	// order created 2
+	// added 2
 }
 
 // Order is the payload of the typed topic OrderCompleted.

@@ -3,9 +3,9 @@ package eventbus
 import (
 	"context"
 	"fmt"
+	"hash/maphash"
 	"reflect"
-	"runtime"
-	"slices"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 )
@@ -15,91 +15,31 @@ import (
 // the topic on the caller's goroutine, in subscription order, before it
 // returns.
 //
-// The zero value is an empty bus with no error handler, ready to use. A Bus
-// must not be copied after first use. All methods are safe for concurrent
-// use, also from inside a listener while an emit is running.
+// The zero value is an empty bus with no error handler and no observer,
+// ready to use. A Bus must not be copied after first use. All methods are
+// safe for concurrent use, also from inside a listener while an emit is
+// running.
 //
-// Emit reads an immutable snapshot of the subscriptions through one atomic
-// load: it takes no lock and allocates nothing unless a listener fails.
-// Listen, Unsubscribe and Clear copy the affected listener list under a
-// mutex, so they cost O(listeners of the topic) plus, for a pattern,
-// O(topics).
+// Emit takes no lock: it finds the topic's entry in a hash table and
+// iterates the entry's listener list, both read through atomic loads, and
+// allocates nothing unless a listener fails. Listen, Unsubscribe and Clear
+// change them under one mutex, in place: no change copies the table or a
+// whole list, except the amortized growth and compaction that keep each
+// O(1) (see the package documentation, "Cost").
 type Bus struct {
-	mu       sync.Mutex                        // serializes every change below
-	topics   atomic.Pointer[map[string]*entry] // copy on write; nil means empty
-	patterns atomic.Pointer[list]              // pattern subscriptions, in subscription order
-	total    atomic.Int64                      // live subscriptions
-	nextID   uint64                            // guarded by mu
-	onError  ErrorHandler                      // set by New only
-}
+	// Read by every emit; written by New, and through the atomic pointers.
+	topics   atomic.Pointer[table] // nil until the first topic
+	patterns list                  // pattern listeners, in subscription order
+	observer Observer              // set by New only
+	onError  ErrorHandler          // set by New only
 
-// list is an immutable slice of listeners in subscription order.
-type list struct{ ls []*listener }
+	// Keeps the fields below, which every change writes, off the cache
+	// lines that emits read.
+	_ [64]byte
 
-// entry holds what an emit of one exact topic calls: its own listeners and
-// the pattern listeners that match it, merged in subscription order.
-type entry struct {
-	topic  string
-	bus    *Bus
-	exact  int  // listeners subscribed to exactly this topic; guarded by bus.mu
-	pinned bool // created for a typed Topic, which caches it; never removed
-	subs   atomic.Pointer[list]
-}
-
-type listener struct {
-	bus     *Bus
-	id      uint64
-	topic   string   // the topic or pattern it was subscribed with
-	pat     *pattern // nil for an exact topic
-	name    string
-	once    bool
-	fired   atomic.Bool // claimed by an emit; once listeners only
-	removed bool        // guarded by bus.mu
-	fn      func(context.Context, any) error
-	event   func(context.Context, Event) error // for ListenEvents, else nil
-	typed   any                                // func(context.Context, T) error for a typed listener, else nil
-}
-
-// Event is what a listener subscribed with [Bus.ListenEvents] receives: the
-// topic that was emitted, which a pattern listener cannot know otherwise,
-// and the payload.
-type Event struct {
-	Topic   string
-	Payload any
-}
-
-// makeOnce wraps the listener so that the first emit to reach it claims
-// it, removes it and calls it, and every other emit skips it. The typed
-// form is dropped so that emits go through the wrapper: the hot loop then
-// needs no check of its own for once listeners.
-func (l *listener) makeOnce() {
-	l.typed = nil
-	if fn := l.event; fn != nil {
-		l.event = func(ctx context.Context, e Event) error {
-			if !l.claim() {
-				return nil
-			}
-			return fn(ctx, e)
-		}
-		return
-	}
-	fn := l.fn
-	l.fn = func(ctx context.Context, payload any) error {
-		if !l.claim() {
-			return nil
-		}
-		return fn(ctx, payload)
-	}
-}
-
-// claim marks a once listener as fired and removes it. It reports false
-// when another emit claimed it first.
-func (l *listener) claim() bool {
-	if !l.fired.CompareAndSwap(false, true) {
-		return false
-	}
-	l.bus.unsubscribe(l)
-	return true
+	mu     sync.Mutex   // serializes every change of topics, patterns and the lists
+	nextID uint64       // guarded by mu
+	total  atomic.Int64 // live subscriptions
 }
 
 // New returns an empty bus configured by opts.
@@ -114,16 +54,19 @@ func New(opts ...Option) *Bus {
 // Listen subscribes fn to topic, which is a plain topic or a pattern (see
 // the package documentation for the rules), and returns the subscription.
 // The listener is called for every later emit of a matching topic until the
-// subscription is removed by [Subscription.Unsubscribe] or [Bus.Clear].
+// subscription is removed by [Subscription.Unsubscribe], [Bus.Clear],
+// [Bus.ClearAll] or, for a [Once] listener, its first call. An emit that is
+// under way when Listen returns does not call it.
 //
-// Listen fails with an error wrapping [ErrNilListener] or [ErrInvalidTopic]
-// and naming the topic; it never panics.
+// Listen costs O(1) amortized for a topic: the first listener of a topic
+// also costs O(pattern listeners), to merge those that match. A pattern
+// costs O(topics). Listen fails with an error wrapping [ErrNilListener] or
+// [ErrInvalidTopic] and naming the topic; it never panics.
 func (b *Bus) Listen(topic string, fn func(ctx context.Context, payload any) error, opts ...ListenOption) (*Subscription, error) {
 	if fn == nil {
 		return nil, fmt.Errorf("listen to %q: %w", topic, ErrNilListener)
 	}
-	l := &listener{fn: fn}
-	return b.subscribe(topic, l, fn, opts)
+	return b.subscribe(topic, &Subscription{call: fn, fn: fn}, fn, opts)
 }
 
 // ListenEvents is [Bus.Listen] for a listener that needs to know which
@@ -133,205 +76,139 @@ func (b *Bus) ListenEvents(topic string, fn func(ctx context.Context, e Event) e
 	if fn == nil {
 		return nil, fmt.Errorf("listen to %q: %w", topic, ErrNilListener)
 	}
-	l := &listener{event: fn}
-	return b.subscribe(topic, l, fn, opts)
+	return b.subscribe(topic, &Subscription{call: fn}, fn, opts)
 }
 
-// subscribe validates topic, finishes l and adds it to the bus. named is the
-// user's function, whose name identifies the listener by default.
-func (b *Bus) subscribe(topic string, l *listener, named any, opts []ListenOption) (*Subscription, error) {
-	l.bus, l.topic = b, topic
+// subscribe validates topic, finishes sub and adds it to the bus. named is
+// the user's function, whose name identifies the listener by default.
+func (b *Bus) subscribe(topic string, sub *Subscription, named any, opts []ListenOption) (*Subscription, error) {
+	sub.bus, sub.topic = b, topic
 	if IsPattern(topic) {
 		p, err := compilePattern(topic)
 		if err != nil {
 			return nil, err
 		}
-		l.pat = p
+		sub.pat = p
 	} else if err := validateTopic(topic); err != nil {
 		return nil, err
 	}
+	var cfg listenConfig
 	for _, o := range opts {
-		o.applyListen(l)
+		cfg = o.applyListen(cfg)
 	}
-	if l.name == "" {
-		l.name = funcName(named)
+	sub.name, sub.onRemoved = cfg.name, cfg.onRemoved
+	if sub.name == "" {
+		sub.pc = reflect.ValueOf(named).Pointer() // named lazily: FuncForPC costs more than the rest of Listen
 	}
-	if l.once {
-		l.makeOnce()
+	if cfg.once {
+		sub.makeOnce()
 	}
 
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.nextID++
-	l.id = b.nextID
-	if l.pat == nil {
-		e := b.entryLocked(topic)
-		e.exact++
-		e.subs.Store(appendList(e.subs.Load(), l))
+	sub.id = b.nextID
+	if sub.pat == nil {
+		sub.entry = b.entryLocked(topic)
+		sub.entry.list.add(sub, true)
 	} else {
-		b.patterns.Store(appendList(b.patterns.Load(), l))
-		for _, e := range b.topicMap() {
-			if l.pat.match(e.topic) {
-				e.subs.Store(appendList(e.subs.Load(), l))
-			}
+		b.patterns.add(sub, true)
+		if t := b.topics.Load(); t != nil {
+			t.each(func(e *entry) {
+				if sub.pat.match(e.topic) {
+					e.list.add(sub, false)
+				}
+			})
 		}
 	}
 	b.total.Add(1)
-	return &Subscription{bus: b, l: l}, nil
-}
-
-// topicMap returns the current topic map, which must be treated as
-// read-only; it is nil for a bus that has none.
-func (b *Bus) topicMap() map[string]*entry {
-	if m := b.topics.Load(); m != nil {
-		return *m
-	}
-	return nil
+	return sub, nil
 }
 
 // entryLocked returns the entry of topic, creating it with the pattern
 // listeners that match it. The caller holds b.mu.
 func (b *Bus) entryLocked(topic string) *entry {
-	old := b.topicMap()
-	if e, ok := old[topic]; ok {
-		return e
+	t := b.topics.Load()
+	if t != nil {
+		if e := t.get(topic); e != nil {
+			return e
+		}
+	} else {
+		t = newTable(maphash.MakeSeed(), 1)
 	}
-	e := &entry{topic: topic, bus: b}
-	var merged []*listener
-	if ps := b.patterns.Load(); ps != nil {
-		for _, l := range ps.ls {
-			if l.pat.match(topic) {
-				merged = append(merged, l)
-			}
+	e := &entry{topic: topic, hash: t.hash(topic)}
+	for sub := range subs(b.patterns.snapshot()) {
+		if sub.pat.match(topic) {
+			e.list.add(sub, false)
 		}
 	}
-	e.subs.Store(&list{ls: merged})
-	m := make(map[string]*entry, len(old)+1)
-	for k, v := range old {
-		m[k] = v
+	if e.list.cur.Load() == nil { // no pattern matches: start with the embedded seg
+		e.first.slots = e.slot[:]
+		e.list.cur.Store(&e.first)
 	}
-	m[topic] = e
-	b.topics.Store(&m)
+	b.topics.Store(t.insert(e))
 	return e
 }
 
-// unsubscribe removes l and reports whether this call removed it.
-func (b *Bus) unsubscribe(l *listener) bool {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.removeLocked(l)
-}
-
-func (b *Bus) removeLocked(l *listener) bool {
-	if l.removed {
+// claim marks sub removed and, if this call did, takes it off the bus. It
+// reports whether this call removed it. The caller calls notifyRemoved
+// afterwards, outside any lock.
+func (b *Bus) claim(sub *Subscription) bool {
+	if !sub.state.CompareAndSwap(subscribed, removed) {
 		return false
 	}
-	l.removed = true
-	b.total.Add(-1)
-	m := b.topicMap()
-	if l.pat == nil {
-		e := m[l.topic]
-		e.exact--
-		e.subs.Store(removeList(e.subs.Load(), l))
-		if e.exact == 0 && !e.pinned {
-			b.dropEntryLocked(l.topic)
-		}
-		return true
-	}
-	b.patterns.Store(removeList(b.patterns.Load(), l))
-	for _, e := range m {
-		if l.pat.match(e.topic) {
-			e.subs.Store(removeList(e.subs.Load(), l))
-		}
-	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.detachLocked(sub)
 	return true
 }
 
-// dropEntryLocked removes the entry of a topic that has no exact listener
-// left; emits of it fall back to the pattern list, with the same result.
-func (b *Bus) dropEntryLocked(topic string) {
-	old := b.topicMap()
-	m := make(map[string]*entry, len(old))
-	for k, v := range old {
-		if k != topic {
-			m[k] = v
+// detachLocked takes sub, already marked removed, off every list that
+// holds it. The caller holds b.mu.
+func (b *Bus) detachLocked(sub *Subscription) {
+	b.total.Add(-1)
+	if e := sub.entry; e != nil {
+		e.list.removeAt(sub.idx, sub)
+		if e.list.owned() == 0 && !e.pinned {
+			b.topics.Store(b.topics.Load().remove(e))
+			return
 		}
+		e.list.compact()
+		return
 	}
-	b.topics.Store(&m)
-}
-
-func appendList(old *list, l *listener) *list {
-	var ls []*listener
-	if old != nil {
-		ls = old.ls
+	b.patterns.removeAt(sub.idx, sub)
+	b.patterns.compact()
+	if t := b.topics.Load(); t != nil {
+		t.each(func(e *entry) {
+			if sub.pat.match(e.topic) {
+				if i := e.list.find(sub.id); i >= 0 && e.list.holds(i, sub) {
+					e.list.removeAt(i, sub)
+					e.list.compact()
+				}
+			}
+		})
 	}
-	return &list{ls: append(slices.Clip(ls), l)}
 }
 
-func removeList(old *list, l *listener) *list {
-	return &list{ls: slices.DeleteFunc(slices.Clone(old.ls), func(x *listener) bool { return x == l })}
+// notifyDetached is notifyRemoved for a removal outside any emit, which
+// has no context of its own.
+//
+//nolint:contextcheck,nolintlint // callers are not flagged: Unsubscribe, Clear and ClearAll take no context, so the error handler gets a background one (contextcheck reads this on the declaration)
+func (b *Bus) notifyDetached(sub *Subscription) {
+	b.notifyRemoved(context.Background(), sub)
 }
 
-// funcName names fn as the runtime does, "pkg.(*T).method-fm" for a method
-// value.
-func funcName(fn any) string {
-	v := reflect.ValueOf(fn)
-	if f := runtime.FuncForPC(v.Pointer()); f != nil {
-		return f.Name()
+// notifyRemoved calls sub's OnRemoved function, if any. A panic in it is
+// recovered and reported to the error handler.
+func (b *Bus) notifyRemoved(ctx context.Context, sub *Subscription) {
+	if sub.onRemoved == nil {
+		return
 	}
-	return v.Type().String()
-}
-
-// Subscription is one listener's registration on a bus, returned by Listen.
-// Its methods are safe for concurrent use, and on a nil *Subscription.
-type Subscription struct {
-	bus *Bus
-	l   *listener
-}
-
-// Unsubscribe removes the listener from the bus and reports whether this
-// call removed it: a second call, a call after [Bus.Clear], and a call
-// after a [Once] listener ran are harmless and return false. An emit that
-// began before Unsubscribe may still call the listener once; no emit that
-// begins after it does.
-func (s *Subscription) Unsubscribe() bool {
-	if s == nil || s.l == nil {
-		return false
-	}
-	return s.bus.unsubscribe(s.l)
-}
-
-// Active reports whether the subscription is still registered.
-func (s *Subscription) Active() bool {
-	if s == nil || s.l == nil {
-		return false
-	}
-	s.bus.mu.Lock()
-	defer s.bus.mu.Unlock()
-	return !s.l.removed
-}
-
-// Topic returns the topic or pattern the listener subscribed to.
-func (s *Subscription) Topic() string {
-	if s == nil || s.l == nil {
-		return ""
-	}
-	return s.l.topic
-}
-
-// Name returns the listener's name as error reports show it.
-func (s *Subscription) Name() string {
-	if s == nil || s.l == nil {
-		return ""
-	}
-	return s.l.name
-}
-
-// ID returns the subscription's id, unique within its bus and increasing in
-// subscription order.
-func (s *Subscription) ID() uint64 {
-	if s == nil || s.l == nil {
-		return 0
-	}
-	return s.l.id
+	defer func() {
+		if r := recover(); r != nil && b.onError != nil {
+			err := fmt.Errorf("%w: %w", ErrOnRemoved, &PanicError{Value: r, Stack: debug.Stack()})
+			callHandler(ctx, b.onError, &ListenerError{Topic: sub.topic, Listener: sub.Name(), ID: sub.id, Err: err})
+		}
+	}()
+	sub.onRemoved()
 }

@@ -2,6 +2,7 @@ package eventbus_test
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -114,4 +115,144 @@ func TestConcurrentListenUnsubscribeKeepsCountsExact(t *testing.T) {
 	assert.Equal(t, 0, b.Len())
 	assert.Equal(t, 0, b.ListenerCount("a:b"))
 	assert.Empty(t, b.Topics())
+}
+
+// TestEmitsDuringTableResizes emits to one topic while other goroutines
+// create and remove thousands of topics, which grows, shrinks and rehashes
+// the topic table under the emits: each emit still finds the topic.
+func TestEmitsDuringTableResizes(t *testing.T) {
+	t.Parallel()
+	b := eventbus.New()
+	var calls atomic.Int64
+	mustListen(t, b, "stable", func(context.Context, any) error {
+		calls.Add(1)
+		return nil
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	var churn sync.WaitGroup
+	for g := range 2 {
+		churn.Go(func() {
+			subs := make([]*eventbus.Subscription, 2000)
+			for round := 0; ctx.Err() == nil; round++ {
+				for i := range subs {
+					subs[i] = goListen(t, b, fmt.Sprintf("g%d:r%d:t%d", g, round, i))
+				}
+				for _, sub := range subs {
+					sub.Unsubscribe()
+				}
+			}
+		})
+	}
+	var emit sync.WaitGroup
+	const emitters, perEmitter = 4, 3000
+	for range emitters {
+		emit.Go(func() {
+			for range perEmitter {
+				assert.NoError(t, b.Emit(ctx, "stable", nil))
+			}
+		})
+	}
+	emit.Wait()
+	cancel()
+	churn.Wait()
+	assert.Equal(t, int64(emitters*perEmitter), calls.Load(), "every emit found the topic")
+	assert.Equal(t, []string{"stable"}, b.Topics())
+}
+
+// TestEmitsUnderChurnKeepSubscriptionOrder checks that the stable
+// listeners of a topic run in subscription order in every emit while other
+// listeners of the topic come and go, which copies its list again and
+// again.
+func TestEmitsUnderChurnKeepSubscriptionOrder(t *testing.T) {
+	t.Parallel()
+	b := eventbus.New()
+	const stable = 4
+	for i := range stable {
+		mustListen(t, b, "t", func(_ context.Context, p any) error {
+			seen := p.(*[]int)
+			*seen = append(*seen, i)
+			return nil
+		})
+		gap := mustListen(t, b, "t", func(context.Context, any) error { return nil })
+		gap.Unsubscribe() // leaves a tombstone between stable listeners
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var churn sync.WaitGroup
+	for range 2 {
+		churn.Go(func() {
+			var subs []*eventbus.Subscription
+			for ctx.Err() == nil {
+				for range 5 {
+					subs = append(subs, goListen(t, b, "t"))
+				}
+				for _, sub := range subs {
+					sub.Unsubscribe()
+				}
+				subs = subs[:0]
+			}
+		})
+	}
+	var emit sync.WaitGroup
+	for range 4 {
+		emit.Go(func() {
+			for range 2000 {
+				var seen []int
+				if err := b.Emit(ctx, "t", &seen); err != nil {
+					t.Error(err)
+					return
+				}
+				if !assert.Equal(t, []int{0, 1, 2, 3}, seen) {
+					return
+				}
+			}
+		})
+	}
+	emit.Wait()
+	cancel()
+	churn.Wait()
+	assert.Equal(t, stable, b.ListenerCount("t"))
+}
+
+// TestConcurrentFirstListenersOfATopic subscribes the first listeners of
+// the same new topics from several goroutines at once: each topic gets
+// one entry, which holds all of them.
+func TestConcurrentFirstListenersOfATopic(t *testing.T) {
+	t.Parallel()
+	b := eventbus.New()
+	var calls atomic.Int64
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for range 8 {
+		wg.Go(func() {
+			<-start
+			for i := range 200 {
+				if _, err := b.Listen(fmt.Sprintf("new:%d", i), func(context.Context, any) error {
+					calls.Add(1)
+					return nil
+				}); err != nil {
+					t.Error(err)
+				}
+			}
+		})
+	}
+	close(start)
+	wg.Wait()
+	for i := range 200 {
+		topic := fmt.Sprintf("new:%d", i)
+		require.Equal(t, 8, b.ListenerCount(topic))
+		require.NoError(t, b.Emit(context.Background(), topic, nil))
+	}
+	assert.Equal(t, int64(8*200), calls.Load())
+	assert.Len(t, b.Topics(), 200)
+}
+
+// goListen subscribes a listener that does nothing, from a goroutine other
+// than the test's, where require must not stop the test. A failure leaves
+// a nil subscription, whose Unsubscribe does nothing.
+func goListen(t *testing.T, b *eventbus.Bus, topic string) *eventbus.Subscription {
+	sub, err := b.Listen(topic, func(context.Context, any) error { return nil })
+	if err != nil {
+		t.Error(err)
+	}
+	return sub
 }

@@ -8,134 +8,171 @@ import (
 
 // Emit calls every listener of topic with payload, synchronously: on the
 // caller's goroutine, in subscription order, before it returns. Listeners
-// of patterns that match topic are included in that order. The set of
-// listeners is the one registered when Emit began; listeners added or
-// removed meanwhile, also by a listener, take effect from the next emit.
-// A listener may emit again (nested emits run to completion first).
+// of patterns that match topic are included in that order. Emit calls the
+// listeners that were subscribed when it began and are still subscribed
+// when it reaches them: a listener added meanwhile, also by a listener,
+// is called from the next emit on, and one removed before Emit reaches it
+// is skipped. A listener may emit again (nested emits run to completion
+// first).
 //
 // A listener that returns an error, panics, or expects another payload type
 // does not stop the others: each failure is given to the bus's
 // [ErrorHandler] as a *[ListenerError] and Emit returns them joined with
 // errors.Join, or nil when every listener succeeded. Emit does not look at
-// ctx; it hands it to the listeners.
+// ctx; it hands it to the listeners (through the [Observer], if the bus
+// has one).
 //
 // An empty topic, one with an empty segment, or one that holds '*' is
-// refused with an error wrapping [ErrInvalidTopic]. Emit takes no lock. It
-// does not allocate unless a listener fails, or the topic has no listener
-// of its own and pattern listeners match it.
+// refused with an error wrapping [ErrInvalidTopic]. Emit takes no lock and
+// does not allocate unless a listener fails. It costs one hash lookup and
+// O(listeners of the topic); a topic that has no listener of its own costs
+// O(pattern listeners), to find those that match.
 func (b *Bus) Emit(ctx context.Context, topic string, payload any) error {
-	if m := b.topics.Load(); m != nil {
-		if e := (*m)[topic]; e != nil { // emitEntry, spelled out to save a call
-			ls := e.subs.Load().ls
-			next, err := runFrom(ctx, topic, payload, ls, 0)
+	if b.observer != nil {
+		return emitObserved(ctx, b, topic, payload, b.lookup(topic))
+	}
+	if t := b.topics.Load(); t != nil {
+		if e := t.get(topic); e != nil { // emitEntry, spelled out to save a call
+			s := e.list.cur.Load()
+			ls := s.slots[:s.n.Load()]
+			next, failed, err := runFrom(ctx, topic, payload, ls, 0)
 			if err == nil {
 				return nil
 			}
-			return finish(ctx, b, topic, payload, ls, next, err)
+			return finish(ctx, b, topic, payload, ls, false, next, failed, err)
 		}
 	}
 	if err := validateTopic(topic); err != nil {
 		return err
 	}
-	if ps := b.patterns.Load(); ps != nil {
-		return dispatchPatterns(ctx, b, topic, payload, ps.ls)
+	return dispatchPatterns(ctx, b, topic, payload)
+}
+
+// lookup returns the entry of topic, or nil.
+func (b *Bus) lookup(topic string) *entry {
+	if t := b.topics.Load(); t != nil {
+		return t.get(topic)
 	}
 	return nil
 }
 
 // emitEntry calls the listeners of e.
 func emitEntry[T any](ctx context.Context, b *Bus, e *entry, payload T) error {
-	ls := e.subs.Load().ls
-	next, err := runFrom(ctx, e.topic, payload, ls, 0)
+	s := e.list.cur.Load()
+	ls := s.slots[:s.n.Load()]
+	next, failed, err := runFrom(ctx, e.topic, payload, ls, 0)
 	if err == nil {
 		return nil
 	}
-	return finish(ctx, b, e.topic, payload, ls, next, err)
+	return finish(ctx, b, e.topic, payload, ls, false, next, failed, err)
 }
 
-// dispatch calls the listeners ls in order and returns their joined errors.
-func dispatch[T any](ctx context.Context, b *Bus, topic string, payload T, ls []*listener) error {
-	next, err := runFrom(ctx, topic, payload, ls, 0)
+// dispatchPatterns calls the pattern listeners that match topic, a topic
+// that no listener subscribed to by name.
+func dispatchPatterns[T any](ctx context.Context, b *Bus, topic string, payload T) error {
+	ls := b.patterns.snapshot()
+	next, failed, err := runMatching(ctx, topic, payload, ls, 0)
 	if err == nil {
 		return nil
 	}
-	return finish(ctx, b, topic, payload, ls, next, err)
+	return finish(ctx, b, topic, payload, ls, true, next, failed, err)
 }
 
-// finish handles an emit after the listener ls[next] failed with err: it
-// reports err, resumes after that listener, and joins every failure.
-func finish[T any](ctx context.Context, b *Bus, topic string, payload T, ls []*listener, next int, err error) error {
+// finish handles an emit after the listener failed, at ls[next], failed
+// with err: it reports err, resumes after that listener, and joins every
+// failure. matching says that ls is the pattern list, whose listeners
+// that do not match topic are skipped.
+func finish[T any](ctx context.Context, b *Bus, topic string, payload T, ls []slot, matching bool, next int, failed *Subscription, err error) error {
 	var errs []error
 	for err != nil {
-		b.report(ctx, topic, ls[next], err, &errs)
-		next, err = runFrom(ctx, topic, payload, ls, next+1)
+		b.report(ctx, topic, failed, err, &errs)
+		if matching {
+			next, failed, err = runMatching(ctx, topic, payload, ls, next+1)
+		} else {
+			next, failed, err = runFrom(ctx, topic, payload, ls, next+1)
+		}
 	}
 	return errors.Join(errs...)
 }
 
-// runFrom calls ls[i:] in order until one fails. It returns len(ls) and nil
-// when all succeed, or the index of the listener that returned an error or
-// panicked and that error (a *PanicError for a panic). One deferred recover
-// per call keeps the loop free of per-listener defers, and the short
-// argument list stays in registers: this is the whole hot path.
-func runFrom[T any](ctx context.Context, topic string, payload T, ls []*listener, i int) (next int, err error) {
+// runFrom calls the listeners of ls[i:] in order until one fails, skipping
+// removed ones. It returns len(ls) and nil when all succeed, or the index
+// and the subscription of the listener that returned an error or panicked
+// and that error (a *PanicError for a panic). One deferred recover per
+// call keeps the loop free of per-listener defers: this is the whole hot
+// path.
+func runFrom[T any](ctx context.Context, topic string, payload T, ls []slot, i int) (next int, failed *Subscription, err error) {
 	defer catch(&err)
 	for next = i; next < len(ls); next++ {
-		l := ls[next]
-		if f, ok := l.typed.(func(context.Context, T) error); ok {
+		sl := &ls[next]
+		failed = sl.sub.Load()
+		if failed == nil || failed.state.Load() != subscribed {
+			continue
+		}
+		// call, spelled out: the compiler does not inline it here.
+		switch f := sl.call.(type) {
+		case func(context.Context, T) error:
 			err = f(ctx, payload)
-		} else if l.event == nil {
-			err = l.fn(ctx, payload)
-		} else {
-			err = l.event(ctx, Event{Topic: topic, Payload: payload})
+		case func(context.Context, any) error:
+			err = f(ctx, payload)
+		case func(context.Context, Event) error:
+			err = f(ctx, Event{Topic: topic, Payload: payload})
+		default:
+			err = failed.fn(ctx, payload)
 		}
 		if err != nil {
-			return next, err
+			return next, failed, err
 		}
 	}
-	return next, nil
+	return next, nil, nil
 }
 
-// catch is runFrom's deferred call: it turns a listener's panic into a
-// *PanicError. A plain function rather than a closure costs less per emit.
+// runMatching is runFrom for the pattern list: it also skips the
+// listeners whose pattern does not match topic.
+func runMatching[T any](ctx context.Context, topic string, payload T, ls []slot, i int) (next int, failed *Subscription, err error) {
+	defer catch(&err)
+	for next = i; next < len(ls); next++ {
+		failed = ls[next].sub.Load()
+		if failed == nil || failed.state.Load() != subscribed || !failed.pat.match(topic) {
+			continue
+		}
+		if err = call(ctx, topic, payload, failed); err != nil {
+			return next, failed, err
+		}
+	}
+	return next, nil, nil
+}
+
+// call calls the listener sub with payload, in the form it was subscribed
+// with: a typed listener of T gets payload as is, a string listener gets it
+// as an any, a ListenEvents listener gets the Event, and a typed listener
+// of another type goes through fn, which reports the payload's type.
+func call[T any](ctx context.Context, topic string, payload T, sub *Subscription) error {
+	switch f := sub.call.(type) {
+	case func(context.Context, T) error:
+		return f(ctx, payload)
+	case func(context.Context, any) error:
+		return f(ctx, payload)
+	case func(context.Context, Event) error:
+		return f(ctx, Event{Topic: topic, Payload: payload})
+	default:
+		return sub.fn(ctx, payload)
+	}
+}
+
+// catch is the deferred call of runFrom and runMatching: it turns a
+// listener's panic into a *PanicError. A plain function rather than a
+// closure costs less per emit.
 func catch(err *error) {
 	if r := recover(); r != nil {
 		*err = &PanicError{Value: r, Stack: debug.Stack()}
 	}
 }
 
-// runTyped is runFrom for a list whose listeners are all typed listeners
-// of T, given as their functions: the loop neither reads the listeners nor
-// checks their types.
-func runTyped[T any](ctx context.Context, payload T, fns []func(context.Context, T) error) (next int, err error) {
-	defer catch(&err)
-	for next = 0; next < len(fns); next++ {
-		if err = fns[next](ctx, payload); err != nil {
-			return next, err
-		}
-	}
-	return next, nil
-}
-
-// dispatchPatterns calls the pattern listeners in ls that match topic, a
-// topic that no listener subscribed to by name.
-func dispatchPatterns(ctx context.Context, b *Bus, topic string, payload any, ls []*listener) error {
-	var matched []*listener
-	for _, l := range ls {
-		if l.pat.match(topic) {
-			matched = append(matched, l)
-		}
-	}
-	if matched == nil {
-		return nil
-	}
-	return dispatch(ctx, b, topic, payload, matched)
-}
-
-// report builds the ListenerError for l, appends it to errs and hands it to
-// the error handler.
-func (b *Bus) report(ctx context.Context, topic string, l *listener, err error, errs *[]error) {
-	le := &ListenerError{Topic: topic, Listener: l.name, ID: l.id, Err: err}
+// report builds the ListenerError for sub, appends it to errs and hands it
+// to the error handler.
+func (b *Bus) report(ctx context.Context, topic string, sub *Subscription, err error, errs *[]error) {
+	le := &ListenerError{Topic: topic, Listener: sub.Name(), ID: sub.id, Err: err}
 	*errs = append(*errs, le)
 	if b.onError != nil {
 		callHandler(ctx, b.onError, le)

@@ -17,14 +17,20 @@ var (
 	// receives a payload of another type, for example a string emit of an int
 	// on a topic whose listeners expect an Order.
 	ErrPayloadType = errors.New("eventbus: payload of the wrong type")
+
+	// ErrOnRemoved is wrapped, with the *PanicError, by the error reported
+	// when a function given to [OnRemoved] panics.
+	ErrOnRemoved = errors.New("eventbus: OnRemoved function panicked")
 )
 
 // ListenerError is one listener's failure during an emit: the error it
 // returned, a *[PanicError] when it panicked, or an error wrapping
 // [ErrPayloadType]. It is passed to the bus's [ErrorHandler] and joined into
-// the error that Emit returns.
+// the error that Emit returns. The handler also receives one when a
+// function given to [OnRemoved] panics: Topic is then the subscription's
+// topic or pattern, and Err wraps [ErrOnRemoved].
 type ListenerError struct {
-	Topic    string // the topic that was emitted
+	Topic    string // the topic that was emitted (for OnRemoved, the subscription's)
 	Listener string // the listener's name: [WithName], or its function's name
 	ID       uint64 // the subscription's id, unique within its bus
 	Err      error  // what went wrong

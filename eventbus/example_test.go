@@ -108,3 +108,69 @@ func ExampleOnce() {
 	// ready, once
 	// false
 }
+
+func ExampleOnRemoved() {
+	bus := eventbus.New()
+	// A connection keeps the subscriptions it owns, and forgets each one
+	// the moment it is removed, whatever removed it.
+	owned := map[string]*eventbus.Subscription{}
+	for _, topic := range []string{"order:7:updated", "order:8:updated", "order:9:updated"} {
+		sub, _ := bus.Listen(topic, func(context.Context, any) error { return nil },
+			eventbus.OnRemoved(func() {
+				delete(owned, topic)
+				fmt.Println("removed", topic)
+			}))
+		owned[topic] = sub
+	}
+
+	owned["order:7:updated"].Unsubscribe()
+	bus.Clear("order:8:updated")
+	bus.ClearAll()
+	fmt.Println(len(owned), bus.Len())
+	// Output:
+	// removed order:7:updated
+	// removed order:8:updated
+	// removed order:9:updated
+	// 0 0
+}
+
+// printObserver prints what it observes, where a real Observer records
+// spans and metrics. sub.Topic() is the subscribed topic or pattern: a
+// bounded set of names, fit for a metric label.
+type printObserver struct{}
+
+func (printObserver) EmitStart(ctx context.Context, topic string, listeners int) context.Context {
+	fmt.Printf("emit %s to %d listeners\n", topic, listeners)
+	return ctx // a tracing Observer returns the context of the emit's span
+}
+
+func (printObserver) EmitEnd(_ context.Context, topic string, err error) {
+	fmt.Printf("emit %s done, failed: %v\n", topic, err != nil)
+}
+
+func (printObserver) ListenerStart(ctx context.Context, _ string, sub *eventbus.Subscription) context.Context {
+	fmt.Printf("  %s (%s)\n", sub.Name(), sub.Topic())
+	return ctx // the listener receives this context
+}
+
+func (printObserver) ListenerEnd(_ context.Context, _ string, sub *eventbus.Subscription, err error) {
+	if err != nil {
+		fmt.Printf("  %s failed: %v\n", sub.Name(), err)
+	}
+}
+
+func ExampleWithObserver() {
+	bus := eventbus.New(eventbus.WithObserver(printObserver{}))
+	_, _ = bus.Listen("order:*", func(context.Context, any) error { return nil }, eventbus.WithName("audit"))
+	_, _ = bus.Listen("order:completed", func(context.Context, any) error {
+		return errors.New("smtp: connection refused")
+	}, eventbus.WithName("mailer"))
+
+	_ = bus.Emit(context.Background(), "order:completed", 7)
+	// Output:
+	// emit order:completed to 2 listeners
+	//   audit (order:*)
+	//   mailer (order:completed)
+	//   mailer failed: smtp: connection refused
+	// emit order:completed done, failed: true
+}

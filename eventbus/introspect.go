@@ -1,37 +1,35 @@
 package eventbus
 
 import (
+	"cmp"
 	"slices"
 )
 
 // ListenerCount reports how many listeners an emit of topic would call now:
 // those subscribed to topic itself and those whose pattern matches it. For a
 // pattern it reports the listeners subscribed with that exact pattern. A
-// malformed name has none.
+// malformed name has none. It takes no lock; it costs O(1) for a topic
+// that has listeners of its own and O(pattern listeners) otherwise.
 func (b *Bus) ListenerCount(topic string) int {
 	if IsPattern(topic) {
 		n := 0
-		if ps := b.patterns.Load(); ps != nil {
-			for _, l := range ps.ls {
-				if l.topic == topic {
-					n++
-				}
+		for sub := range subs(b.patterns.snapshot()) {
+			if sub.topic == topic {
+				n++
 			}
 		}
 		return n
 	}
-	if e := b.topicMap()[topic]; e != nil {
-		return len(e.subs.Load().ls)
+	if e := b.lookup(topic); e != nil {
+		return e.list.len()
 	}
 	if validateTopic(topic) != nil {
 		return 0
 	}
 	n := 0
-	if ps := b.patterns.Load(); ps != nil {
-		for _, l := range ps.ls {
-			if l.pat.match(topic) {
-				n++
-			}
+	for sub := range subs(b.patterns.snapshot()) {
+		if sub.pat.match(topic) {
+			n++
 		}
 	}
 	return n
@@ -46,20 +44,21 @@ func (b *Bus) HasListeners(topic string) bool { return b.ListenerCount(topic) > 
 func (b *Bus) Len() int { return int(b.total.Load()) }
 
 // Topics returns, sorted, the topics and patterns that have at least one
-// listener subscribed with that exact name.
+// listener subscribed with that exact name. It costs O(topics + pattern
+// listeners).
 func (b *Bus) Topics() []string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	var names []string
-	for name, e := range b.topicMap() {
-		if e.exact > 0 {
-			names = append(names, name)
-		}
+	if t := b.topics.Load(); t != nil {
+		t.each(func(e *entry) {
+			if e.list.owned() > 0 {
+				names = append(names, e.topic)
+			}
+		})
 	}
-	if ps := b.patterns.Load(); ps != nil {
-		for _, l := range ps.ls {
-			names = append(names, l.topic)
-		}
+	for sub := range subs(b.patterns.snapshot()) {
+		names = append(names, sub.topic)
 	}
 	slices.Sort(names)
 	return slices.Compact(names)
@@ -69,53 +68,80 @@ func (b *Bus) Topics() []string {
 // name, as [Subscription.Unsubscribe] would, and returns how many it
 // removed. Listeners of patterns that match a topic are not listeners of
 // that topic: Clear("order:completed") leaves "order:*" alone.
+//
+// Clear of a topic costs O(listeners of the topic), counting the pattern
+// listeners that match it; Clear of a pattern costs O(pattern listeners),
+// plus O(topics) for each listener removed. The [OnRemoved] functions of
+// the removed listeners run before Clear returns, in subscription order.
 func (b *Bus) Clear(name string) int {
+	var victims []*Subscription
 	b.mu.Lock()
-	defer b.mu.Unlock()
-	var victims []*listener
+	var ls []slot
 	if IsPattern(name) {
-		if ps := b.patterns.Load(); ps != nil {
-			for _, l := range ps.ls {
-				if l.topic == name {
-					victims = append(victims, l)
-				}
-			}
-		}
-	} else if e := b.topicMap()[name]; e != nil {
-		for _, l := range e.subs.Load().ls {
-			if l.pat == nil {
-				victims = append(victims, l)
-			}
+		ls = b.patterns.snapshot()
+	} else if e := b.lookup(name); e != nil {
+		ls = e.list.snapshot()
+	}
+	for i := range ls {
+		if sub := ls[i].sub.Load(); sub != nil && sub.topic == name && sub.state.CompareAndSwap(subscribed, removed) {
+			victims = append(victims, sub)
 		}
 	}
-	return b.removeAllLocked(victims)
+	b.detachAllLocked(victims)
+	b.mu.Unlock()
+	b.notifyAll(victims)
+	return len(victims)
 }
 
 // ClearAll removes every listener from the bus and returns how many it
-// removed.
+// removed. It costs O(n log n) for n listeners, plus, for each pattern
+// listener, O(topics that typed topics keep on the bus). The [OnRemoved]
+// functions of the removed listeners run before ClearAll returns, in
+// subscription order.
 func (b *Bus) ClearAll() int {
+	var victims []*Subscription
 	b.mu.Lock()
-	defer b.mu.Unlock()
-	var victims []*listener
-	for _, e := range b.topicMap() {
-		for _, l := range e.subs.Load().ls {
-			if l.pat == nil {
-				victims = append(victims, l)
+	if t := b.topics.Load(); t != nil {
+		t.each(func(e *entry) {
+			for sub := range subs(e.list.snapshot()) {
+				if sub.pat == nil && sub.state.CompareAndSwap(subscribed, removed) {
+					victims = append(victims, sub)
+				}
 			}
+		})
+	}
+	for sub := range subs(b.patterns.snapshot()) {
+		if sub.state.CompareAndSwap(subscribed, removed) {
+			victims = append(victims, sub)
 		}
 	}
-	if ps := b.patterns.Load(); ps != nil {
-		victims = append(victims, ps.ls...)
-	}
-	return b.removeAllLocked(victims)
+	b.detachAllLocked(victims)
+	b.mu.Unlock()
+	slices.SortFunc(victims, func(a, c *Subscription) int { return cmp.Compare(a.id, c.id) })
+	b.notifyAll(victims)
+	return len(victims)
 }
 
-func (b *Bus) removeAllLocked(victims []*listener) int {
-	n := 0
-	for _, l := range victims {
-		if b.removeLocked(l) {
-			n++
+// detachAllLocked detaches the victims, which this goroutine marked
+// removed. Listeners of topics go first: the entries they leave without a
+// listener of their own are dropped, so that each pattern listener then
+// visits only the topics still there. The caller holds b.mu.
+func (b *Bus) detachAllLocked(victims []*Subscription) {
+	for _, sub := range victims {
+		if sub.pat == nil {
+			b.detachLocked(sub)
 		}
 	}
-	return n
+	for _, sub := range victims {
+		if sub.pat != nil {
+			b.detachLocked(sub)
+		}
+	}
+}
+
+// notifyAll calls the OnRemoved functions of the victims, in order.
+func (b *Bus) notifyAll(victims []*Subscription) {
+	for _, sub := range victims {
+		b.notifyDetached(sub)
+	}
 }

@@ -18,27 +18,22 @@ import (
 // listener receives string emits whose payload is a T (others are reported
 // as [ErrPayloadType]).
 //
-// A Topic remembers the bus it was last emitted on and that bus's
-// listeners of the topic, so that emitting on it again skips the topic
-// lookup; emitting alternately on several buses works and costs a lookup
-// each time. Its methods are safe for concurrent use.
+// A Topic remembers the bus it was last emitted on and the topic's entry
+// there, so that emitting on it again skips the topic lookup; emitting
+// alternately on several buses works and costs a lookup each time. The
+// entry stays on that bus for the bus's lifetime, also without listeners:
+// a typed topic costs its bus one entry (see "Cost" in the package
+// documentation). Its methods are safe for concurrent use.
 type Topic[T any] struct {
 	name  string
 	err   error
-	cache atomic.Pointer[typedCache[T]] // what the last emit, on the last bus used, found
+	cache atomic.Pointer[typedCache] // the last bus emitted on and the entry found there
 }
 
-// typedCache is what a Topic remembers of the bus it was last emitted on:
-// the topic's entry and, for the listener list it saw there last, the
-// listeners' functions, typed, when every listener of that list is a typed
-// listener of T. Emit then calls them without looking at each listener; a
-// change of the list makes the next emit rebuild the cache.
-type typedCache[T any] struct {
-	bus   *Bus
-	e     *entry
-	src   *list
-	fns   []func(context.Context, T) error
-	typed bool // fns holds every listener of src, in order
+// typedCache is what a Topic remembers of the bus it was last emitted on.
+type typedCache struct {
+	bus *Bus
+	e   *entry // pinned: never leaves the bus's table
 }
 
 // NewTopic returns the typed topic name. The name follows the rules of
@@ -77,8 +72,8 @@ func (t *Topic[T]) Listen(b *Bus, fn func(ctx context.Context, payload T) error,
 		return nil, fmt.Errorf("listen to %q: %w", t.name, ErrNilListener)
 	}
 	nilOK := nilable(reflect.TypeFor[T]())
-	l := &listener{
-		typed: fn,
+	sub := &Subscription{
+		call: fn,
 		fn: func(ctx context.Context, payload any) error {
 			v, ok := payload.(T)
 			if !ok && (payload != nil || !nilOK) {
@@ -87,7 +82,7 @@ func (t *Topic[T]) Listen(b *Bus, fn func(ctx context.Context, payload T) error,
 			return fn(ctx, v)
 		},
 	}
-	return b.subscribe(t.name, l, fn, opts)
+	return b.subscribe(t.name, sub, fn, opts)
 }
 
 // Emit calls the topic's listeners on b with payload; see [Bus.Emit] for
@@ -96,29 +91,24 @@ func (t *Topic[T]) Listen(b *Bus, fn func(ctx context.Context, payload T) error,
 // is larger than a pointer. Emitting on a pattern is refused with an error
 // wrapping [ErrInvalidTopic].
 //
-// Emit takes no lock. The first emit on a bus, and the first after the
-// topic's listeners changed, allocates once to remember them; later emits
-// allocate nothing while the listeners succeed.
+// Emit takes no lock. The first emit on a bus (and each one on another bus
+// than the last) allocates once to remember the bus; later emits allocate
+// nothing while the listeners succeed.
 func (t *Topic[T]) Emit(ctx context.Context, b *Bus, payload T) error {
 	c := t.cache.Load()
 	if c == nil || c.bus != b {
 		return t.emitResolving(ctx, b, payload)
 	}
-	l := c.e.subs.Load()
-	if l != c.src {
-		c = t.remember(b, c.e, l)
+	if b.observer != nil {
+		return emitObserved(ctx, b, t.name, payload, c.e)
 	}
-	var next int
-	var err error
-	if c.typed {
-		next, err = runTyped(ctx, payload, c.fns)
-	} else {
-		next, err = runFrom(ctx, t.name, payload, l.ls, 0)
-	}
+	s := c.e.list.cur.Load()
+	ls := s.slots[:s.n.Load()]
+	next, failed, err := runFrom(ctx, t.name, payload, ls, 0)
 	if err == nil {
 		return nil
 	}
-	return finish(ctx, b, t.name, payload, l.ls, next, err)
+	return finish(ctx, b, t.name, payload, ls, false, next, failed, err)
 }
 
 // emitResolving is Emit when the cache is empty or of another bus.
@@ -127,27 +117,14 @@ func (t *Topic[T]) emitResolving(ctx context.Context, b *Bus, payload T) error {
 	if err != nil {
 		return err
 	}
-	t.remember(b, e, e.subs.Load())
+	t.cache.Store(&typedCache{bus: b, e: e})
+	if b.observer != nil {
+		return emitObserved(ctx, b, t.name, payload, e)
+	}
 	return emitEntry(ctx, b, e, payload)
 }
 
-// remember caches e and its listener list l for emits on b.
-func (t *Topic[T]) remember(b *Bus, e *entry, l *list) *typedCache[T] {
-	c := &typedCache[T]{bus: b, e: e, src: l, typed: true}
-	c.fns = make([]func(context.Context, T) error, len(l.ls))
-	for i, ln := range l.ls {
-		f, ok := ln.typed.(func(context.Context, T) error)
-		if !ok {
-			c.fns, c.typed = nil, false
-			break
-		}
-		c.fns[i] = f
-	}
-	t.cache.Store(c)
-	return c
-}
-
-// resolve finds or makes the topic's entry on b and caches it.
+// resolve finds or makes the topic's entry on b and pins it there.
 func (t *Topic[T]) resolve(b *Bus) (*entry, error) {
 	if err := t.check(b); err != nil {
 		return nil, err

@@ -84,10 +84,12 @@ type telemetryConfig struct {
 
 // Telemetry makes the app's services, its bus and its HTTP server record
 // their metrics to mp and their spans with tp, instead of OpenTelemetry's
-// global providers; a nil one keeps the global. Without it, nothing is
-// measured or traced until the app installs global providers
-// (otel.SetMeterProvider, otel.SetTracerProvider), and then everything is.
-// docs/operations.md lists the metrics and spans.
+// global providers; a nil one keeps the global. Without it, the app
+// records to the global providers (otel.SetMeterProvider,
+// otel.SetTracerProvider) as they are when each service starts: install
+// them before the app starts; while none is installed, nothing is
+// measured or traced and it costs next to nothing. docs/operations.md
+// lists the metrics and spans.
 func Telemetry(mp metric.MeterProvider, tp trace.TracerProvider) fx.Option {
 	return fx.Supply(&telemetryConfig{mp: mp, tp: tp})
 }

@@ -21,9 +21,8 @@ import (
 type Callback struct {
 	s       *Scope
 	act     activity
-	topic   string      // for a listener's logs
-	onClose func()      // run when the scope closes it
-	alive   func() bool // false once whoever calls it is gone (a listener unsubscribed)
+	topic   string // for a listener's logs
+	onClose func() // run when the scope closes it
 	closed  atomic.Bool
 }
 
@@ -36,23 +35,15 @@ type Callback struct {
 // It fails with an error wrapping [ErrNotRunning] when the scope is not
 // open.
 func (s *Scope) Callback(label string, onClose func()) (*Callback, error) {
-	return s.callback(KindCallback, label, "", onClose, nil)
+	return s.callback(KindCallback, label, "", onClose)
 }
 
-func (s *Scope) callback(kind Kind, label, topic string, onClose func(), alive func() bool) (*Callback, error) {
-	cb := &Callback{s: s, act: activity{Work: runs.Work{Uncounted: true}, kind: kind, label: label}, topic: topic, onClose: onClose, alive: alive}
+func (s *Scope) callback(kind Kind, label, topic string, onClose func()) (*Callback, error) {
+	cb := &Callback{s: s, act: activity{Work: runs.Work{Uncounted: true}, kind: kind, label: label}, topic: topic, onClose: onClose}
 	s.lock()
 	defer s.mu.Unlock()
 	if !s.open() {
 		return nil, s.refuseLocked(kind.String(), label)
-	}
-	if len(s.callbacks) >= s.sweepAt {
-		for c := range s.callbacks {
-			if c.gone() {
-				delete(s.callbacks, c)
-			}
-		}
-		s.sweepAt = max(64, 2*len(s.callbacks))
 	}
 	if s.callbacks == nil {
 		s.callbacks = make(map[*Callback]struct{})
@@ -61,36 +52,53 @@ func (s *Scope) callback(kind Kind, label, topic string, onClose func(), alive f
 	return cb, nil
 }
 
-func (cb *Callback) gone() bool {
-	return cb.closed.Load() || cb.alive != nil && !cb.alive()
-}
-
 // Call calls fn with ctx and v as a run of cb's scope, and returns fn's
 // error as a *[CallbackError] (a panic as a *[PanicError] inside it),
 // logged with the scope's name and the callback's label. It calls nothing
 // and returns nil once cb is closed or its scope has begun to close. It
 // allocates nothing of its own.
 func Call[T any](ctx context.Context, cb *Callback, fn func(context.Context, T) error, v T) (err error) {
-	g := goid.Get()
-	slot := cb.act.Claim(g)
-	if !cb.s.open() || cb.closed.Load() {
-		cb.done(slot, g)
+	var c call
+	if !cb.begin(ctx, &c) {
 		return nil
 	}
-	ctx, obs := cb.s.observe(ctx, &cb.act, cb.Label)
-	defer cb.end(ctx, obs, slot, g, &err)
-	return fn(ctx, v)
+	defer cb.exit(&c, &err)
+	return fn(c.ctx, v) //nolint:contextcheck // c.ctx is ctx, or ctx with the run's span: begin derives it
 }
 
-// end finishes a call: it recovers a panic, releases the run, and reports
-// a failure.
-func (cb *Callback) end(ctx context.Context, obs telemetry.Run, slot bool, g int64, err *error) {
+// call is the state of one Call, on its caller's stack.
+type call struct {
+	ctx  context.Context
+	obs  telemetry.Run
+	g    int64
+	slot bool
+}
+
+// begin claims a run of cb for the calling goroutine, unless cb is closed
+// or its scope is closing, and begins its telemetry.
+func (cb *Callback) begin(ctx context.Context, c *call) bool {
+	c.g = goid.Get()
+	c.slot = cb.act.Claim(c.g)
+	if !cb.s.open() || cb.closed.Load() {
+		cb.done(c.slot, c.g)
+		return false
+	}
+	c.ctx = ctx
+	if cb.s.observed.Load().On() {
+		c.ctx, c.obs = cb.s.observe(ctx, &cb.act, cb.Label)
+	}
+	return true
+}
+
+// exit ends a call: it recovers a panic, ends the telemetry, releases the
+// run, and reports a failure.
+func (cb *Callback) exit(c *call, err *error) {
 	panicked := false
 	if r := recover(); r != nil {
 		*err, panicked = &PanicError{Value: r, Stack: debug.Stack()}, true
 	}
-	obs.End(ctx, *err, panicked)
-	cb.done(slot, g)
+	c.obs.End(c.ctx, *err, panicked)
+	cb.done(c.slot, c.g)
 	if *err == nil {
 		return
 	}

@@ -28,10 +28,10 @@ func (s *Scope) Listen(topic string, fn func(ctx context.Context, payload any) e
 	if fn == nil {
 		return nil, s.invalid(KindListener.String(), topic, "nil function")
 	}
-	return s.subscribe(topic, FuncLabel(fn), func(bus *eventbus.Bus, cb *Callback, name eventbus.ListenOption) (*eventbus.Subscription, error) {
+	return s.subscribe(topic, FuncLabel(fn), func(bus *eventbus.Bus, cb *Callback, own ...eventbus.ListenOption) (*eventbus.Subscription, error) {
 		return bus.Listen(topic, func(ctx context.Context, payload any) error {
 			return Call(ctx, cb, fn, payload)
-		}, append([]eventbus.ListenOption{name}, opts...)...)
+		}, append(own, opts...)...)
 	})
 }
 
@@ -44,27 +44,27 @@ func ListenTopic[T any](o Owner, topic *eventbus.Topic[T], fn func(ctx context.C
 	if fn == nil {
 		return nil, s.invalid(KindListener.String(), topic.Name(), "nil function")
 	}
-	return s.subscribe(topic.Name(), FuncLabel(fn), func(bus *eventbus.Bus, cb *Callback, name eventbus.ListenOption) (*eventbus.Subscription, error) {
+	return s.subscribe(topic.Name(), FuncLabel(fn), func(bus *eventbus.Bus, cb *Callback, own ...eventbus.ListenOption) (*eventbus.Subscription, error) {
 		return topic.Listen(bus, func(ctx context.Context, payload T) error {
 			return Call(ctx, cb, fn, payload)
-		}, append([]eventbus.ListenOption{name}, opts...)...)
+		}, append(own, opts...)...)
 	})
 }
 
 // subscribe registers a callback for the subscription that listen makes.
-func (s *Scope) subscribe(topic, label string, listen func(*eventbus.Bus, *Callback, eventbus.ListenOption) (*eventbus.Subscription, error)) (*eventbus.Subscription, error) {
+func (s *Scope) subscribe(topic, label string, listen func(*eventbus.Bus, *Callback, ...eventbus.ListenOption) (*eventbus.Subscription, error)) (*eventbus.Subscription, error) {
 	var subscribed atomic.Pointer[eventbus.Subscription] // set once listen returns
-	cb, err := s.callback(KindListener, label, topic,
-		func() {
-			if sub := subscribed.Load(); sub != nil {
-				sub.Unsubscribe()
-			}
-		},
-		func() bool { sub := subscribed.Load(); return sub == nil || sub.Active() })
+	cb, err := s.callback(KindListener, label, topic, func() {
+		if sub := subscribed.Load(); sub != nil {
+			sub.Unsubscribe()
+		}
+	})
 	if err != nil {
 		return nil, err
 	}
-	sub, err := listen(s.Runtime().Bus, cb, eventbus.WithName(s.Name()+" "+label))
+	// The bus tells when the subscription goes (Unsubscribe, Clear, a Once
+	// listener that fired): the scope forgets the callback then.
+	sub, err := listen(s.Runtime().Bus, cb, eventbus.WithName(s.Name()+" "+label), eventbus.OnRemoved(func() { cb.Close() }))
 	if err != nil {
 		cb.Close()
 		return nil, fmt.Errorf("service %q: listen: %w", s.Name(), err)

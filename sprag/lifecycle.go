@@ -52,6 +52,7 @@ func (s *Service) Start(ctx context.Context) error {
 	}
 	s.setState(Starting)
 	s.scope.obs.Began()
+	sc.observed.Store(sc.tel.Resolve(ctx)) // the global providers as they are now, for the service's life
 	refused := errors.Join(sc.refused...)
 	sc.refused = nil
 	sc.phase.Store(phaseOpen)

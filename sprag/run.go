@@ -25,10 +25,11 @@ type activity struct {
 }
 
 // observe begins the telemetry of a run of a, whose label is label(), when
-// the runtime measures or traces anything; otherwise it costs two atomic
-// loads. The context it returns carries the run's span, if any.
+// the scope measures or traces anything; otherwise it costs one atomic
+// load. The context it returns carries the run's span, if any.
 func (s *Scope) observe(ctx context.Context, a *activity, label func() string) (context.Context, telemetry.Run) {
-	if !s.tel.Active(ctx) {
+	on := s.observed.Load()
+	if !on.On() {
 		return ctx, telemetry.Run{}
 	}
 	w := a.tel.Load()
@@ -36,7 +37,7 @@ func (s *Scope) observe(ctx context.Context, a *activity, label func() string) (
 		a.tel.CompareAndSwap(nil, s.tel.Work(s.Name(), a.kind.String(), label()))
 		w = a.tel.Load()
 	}
-	return w.Begin(ctx)
+	return w.Begin(ctx, on.Tracer())
 }
 
 // isPanic reports whether err holds a *PanicError.

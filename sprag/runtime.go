@@ -41,8 +41,10 @@ func (o meterProviderOption) applyRuntime(c *runtimeConfig) { c.mp = o.mp }
 func (meterProviderOption) String() string                  { return "sprag.WithMeterProvider(...)" }
 
 // WithMeterProvider makes the runtime's services record their metrics to
-// mp. Without it they record to OpenTelemetry's global MeterProvider, and
-// cost next to nothing until the app installs one.
+// mp. Without it they record to OpenTelemetry's global MeterProvider: a
+// service looks at it when it starts and, while none is installed, its
+// runs pay one atomic load for the possibility. Install the global
+// providers before the app starts.
 func WithMeterProvider(mp metric.MeterProvider) RuntimeOption { return meterProviderOption{mp} }
 
 type tracerProviderOption struct{ tp trace.TracerProvider }
@@ -51,8 +53,9 @@ func (o tracerProviderOption) applyRuntime(c *runtimeConfig) { c.tp = o.tp }
 func (tracerProviderOption) String() string                  { return "sprag.WithTracerProvider(...)" }
 
 // WithTracerProvider makes the runtime's services start their spans with
-// tp. Without it they use OpenTelemetry's global TracerProvider, and start
-// no span at all until the app installs one.
+// tp. Without it they use OpenTelemetry's global TracerProvider as it is
+// when each service starts, and start no span at all while none is
+// installed. Install the global providers before the app starts.
 func WithTracerProvider(tp trace.TracerProvider) RuntimeOption { return tracerProviderOption{tp} }
 
 // NewRuntime returns a Runtime with a new bus whose listener failures are
@@ -70,7 +73,7 @@ func NewRuntime(logger *zap.Logger, opts ...RuntimeOption) Runtime {
 	}
 	tel := telemetry.New(c.mp, c.tp)
 	return Runtime{
-		Bus:    eventbus.New(eventbus.WithErrorHandler(LogListenerErrors(logger))),
+		Bus:    eventbus.New(eventbus.WithErrorHandler(LogListenerErrors(logger)), eventbus.WithObserver(tel.Observer())),
 		Logger: logger,
 		tel:    tel,
 	}

@@ -48,8 +48,9 @@ type Scope struct {
 	mu       sync.Mutex
 	name     string
 	rt       Runtime
-	tel      *telemetry.T       // rt's; set with rt, read without the lock by runs
-	obs      *telemetry.Service // the scope's own figures: tasks and timers alive, a service's state
+	tel      *telemetry.T                       // rt's; set with rt, read without the lock by runs
+	obs      *telemetry.Service                 // the scope's own figures: tasks and timers alive, a service's state
+	observed atomic.Pointer[telemetry.Resolved] // what runs measure and trace, resolved when the scope opens
 	log      *zap.Logger
 	owner    *Service // the service built on this scope, or nil
 	parent   *Scope   // the scope that adopted owner, or nil
@@ -65,7 +66,6 @@ type Scope struct {
 	tasks     []*Task              // in start order; ended ones are pruned as it grows
 	tasksAt   int                  // len(tasks) at which the next prune happens
 	callbacks map[*Callback]struct{}
-	sweepAt   int // len(callbacks) at which gone callbacks are swept
 	children  []*Service
 	names     map[string]*Service // children by short name
 	cleanups  []cleanup
@@ -122,6 +122,7 @@ func (s *Scope) initLocked(name string, rt Runtime) {
 	s.name, s.rt = name, rt.withDefaults()
 	s.tel = s.rt.tel
 	s.obs = s.tel.Service(name)
+	s.observed.Store(s.tel.ResolveNow())
 	s.log = s.rt.Logger
 	if name != "" {
 		s.log = s.log.With(zap.String("service", name))

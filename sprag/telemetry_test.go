@@ -10,11 +10,18 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/otel/attribute"
+	metricnoop "go.opentelemetry.io/otel/metric/noop"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
+	tracenoop "go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/sprag-go/sprag/sprag"
 	"github.com/sprag-go/sprag/sprag/internal/oteltest"
 	"github.com/sprag-go/sprag/spragtest"
+	"go.opentelemetry.io/otel"
 )
 
 // telemetry is oteltest's, with the test's cleanup and assertions.
@@ -118,4 +125,77 @@ func TestWithoutAProviderNoSpanIsMade(t *testing.T) {
 		spragtest.Start(t, "traced", traced, spragtest.WithRuntime(tel.rt))
 		assert.True(t, <-spanned, "with a provider, the task runs in its span")
 	})
+}
+
+// Not parallel: it installs OpenTelemetry's global providers, and puts
+// no-op ones back when it ends.
+func TestGlobalProvidersAsTheyAreWhenAServiceStarts(t *testing.T) {
+	reader := sdkmetric.NewManualReader()
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+	spans := tracetest.NewSpanRecorder()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(spans))
+	t.Cleanup(func() {
+		otel.SetMeterProvider(metricnoop.NewMeterProvider())
+		otel.SetTracerProvider(tracenoop.NewTracerProvider())
+		_ = mp.Shutdown(context.Background())
+		_ = tp.Shutdown(context.Background())
+	})
+	rt := sprag.NewRuntime(nil) // no providers of its own: the globals
+	early := make(chan struct{})
+	before := &probe{onStart: func(_ context.Context, p *probe) error {
+		_, err := p.Spawn(func(context.Context) error { close(early); return nil }, sprag.Label("early"))
+		return err
+	}}
+	spragtest.Start(t, "before", before, spragtest.WithRuntime(rt))
+	<-early
+
+	otel.SetMeterProvider(mp)
+	otel.SetTracerProvider(tp)
+	ran := make(chan struct{})
+	after := &probe{onStart: func(_ context.Context, p *probe) error {
+		_, err := p.Spawn(func(context.Context) error { close(ran); return nil }, sprag.Label("late"))
+		return err
+	}}
+	spragtest.Start(t, "after", after, spragtest.WithRuntime(rt))
+	<-ran
+	spragtest.Stop(t, after, time.Second)
+
+	var names []string
+	for _, s := range spans.Ended() {
+		names = append(names, s.Name())
+	}
+	assert.Equal(t, []string{"task late"}, names, "the service started after the install is traced, the one before is not")
+	var rm metricdata.ResourceMetrics
+	require.NoError(t, reader.Collect(context.Background(), &rm))
+	require.NotEmpty(t, rm.ScopeMetrics, "and measured")
+}
+
+func TestListenerCallsAreChildrenOfTheEmittersSpan(t *testing.T) {
+	t.Parallel()
+	tel := newTelemetry(t)
+	orders := &probe{onStart: func(_ context.Context, p *probe) error {
+		_, err := p.Listen("order:*", func(context.Context, any) error { return nil })
+		return err
+	}}
+	spragtest.Start(t, "orders", orders, spragtest.WithRuntime(tel.rt))
+
+	ctx, parent := tel.TracerProvider().Tracer("test").Start(context.Background(), "POST /orders")
+	require.NoError(t, tel.rt.Bus.Emit(ctx, "order:completed", 7))
+	parent.End()
+
+	var listen sdktrace.ReadOnlySpan
+	for _, s := range tel.Spans.Ended() {
+		if s.Name() == "listen order:*" {
+			listen = s
+		}
+	}
+	require.NotNil(t, listen, "a span per listener call")
+	assert.Equal(t, parent.SpanContext().SpanID(), listen.Parent().SpanID(), "the listener's span is a child of the emitter's")
+	assert.Equal(t, parent.SpanContext().TraceID(), listen.SpanContext().TraceID())
+
+	n, ok := tel.sum(t, "sprag.bus.emits", attribute.String("sprag.topic", "order:completed"))
+	require.True(t, ok)
+	assert.Equal(t, int64(1), n)
+	n, _ = tel.sum(t, "sprag.bus.listener.calls", attribute.String("sprag.topic", "order:*"))
+	assert.Equal(t, int64(1), n, "listener calls are counted by the subscribed pattern")
 }

@@ -62,5 +62,5 @@ func main() {
 	fxmodule.App(
 		fxmodule.Providers(map[string]any{"metrics": NewMetricsService}),
 		fxmodule.Controllers(NewDashboardController),
-	).Run() // serves :8080 (or SPRAG_ADDR) until Ctrl-C
+	).Run() // serves localhost:8080 (or SPRAG_ADDR) until Ctrl-C
 }

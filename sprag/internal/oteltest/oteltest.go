@@ -93,3 +93,6 @@ func HasAll(set attribute.Set, want []attribute.KeyValue) bool {
 	}
 	return true
 }
+
+// TracerProvider returns the provider the runtime traces with.
+func (tel *Telemetry) TracerProvider() *sdktrace.TracerProvider { return tel.tp }

@@ -40,10 +40,18 @@ const (
 // T records the metrics and traces of one runtime. Its methods are safe
 // for concurrent use; a nil *T records nothing.
 type T struct {
-	tracer trace.Tracer                 // the runtime's own provider's, or nil for the global one
-	unset  reflect.Type                 // the global provider's type while no app installed one
-	global atomic.Pointer[globalTracer] // the global provider last seen, and its tracer
-	meter  metric.Meter                 // for the instruments of primitives too
+	mp       metric.MeterProvider         // the runtime's own, or nil for the global one
+	tracer   trace.Tracer                 // the runtime's own provider's, or nil for the global one
+	unset    reflect.Type                 // the global tracer provider's type while no app installed one
+	global   atomic.Pointer[globalTracer] // the global tracer provider last seen, and its tracer
+	inst     atomic.Pointer[instruments]  // made from the meter provider last resolved
+	resolved atomic.Pointer[Resolved]     // what the last Resolve found, for the bus observer
+}
+
+// instruments are the instruments of one meter provider.
+type instruments struct {
+	provider metric.MeterProvider
+	meter    metric.Meter
 
 	runs, failures, panics, restarts, giveUps metric.Int64Counter
 	duration                                  metric.Float64Histogram
@@ -53,15 +61,14 @@ type T struct {
 	state                                     metric.Int64Gauge
 	emits, calls, callFailures                metric.Int64Counter
 	callDur                                   metric.Float64Histogram
+	topics                                    *boundedNames // the topic values of emit measurements
 }
 
 // New returns the telemetry of a runtime that records to mp and tp; nil
-// ones are the OpenTelemetry globals, followed as the app installs them.
+// ones are the OpenTelemetry globals, as they are when a service of the
+// runtime starts (see Resolve).
 func New(mp metric.MeterProvider, tp trace.TracerProvider) *T {
-	t := &T{}
-	if mp == nil {
-		mp = otel.GetMeterProvider()
-	}
+	t := &T{mp: mp}
 	if tp != nil {
 		if _, isNoop := tp.(tracenoop.TracerProvider); !isNoop {
 			t.tracer = tp.Tracer(Scope)
@@ -69,27 +76,60 @@ func New(mp metric.MeterProvider, tp trace.TracerProvider) *T {
 	} else if global := otel.GetTracerProvider(); reflect.TypeOf(global).String() == "*global.tracerProvider" {
 		t.unset = reflect.TypeOf(global)
 	}
-	t.meter = mp.Meter(Scope)
-	m := t.meter
-	t.runs = counter(m, "sprag.work.runs", "{run}", "Runs of managed work: timer runs, tasks, callbacks, hooks.")
-	t.failures = counter(m, "sprag.work.failures", "{run}", "Runs of managed work that returned an error or panicked.")
-	t.panics = counter(m, "sprag.work.panics", "{run}", "Runs of managed work that panicked.")
-	t.restarts = counter(m, "sprag.task.restarts", "{restart}", "Restarts of tasks by their restart policy.")
-	t.giveUps = counter(m, "sprag.task.give_ups", "{task}", "Tasks that exhausted their restart policy.")
-	t.duration = histogram(m, "sprag.work.duration", "How long runs of managed work took.")
-	t.tasks = upDown(m, "sprag.tasks.active", "{task}", "Tasks running.")
-	t.timers = upDown(m, "sprag.timers.active", "{timer}", "Timers scheduled, running or waiting.")
-	t.starts = counter(m, "sprag.service.starts", "{start}", "Services that started.")
-	t.stops = counter(m, "sprag.service.stops", "{stop}", "Services that stopped.")
-	t.svcFailures = counter(m, "sprag.service.failures", "{failure}", "Starts and stops of services that failed.")
-	t.startDur = histogram(m, "sprag.service.start.duration", "How long services took to start.")
-	t.stopDur = histogram(m, "sprag.service.stop.duration", "How long services took to stop.")
-	t.state = gauge(m, "sprag.service.state", "The state of each service: 0 created, 1 starting, 2 running, 3 stopping, 4 stopped, 5 failed.")
-	t.emits = counter(m, "sprag.bus.emits", "{emit}", "Emits on the event bus, by topic.")
-	t.calls = counter(m, "sprag.bus.listener.calls", "{call}", "Listener calls, by subscribed topic or pattern.")
-	t.callFailures = counter(m, "sprag.bus.listener.failures", "{call}", "Listener calls that failed, by subscribed topic or pattern.")
-	t.callDur = histogram(m, "sprag.bus.listener.duration", "How long listener calls took.")
+	t.ResolveNow()
 	return t
+}
+
+// ResolveNow is Resolve for a scope or a runtime made outside any request.
+//
+//nolint:contextcheck,nolintlint // callers are not flagged: what a runtime records is resolved outside any request, with a context of its own (contextcheck reads this on the declaration)
+func (t *T) ResolveNow() *Resolved { return t.Resolve(context.Background()) }
+
+// resolveMeter makes the instruments of the meter provider to use now, or
+// keeps those it has for it, and returns them.
+func (t *T) resolveMeter() *instruments {
+	mp := t.mp
+	if mp == nil {
+		mp = otel.GetMeterProvider()
+	}
+	if in := t.inst.Load(); in != nil && in.provider == mp {
+		return in
+	}
+	in := newInstruments(mp)
+	t.inst.Store(in)
+	return in
+}
+
+// current returns the instruments last resolved.
+func (t *T) current() *instruments {
+	if in := t.inst.Load(); in != nil {
+		return in
+	}
+	return t.resolveMeter()
+}
+
+func newInstruments(mp metric.MeterProvider) *instruments {
+	m := mp.Meter(Scope)
+	in := &instruments{provider: mp, meter: m, topics: newBoundedNames(maxTopics)}
+	in.runs = counter(m, "sprag.work.runs", "{run}", "Runs of managed work: timer runs, tasks, callbacks, hooks.")
+	in.failures = counter(m, "sprag.work.failures", "{run}", "Runs of managed work that returned an error or panicked.")
+	in.panics = counter(m, "sprag.work.panics", "{run}", "Runs of managed work that panicked.")
+	in.restarts = counter(m, "sprag.task.restarts", "{restart}", "Restarts of tasks by their restart policy.")
+	in.giveUps = counter(m, "sprag.task.give_ups", "{task}", "Tasks that exhausted their restart policy.")
+	in.duration = histogram(m, "sprag.work.duration", "How long runs of managed work took.")
+	in.tasks = upDown(m, "sprag.tasks.active", "{task}", "Tasks running.")
+	in.timers = upDown(m, "sprag.timers.active", "{timer}", "Timers scheduled, running or waiting.")
+	in.starts = counter(m, "sprag.service.starts", "{start}", "Services that started.")
+	in.stops = counter(m, "sprag.service.stops", "{stop}", "Services that stopped.")
+	in.svcFailures = counter(m, "sprag.service.failures", "{failure}", "Starts and stops of services that failed.")
+	in.startDur = histogram(m, "sprag.service.start.duration", "How long services took to start.")
+	in.stopDur = histogram(m, "sprag.service.stop.duration", "How long services took to stop.")
+	in.state = gauge(m, "sprag.service.state", "The state of each service: 0 created, 1 starting, 2 running, 3 stopping, 4 stopped, 5 failed.")
+	in.emits = counter(m, "sprag.bus.emits", "{emit}", "Emits on the event bus, by topic.")
+	in.calls = counter(m, "sprag.bus.listener.calls", "{call}", "Listener calls, by subscribed topic or pattern.")
+	in.callFailures = counter(m, "sprag.bus.listener.failures", "{call}", "Listener calls that failed, by subscribed topic or pattern.")
+	in.callDur = histogram(m, "sprag.bus.listener.duration", "How long listener calls took.")
+	return in
 }
 
 // Meter returns the meter of the runtime's provider, for the instruments
@@ -98,11 +138,13 @@ func (t *T) Meter() metric.Meter {
 	if t == nil {
 		return noop.Meter{}
 	}
-	return t.meter
+	return t.current().meter
 }
 
 // Tracer returns the tracer to start spans with now, or nil while no
-// provider is installed: then no span is made at all.
+// provider is installed: then no span is made at all. A scope asks when
+// its service starts and keeps the answer, so that its runs pay nothing
+// to know: with the global provider, install it before the app starts.
 func (t *T) Tracer() trace.Tracer {
 	if t == nil {
 		return nil
@@ -166,16 +208,10 @@ func gauge(m metric.Meter, name, desc string) metric.Int64Gauge {
 // Work is the telemetry of one piece of managed work: its attribute set,
 // made once, and its span name.
 type Work struct {
-	t    *T
+	in   *instruments
 	set  metric.MeasurementOption
 	kv   []attribute.KeyValue
 	name string
-}
-
-// Active reports whether a run begun now would be measured or traced:
-// whether making a run's telemetry is worth it.
-func (t *T) Active(ctx context.Context) bool {
-	return t != nil && (t.runs.Enabled(ctx) || t.Tracer() != nil)
 }
 
 // Work returns the telemetry of the work kind/label of service.
@@ -184,7 +220,7 @@ func (t *T) Work(service, kind, label string) *Work {
 		return nil
 	}
 	kv := []attribute.KeyValue{KeyService.String(service), KeyKind.String(kind), KeyLabel.String(label)}
-	return &Work{t: t, set: metric.WithAttributeSet(attribute.NewSet(kv...)), kv: kv, name: kind + " " + label}
+	return &Work{in: t.current(), set: metric.WithAttributeSet(attribute.NewSet(kv...)), kv: kv, name: kind + " " + label}
 }
 
 // Run is one run of a piece of work, from Begin to End.
@@ -194,18 +230,18 @@ type Run struct {
 	start time.Time
 }
 
-// Begin begins a run of w. A run with a parent span in ctx is its child; a
-// run without one (a timer run, a task) is a new root. The context it
-// returns carries the run's span, if any.
-func (w *Work) Begin(ctx context.Context) (context.Context, Run) {
+// Begin begins a run of w, traced with tr unless it is nil. A run with a
+// parent span in ctx is its child; a run without one (a timer run, a task)
+// is a new root. The context it returns carries the run's span, if any.
+func (w *Work) Begin(ctx context.Context, tr trace.Tracer) (context.Context, Run) {
 	if w == nil {
 		return ctx, Run{}
 	}
 	r := Run{w: w}
-	if tr := w.t.Tracer(); tr != nil {
+	if tr != nil {
 		ctx, r.span = tr.Start(ctx, w.name, trace.WithAttributes(w.kv...))
 	}
-	if r.span != nil || w.t.runs.Enabled(ctx) {
+	if r.span != nil || w.in.runs.Enabled(ctx) {
 		r.start = time.Now()
 	}
 	return ctx, r
@@ -227,28 +263,28 @@ func (r Run) End(ctx context.Context, err error, panicked bool) {
 	if r.start.IsZero() {
 		return
 	}
-	t := r.w.t
-	t.runs.Add(ctx, 1, r.w.set)
-	t.duration.Record(ctx, time.Since(r.start).Seconds(), r.w.set)
+	in := r.w.in
+	in.runs.Add(ctx, 1, r.w.set)
+	in.duration.Record(ctx, time.Since(r.start).Seconds(), r.w.set)
 	if err != nil {
-		t.failures.Add(ctx, 1, r.w.set)
+		in.failures.Add(ctx, 1, r.w.set)
 	}
 	if panicked {
-		t.panics.Add(ctx, 1, r.w.set)
+		in.panics.Add(ctx, 1, r.w.set)
 	}
 }
 
 // Restarted counts a restart of w, a task.
 func (w *Work) Restarted(ctx context.Context) {
 	if w != nil {
-		w.t.restarts.Add(ctx, 1, w.set)
+		w.in.restarts.Add(ctx, 1, w.set)
 	}
 }
 
 // GaveUp counts a task that exhausted its restart policy.
 func (w *Work) GaveUp(ctx context.Context) {
 	if w != nil {
-		w.t.giveUps.Add(ctx, 1, w.set)
+		w.in.giveUps.Add(ctx, 1, w.set)
 	}
 }
 
@@ -274,7 +310,7 @@ func (t *T) Service(name string) *Service {
 // State records the service's state, as the number of a sprag.State.
 func (s *Service) State(state int) {
 	if s != nil {
-		s.t.state.Record(s.ctx, int64(state), s.set)
+		s.t.current().state.Record(s.ctx, int64(state), s.set)
 	}
 }
 
@@ -300,18 +336,18 @@ func (s *Service) ended(err error, phase string) {
 	s.mu.Lock()
 	d := time.Since(s.at)
 	s.mu.Unlock()
-	ctx := s.ctx
+	ctx, in := s.ctx, s.t.current()
 	if phase == "start" {
-		s.t.startDur.Record(ctx, d.Seconds(), s.set)
+		in.startDur.Record(ctx, d.Seconds(), s.set)
 		if err == nil {
-			s.t.starts.Add(ctx, 1, s.set)
+			in.starts.Add(ctx, 1, s.set)
 		}
 	} else {
-		s.t.stopDur.Record(ctx, d.Seconds(), s.set)
-		s.t.stops.Add(ctx, 1, s.set)
+		in.stopDur.Record(ctx, d.Seconds(), s.set)
+		in.stops.Add(ctx, 1, s.set)
 	}
 	if err != nil {
-		s.t.svcFailures.Add(ctx, 1, metric.WithAttributes(KeyService.String(s.name), KeyPhase.String(phase)))
+		in.svcFailures.Add(ctx, 1, metric.WithAttributes(KeyService.String(s.name), KeyPhase.String(phase)))
 	}
 }
 
@@ -331,11 +367,44 @@ func (s *Service) add(task bool, n int64) {
 	if s == nil {
 		return
 	}
-	c := s.t.timers
+	in := s.t.current()
+	c := in.timers
 	if task {
-		c = s.t.tasks
+		c = in.tasks
 	}
 	if c.Enabled(s.ctx) {
 		c.Add(s.ctx, n, s.set)
 	}
+}
+
+// Resolved is what a scope measures and traces, resolved once when it
+// opens: its runs then pay one load to learn it. A nil *Resolved measures
+// and traces nothing.
+type Resolved struct {
+	tracer  trace.Tracer
+	metrics bool
+}
+
+// On reports whether anything is measured or traced.
+func (r *Resolved) On() bool { return r != nil && (r.tracer != nil || r.metrics) }
+
+// Tracer returns the tracer, or nil.
+func (r *Resolved) Tracer() trace.Tracer {
+	if r == nil {
+		return nil
+	}
+	return r.tracer
+}
+
+// Resolve returns what runs measure and trace from now on: spans if a
+// provider is installed (see Tracer), metrics if the meter provider
+// records them; with the global meter provider, the instruments are made
+// anew when it changed since the last Resolve.
+func (t *T) Resolve(ctx context.Context) *Resolved {
+	if t == nil {
+		return nil
+	}
+	r := &Resolved{tracer: t.Tracer(), metrics: t.resolveMeter().runs.Enabled(ctx)}
+	t.resolved.Store(r)
+	return r
 }

@@ -1,0 +1,7 @@
+//go:build !race
+
+package eventbus
+
+// raceEnabled is true when the tests run under the race detector; see
+// race_test.go.
+const raceEnabled = false

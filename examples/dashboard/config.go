@@ -9,7 +9,7 @@ import (
 )
 
 // The environment variables the example reads, besides fxmodule's
-// SPRAG_ADDR (the address, localhost:8080 by default) and SPRAG_LOG.
+// SPRAG_ADDR (the address, localhost:8080 by default).
 const (
 	envData    = "SPRAG_DATA"          // the data directory
 	envCollect = "SPRAG_COLLECT_EVERY" // how often MetricsService collects, a Go duration

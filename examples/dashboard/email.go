@@ -177,8 +177,8 @@ func (b *Outbox) run(ctx context.Context) error {
 	}
 }
 
-// drain sends the due mails, a batch at a time, until none is due or ctx
-// ends.
+// drain sends the due mails, a batch at a time, until none is due, a
+// whole batch failed, or ctx ends.
 func (b *Outbox) drain(ctx context.Context) error {
 	for ctx.Err() == nil {
 		due, err := b.store.DueMail(ctx, time.Now(), b.batch)
@@ -197,7 +197,7 @@ func (b *Outbox) drain(ctx context.Context) error {
 			sent = append(sent, m.ID)
 		}
 		if len(sent) == 0 {
-			continue
+			return nil // every send failed: the next try is at its retry time
 		}
 		// Record what the provider accepted even when the stop has begun,
 		// so that a clean stop sends nothing twice.

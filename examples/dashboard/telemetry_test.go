@@ -63,8 +63,8 @@ func (s samples) sum(name string, labels ...string) (total float64, found bool) 
 }
 
 // TestDashboardMetrics scrapes /metrics, the OpenTelemetry Prometheus
-// exporter's, and checks that the series of services, managed work,
-// listeners and HTTP requests are there and move as the app works.
+// exporter's, and checks that the series of services, managed work, the
+// bus and HTTP requests are there and move as the app works.
 func TestDashboardMetrics(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute) // a safety net, not a wait
 	defer cancel()
@@ -93,6 +93,14 @@ func TestDashboardMetrics(t *testing.T) {
 		v, _ := s.sum("sprag_work_runs_total", `sprag_work_kind="listener"`, `sprag_work_label="(*MetricsService).onOrder"`)
 		return v
 	}
+	emits := func(s samples, topic string) float64 {
+		v, _ := s.sum("sprag_bus_emits_total", `sprag_topic="`+topic+`"`)
+		return v
+	}
+	calls := func(s samples, listener string) float64 {
+		v, _ := s.sum("sprag_bus_listener_calls_total", `sprag_topic="order:completed"`, `sprag_listener="`+listener+`"`)
+		return v
+	}
 	requests := func(s samples, route string) float64 {
 		v, _ := s.sum("http_server_request_duration_seconds_count", `http_route="`+route+`"`)
 		return v
@@ -108,7 +116,12 @@ func TestDashboardMetrics(t *testing.T) {
 		after = scrape(ctx, t, p)
 		return collect(after) >= collect(before)+2
 	}, "the collection's runs are counted")
-	assert.InDelta(t, onOrder(before)+1, onOrder(after), 0, "one listener call for the order")
+	assert.InDelta(t, onOrder(before)+1, onOrder(after), 0, "one listener run for the order")
+	assert.InDelta(t, emits(before, "order:completed")+1, emits(after, "order:completed"), 0, "the order's emit")
+	assert.Greater(t, emits(after, "metrics:updated"), emits(before, "metrics:updated"), "the collections' emits")
+	for _, listener := range []string{"metrics (*MetricsService).onOrder", "email (*EmailService).wakeOutbox", "http stream GET /events"} {
+		assert.InDelta(t, calls(before, listener)+1, calls(after, listener), 0, "%s heard the order", listener)
+	}
 	assert.InDelta(t, requests(before, "/orders/create")+1, requests(after, "/orders/create"), 0, "the order's request, by route")
 	assert.InDelta(t, requests(before, "/dashboard")+1, requests(after, "/dashboard"), 0, "the page's request, by route")
 	_, ok = after.sum("http_server_request_duration_seconds_bucket", `http_route="/dashboard"`, `le="0.005"`)

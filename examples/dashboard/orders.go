@@ -84,7 +84,8 @@ func (o *OrderService) Health(ctx context.Context) error {
 // Store returns the orders database, nil before the service started.
 func (o *OrderService) Store() *Store { return o.store.Load() }
 
-// Place checks in and stores the order with its confirmation email in one
+// Place checks the input past its validate tags (a customer of spaces,
+// the amount), stores the order with its confirmation email in one
 // transaction, then emits OrderCompleted. A nil error means the order and
 // its email are on disk. A listener's failure is logged; the order
 // stands.

@@ -11,20 +11,21 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-func TestAPISenderPostsMailWithTheKey(t *testing.T) {
+func TestAPISenderPostsMailWithTheKeys(t *testing.T) {
 	var got Mail
-	var auth string
+	var auth, idem string
 	provider := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		auth = r.Header.Get("Authorization")
+		auth, idem = r.Header.Get("Authorization"), r.Header.Get("Idempotency-Key")
 		assert.NoError(t, json.NewDecoder(r.Body).Decode(&got))
 		w.WriteHeader(http.StatusAccepted)
 	}))
 	defer provider.Close()
 
 	s := &APISender{URL: provider.URL, Key: "k3y", Client: provider.Client()}
-	require.NoError(t, s.Send(context.Background(), Mail{To: "ada@example.com", Subject: "hi", Body: "hello"}))
+	require.NoError(t, s.Send(context.Background(), Mail{Key: "K1", To: "ada@example.com", Subject: "hi", Body: "hello"}))
 	assert.Equal(t, "Bearer k3y", auth)
-	assert.Equal(t, Mail{To: "ada@example.com", Subject: "hi", Body: "hello"}, got)
+	assert.Equal(t, "K1", idem, "the provider delivers a repeated send once")
+	assert.Equal(t, Mail{To: "ada@example.com", Subject: "hi", Body: "hello"}, got, "the key travels in the header, not the body")
 }
 
 func TestAPISenderReportsAProviderError(t *testing.T) {
@@ -33,23 +34,5 @@ func TestAPISenderReportsAProviderError(t *testing.T) {
 	}))
 	defer provider.Close()
 	s := &APISender{URL: provider.URL, Key: "bad", Client: provider.Client()}
-	require.ErrorContains(t, s.Send(context.Background(), Mail{To: "x@example.com"}), "401 Unauthorized")
-}
-
-func TestNewEmailServiceChoosesItsSender(t *testing.T) {
-	t.Setenv("EMAIL_KEY", "")
-	_, logs := NewEmailService().sender.(logSender)
-	assert.True(t, logs, "without EMAIL_KEY mail is logged")
-
-	t.Setenv("EMAIL_KEY", "k3y")
-	t.Setenv("EMAIL_API_URL", "https://mail.internal/send")
-	api, ok := NewEmailService().sender.(*APISender)
-	require.True(t, ok)
-	assert.Equal(t, "https://mail.internal/send", api.URL)
-}
-
-func TestOutboxReportsAFullQueue(t *testing.T) {
-	b := &Outbox{queue: make(chan Mail, 1)}
-	require.NoError(t, b.Post(Mail{To: "a@example.com"}))
-	require.ErrorContains(t, b.Post(Mail{To: "b@example.com"}), "outbox full")
+	require.ErrorContains(t, s.Send(context.Background(), Mail{Key: "K", To: "x@example.com"}), "401 Unauthorized")
 }

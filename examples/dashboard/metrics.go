@@ -2,50 +2,59 @@ package main
 
 import (
 	"context"
-	"math"
 	"runtime"
 	"sync"
-	"sync/atomic"
 	"time"
+
+	"go.uber.org/fx"
 
 	"github.com/sprag-go/sprag/eventbus"
 	"github.com/sprag-go/sprag/sprag"
 )
 
-// Stats are the figures MetricsService collects.
+// Stats are the figures the dashboard shows: the orders' totals from the
+// database and the runtime's figures of the last collection.
 type Stats struct {
-	Goroutines   int       `json:"goroutines"`
-	HeapBytes    uint64    `json:"heap_bytes"`
-	NumGC        uint32    `json:"num_gc"`
-	GCPauseTotal string    `json:"gc_pause_total"`
-	LastGCPause  string    `json:"last_gc_pause"`
-	Orders       int64     `json:"orders"`
-	RevenueCents int64     `json:"revenue_cents"`
-	CollectedAt  time.Time `json:"collected_at"`
+	Orders        int64     `json:"orders"`
+	RevenueCents  int64     `json:"revenue_cents"`
+	EmailsSent    int64     `json:"emails_sent"`
+	EmailsPending int64     `json:"emails_pending"` // Orders - EmailsSent: every order has one email
+	Goroutines    int       `json:"goroutines"`
+	HeapBytes     uint64    `json:"heap_bytes"`
+	NumGC         uint32    `json:"num_gc"`
+	CollectedAt   time.Time `json:"collected_at"` // zero before the first collection
 }
 
 // MetricsUpdated carries the figures each time MetricsService collects.
 var MetricsUpdated = eventbus.NewTopic[Stats]("metrics:updated")
 
-// MetricsService is the seed's MetricsService: it collects the runtime's
-// figures on an interval, emits them, and counts the orders other services
-// announce.
+// MetricsParams is what MetricsService takes.
+type MetricsParams struct {
+	fx.In
+	Orders *OrderService `name:"orders"`
+	Config Config
+}
+
+// MetricsService is the seed's MetricsService: on an interval it collects
+// the runtime's figures and the orders' totals and emits them, and it
+// follows completed orders between collections.
 type MetricsService struct {
 	sprag.Service
-	every   time.Duration
-	orders  atomic.Int64
-	revenue atomic.Int64
+	orders *OrderService
+	every  time.Duration
 
 	mu   sync.Mutex
-	last Stats
+	last Stats // guarded by mu
 }
 
-// NewMetricsService returns the service; it collects every five seconds.
-func NewMetricsService() *MetricsService {
-	return &MetricsService{every: 5 * time.Second}
+// NewMetricsService returns the service; it collects every
+// cfg.CollectEvery.
+func NewMetricsService(p MetricsParams) *MetricsService {
+	return &MetricsService{orders: p.Orders, every: p.Config.CollectEvery}
 }
 
-// OnStart schedules the collection and subscribes to completed orders.
+// OnStart schedules the collection, the first one at once, and subscribes
+// to completed orders.
 func (m *MetricsService) OnStart(context.Context) error {
 	if _, err := m.Interval(m.every, m.collect, sprag.Immediately(), sprag.Label("collect")); err != nil {
 		return err
@@ -55,41 +64,57 @@ func (m *MetricsService) OnStart(context.Context) error {
 }
 
 func (m *MetricsService) collect(ctx context.Context) error {
+	totals, err := m.orders.Store().Totals(ctx)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil // cut by the stop: no failure
+		}
+		return err
+	}
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	stats := Stats{
-		Goroutines:   runtime.NumGoroutine(),
-		HeapBytes:    ms.HeapAlloc,
-		NumGC:        ms.NumGC,
-		GCPauseTotal: nanos(ms.PauseTotalNs).String(),
-		LastGCPause:  nanos(ms.PauseNs[(ms.NumGC+255)%256]).String(),
-		CollectedAt:  time.Now().UTC(),
+		Goroutines:  runtime.NumGoroutine(),
+		HeapBytes:   ms.HeapAlloc,
+		NumGC:       ms.NumGC,
+		CollectedAt: time.Now().UTC(),
 	}
 	m.mu.Lock()
+	stats.setTotals(m.last.totals()) // an order may have committed after the totals were read
+	stats.setTotals(totals)
 	m.last = stats
 	m.mu.Unlock()
-	return sprag.EmitTopic(ctx, m, MetricsUpdated, m.CurrentStats())
+	return sprag.EmitTopic(ctx, m, MetricsUpdated, stats)
 }
 
-func (m *MetricsService) onOrder(_ context.Context, o Order) error {
-	m.orders.Add(1)
-	m.revenue.Add(o.TotalCents)
+// setTotals takes the figures of t that are newer than s's: each total
+// only grows.
+func (s *Stats) setTotals(t Totals) {
+	if t.Orders > s.Orders {
+		s.Orders, s.RevenueCents = t.Orders, t.RevenueCents
+	}
+	s.EmailsSent = max(s.EmailsSent, t.EmailsSent)
+	s.EmailsPending = s.Orders - s.EmailsSent
+}
+
+func (s *Stats) totals() Totals {
+	return Totals{Orders: s.Orders, RevenueCents: s.RevenueCents, EmailsSent: s.EmailsSent}
+}
+
+// onOrder keeps the totals of the latest order. Orders' events may arrive
+// out of order, from concurrent requests; the totals only grow, so the
+// largest are the latest.
+func (m *MetricsService) onOrder(_ context.Context, p Placed) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.last.setTotals(p.Totals)
 	return nil
 }
 
-// nanos converts the runtime's nanosecond counts, saturating at the
-// longest Duration.
-func nanos(ns uint64) time.Duration {
-	return time.Duration(min(ns, math.MaxInt64))
-}
-
-// CurrentStats returns the last collected figures with the order counts of
-// this moment. It is safe for concurrent use.
+// CurrentStats returns the figures of the last collection, with the
+// totals of the latest order since. It is safe for concurrent use.
 func (m *MetricsService) CurrentStats() Stats {
 	m.mu.Lock()
-	stats := m.last
-	m.mu.Unlock()
-	stats.Orders = m.orders.Load()
-	stats.RevenueCents = m.revenue.Load()
-	return stats
+	defer m.mu.Unlock()
+	return m.last
 }

@@ -2,6 +2,7 @@ package sprag
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/petermattis/goid"
@@ -29,7 +30,8 @@ type Timer struct {
 //
 // fn receives the scope's context. An error it returns or a panic is
 // logged with the scope's name and the interval's label, and the interval
-// keeps ticking. Waiting costs no goroutine: each run gets a goroutine of
+// keeps ticking. A run that returns the context's error (or one wrapping
+// it) once the scope is closing has ended cleanly: it is not logged. Waiting costs no goroutine: each run gets a goroutine of
 // its own, as with time.AfterFunc, and the time package measures the
 // delay, so the interval runs on virtual time inside a testing/synctest
 // bubble.
@@ -128,7 +130,14 @@ func (t *Timer) run(ctx context.Context) {
 	slot := t.act.Claim(g)
 	start := time.Now()
 	ctx, obs := s.observe(ctx, &t.act, t.Label)
-	err := s.call(ctx, &t.act, t.fn) // call logs a failure; the timer goes on
+	err := Safely(func() error { return t.fn(ctx) })
+	switch {
+	case err == nil:
+	case ctx.Err() != nil && errors.Is(err, ctx.Err()):
+		err = nil // the run ended because the scope is closing: a clean end
+	default:
+		err = s.failed(&t.act, err) // logged; the timer goes on
+	}
 	obs.End(ctx, err, isPanic(err))
 	t.n++
 	next := t.sched.Next(time.Now(), Run{N: int(t.n), Start: start, Err: err})

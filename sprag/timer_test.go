@@ -458,3 +458,30 @@ func TestImmediatelyWithEachSchedule(t *testing.T) {
 		})
 	}
 }
+
+func TestIntervalRunCutByStopEndsCleanly(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		rt, logs := spragtest.ObservedRuntime(t)
+		var runs atomic.Int32
+		p := &probe{onStart: func(_ context.Context, p *probe) error {
+			must(p.Interval(time.Minute, func(ctx context.Context) error {
+				if runs.Add(1) == 1 {
+					return fmt.Errorf("collect: %w", context.Canceled) // not the scope's: a failure
+				}
+				<-ctx.Done()
+				return fmt.Errorf("collect: %w", ctx.Err()) // the scope is closing: a clean end
+			}, sprag.Label("collect")))
+			return nil
+		}}
+		spragtest.Start(t, "metrics", p, spragtest.WithRuntime(rt))
+		time.Sleep(2*time.Minute + time.Second)
+		synctest.Wait()
+		require.Equal(t, int32(2), runs.Load(), "the second run waits for the stop")
+
+		spragtest.Stop(t, p, time.Second)
+		failed := logs.FilterMessage("interval failed").All()
+		require.Len(t, failed, 1, "only the run that failed while the scope was open is logged")
+		assert.Equal(t, "collect: context canceled", failed[0].ContextMap()["error"])
+	})
+}

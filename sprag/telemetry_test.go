@@ -160,6 +160,18 @@ func TestGlobalProvidersAsTheyAreWhenAServiceStarts(t *testing.T) {
 	<-ran
 	spragtest.Stop(t, after, time.Second)
 
+	// A runtime given a no-op tracer provider of its own traces nothing,
+	// whatever the global one is.
+	untraced := sprag.NewRuntime(nil, sprag.WithTracerProvider(tracenoop.NewTracerProvider()))
+	quiet := make(chan struct{})
+	own := &probe{onStart: func(_ context.Context, p *probe) error {
+		_, err := p.Spawn(func(context.Context) error { close(quiet); return nil }, sprag.Label("untraced"))
+		return err
+	}}
+	spragtest.Start(t, "own", own, spragtest.WithRuntime(untraced))
+	<-quiet
+	spragtest.Stop(t, own, time.Second)
+
 	var names []string
 	for _, s := range spans.Ended() {
 		names = append(names, s.Name())

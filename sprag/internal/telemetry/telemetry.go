@@ -41,7 +41,8 @@ const (
 // for concurrent use; a nil *T records nothing.
 type T struct {
 	mp       metric.MeterProvider         // the runtime's own, or nil for the global one
-	tracer   trace.Tracer                 // the runtime's own provider's, or nil for the global one
+	tracer   trace.Tracer                 // the runtime's own provider's; nil for a no-op one or the global one
+	ownTP    bool                         // the runtime has a tracer provider of its own
 	unset    reflect.Type                 // the global tracer provider's type while no app installed one
 	global   atomic.Pointer[globalTracer] // the global tracer provider last seen, and its tracer
 	inst     atomic.Pointer[instruments]  // made from the meter provider last resolved
@@ -70,6 +71,7 @@ type instruments struct {
 func New(mp metric.MeterProvider, tp trace.TracerProvider) *T {
 	t := &T{mp: mp}
 	if tp != nil {
+		t.ownTP = true
 		if _, isNoop := tp.(tracenoop.TracerProvider); !isNoop {
 			t.tracer = tp.Tracer(Scope)
 		}
@@ -149,7 +151,7 @@ func (t *T) Tracer() trace.Tracer {
 	if t == nil {
 		return nil
 	}
-	if t.tracer != nil {
+	if t.ownTP {
 		return t.tracer
 	}
 	tp := otel.GetTracerProvider()

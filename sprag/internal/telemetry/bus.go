@@ -2,11 +2,11 @@ package telemetry
 
 import (
 	"context"
+	"sync"
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
-	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/sprag-go/sprag/eventbus"
@@ -29,9 +29,40 @@ type call struct {
 
 type callKey struct{}
 
+// listenerSets keeps the attribute set of each subscribed topic and
+// listener name, made at their first measured call. Their number needs no
+// bound: both are chosen by the code that subscribes.
+type listenerSets struct {
+	mu   sync.RWMutex
+	sets map[listenerKey]attrs
+}
+
+type listenerKey struct{ topic, name string }
+
+func (l *listenerSets) set(topic, name string) attrs {
+	k := listenerKey{topic, name}
+	l.mu.RLock()
+	s, ok := l.sets[k]
+	l.mu.RUnlock()
+	if ok {
+		return s
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if s, ok := l.sets[k]; ok {
+		return s
+	}
+	if l.sets == nil {
+		l.sets = make(map[listenerKey]attrs)
+	}
+	s = newAttrs(KeyTopic.String(topic), KeyListener.String(name))
+	l.sets[k] = s
+	return s
+}
+
 func (o observer) EmitStart(ctx context.Context, topic string, _ int) context.Context {
 	if in := o.t.current(); in.emits.Enabled(ctx) {
-		in.emits.Add(ctx, 1, in.topics.set(topic))
+		in.emits.Add(ctx, 1, in.topics.set(topic).add...)
 	}
 	return ctx
 }
@@ -70,10 +101,10 @@ func (o observer) ListenerEnd(ctx context.Context, _ string, sub *eventbus.Subsc
 		return
 	}
 	in := o.t.current()
-	set := metric.WithAttributes(KeyTopic.String(sub.Topic()), KeyListener.String(sub.Name()))
-	in.calls.Add(ctx, 1, set)
-	in.callDur.Record(ctx, time.Since(start).Seconds(), set)
+	set := o.t.listeners.set(sub.Topic(), sub.Name())
+	in.calls.Add(ctx, 1, set.add...)
+	in.callDur.Record(ctx, time.Since(start).Seconds(), set.rec...)
 	if err != nil {
-		in.callFailures.Add(ctx, 1, set)
+		in.callFailures.Add(ctx, 1, set.add...)
 	}
 }

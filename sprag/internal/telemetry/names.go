@@ -22,20 +22,20 @@ const OtherTopic = "_other"
 // name, and OtherTopic's for any name beyond.
 type boundedNames struct {
 	mu    sync.RWMutex
-	sets  map[string]metric.MeasurementOption
+	sets  map[string]attrs
 	max   int
-	other metric.MeasurementOption
+	other attrs
 }
 
 func newBoundedNames(maxNames int) *boundedNames {
 	return &boundedNames{
-		sets:  make(map[string]metric.MeasurementOption),
+		sets:  make(map[string]attrs),
 		max:   maxNames,
-		other: metric.WithAttributeSet(attribute.NewSet(KeyTopic.String(OtherTopic))),
+		other: newAttrs(KeyTopic.String(OtherTopic)),
 	}
 }
 
-func (b *boundedNames) set(name string) metric.MeasurementOption {
+func (b *boundedNames) set(name string) attrs {
 	b.mu.RLock()
 	s, ok := b.sets[name]
 	b.mu.RUnlock()
@@ -50,7 +50,20 @@ func (b *boundedNames) set(name string) metric.MeasurementOption {
 	if len(b.sets) >= b.max {
 		return b.other
 	}
-	s = metric.WithAttributeSet(attribute.NewSet(KeyTopic.String(name)))
+	s = newAttrs(KeyTopic.String(name))
 	b.sets[name] = s
 	return s
+}
+
+// attrs is an attribute set made once, as the options of Add and Record:
+// passing a slice made beforehand spares the allocation of a variadic
+// argument at each measurement.
+type attrs struct {
+	add []metric.AddOption
+	rec []metric.RecordOption
+}
+
+func newAttrs(kv ...attribute.KeyValue) attrs {
+	set := metric.WithAttributeSet(attribute.NewSet(kv...))
+	return attrs{add: []metric.AddOption{set}, rec: []metric.RecordOption{set}}
 }

@@ -40,13 +40,14 @@ const (
 // T records the metrics and traces of one runtime. Its methods are safe
 // for concurrent use; a nil *T records nothing.
 type T struct {
-	mp       metric.MeterProvider         // the runtime's own, or nil for the global one
-	tracer   trace.Tracer                 // the runtime's own provider's; nil for a no-op one or the global one
-	ownTP    bool                         // the runtime has a tracer provider of its own
-	unset    reflect.Type                 // the global tracer provider's type while no app installed one
-	global   atomic.Pointer[globalTracer] // the global tracer provider last seen, and its tracer
-	inst     atomic.Pointer[instruments]  // made from the meter provider last resolved
-	resolved atomic.Pointer[Resolved]     // what the last Resolve found, for the bus observer
+	mp        metric.MeterProvider         // the runtime's own, or nil for the global one
+	tracer    trace.Tracer                 // the runtime's own provider's; nil for a no-op one or the global one
+	ownTP     bool                         // the runtime has a tracer provider of its own
+	listeners listenerSets                 // the attribute sets of listener measurements
+	unset     reflect.Type                 // the global tracer provider's type while no app installed one
+	global    atomic.Pointer[globalTracer] // the global tracer provider last seen, and its tracer
+	inst      atomic.Pointer[instruments]  // made from the meter provider last resolved
+	resolved  atomic.Pointer[Resolved]     // what the last Resolve found, for the bus observer
 }
 
 // instruments are the instruments of one meter provider.
@@ -211,7 +212,7 @@ func gauge(m metric.Meter, name, desc string) metric.Int64Gauge {
 // made once, and its span name.
 type Work struct {
 	in   *instruments
-	set  metric.MeasurementOption
+	set  attrs
 	kv   []attribute.KeyValue
 	name string
 }
@@ -222,7 +223,7 @@ func (t *T) Work(service, kind, label string) *Work {
 		return nil
 	}
 	kv := []attribute.KeyValue{KeyService.String(service), KeyKind.String(kind), KeyLabel.String(label)}
-	return &Work{in: t.current(), set: metric.WithAttributeSet(attribute.NewSet(kv...)), kv: kv, name: kind + " " + label}
+	return &Work{in: t.current(), set: newAttrs(kv...), kv: kv, name: kind + " " + label}
 }
 
 // Run is one run of a piece of work, from Begin to End.
@@ -266,27 +267,27 @@ func (r Run) End(ctx context.Context, err error, panicked bool) {
 		return
 	}
 	in := r.w.in
-	in.runs.Add(ctx, 1, r.w.set)
-	in.duration.Record(ctx, time.Since(r.start).Seconds(), r.w.set)
+	in.runs.Add(ctx, 1, r.w.set.add...)
+	in.duration.Record(ctx, time.Since(r.start).Seconds(), r.w.set.rec...)
 	if err != nil {
-		in.failures.Add(ctx, 1, r.w.set)
+		in.failures.Add(ctx, 1, r.w.set.add...)
 	}
 	if panicked {
-		in.panics.Add(ctx, 1, r.w.set)
+		in.panics.Add(ctx, 1, r.w.set.add...)
 	}
 }
 
 // Restarted counts a restart of w, a task.
 func (w *Work) Restarted(ctx context.Context) {
 	if w != nil {
-		w.in.restarts.Add(ctx, 1, w.set)
+		w.in.restarts.Add(ctx, 1, w.set.add...)
 	}
 }
 
 // GaveUp counts a task that exhausted its restart policy.
 func (w *Work) GaveUp(ctx context.Context) {
 	if w != nil {
-		w.in.giveUps.Add(ctx, 1, w.set)
+		w.in.giveUps.Add(ctx, 1, w.set.add...)
 	}
 }
 
@@ -294,7 +295,7 @@ func (w *Work) GaveUp(ctx context.Context) {
 type Service struct {
 	t    *T
 	name string
-	set  metric.MeasurementOption
+	set  attrs
 	ctx  context.Context // the figures of a service belong to no request
 	mu   sync.Mutex
 	at   time.Time // when the current start or stop began
@@ -306,13 +307,13 @@ func (t *T) Service(name string) *Service {
 		return nil
 	}
 	return &Service{t: t, name: name, ctx: context.Background(),
-		set: metric.WithAttributeSet(attribute.NewSet(KeyService.String(name)))}
+		set: newAttrs(KeyService.String(name))}
 }
 
 // State records the service's state, as the number of a sprag.State.
 func (s *Service) State(state int) {
 	if s != nil {
-		s.t.current().state.Record(s.ctx, int64(state), s.set)
+		s.t.current().state.Record(s.ctx, int64(state), s.set.rec...)
 	}
 }
 
@@ -340,13 +341,13 @@ func (s *Service) ended(err error, phase string) {
 	s.mu.Unlock()
 	ctx, in := s.ctx, s.t.current()
 	if phase == "start" {
-		in.startDur.Record(ctx, d.Seconds(), s.set)
+		in.startDur.Record(ctx, d.Seconds(), s.set.rec...)
 		if err == nil {
-			in.starts.Add(ctx, 1, s.set)
+			in.starts.Add(ctx, 1, s.set.add...)
 		}
 	} else {
-		in.stopDur.Record(ctx, d.Seconds(), s.set)
-		in.stops.Add(ctx, 1, s.set)
+		in.stopDur.Record(ctx, d.Seconds(), s.set.rec...)
+		in.stops.Add(ctx, 1, s.set.add...)
 	}
 	if err != nil {
 		in.svcFailures.Add(ctx, 1, metric.WithAttributes(KeyService.String(s.name), KeyPhase.String(phase)))
@@ -375,7 +376,7 @@ func (s *Service) add(task bool, n int64) {
 		c = in.tasks
 	}
 	if c.Enabled(s.ctx) {
-		c.Add(s.ctx, n, s.set)
+		c.Add(s.ctx, n, s.set.add...)
 	}
 }
 

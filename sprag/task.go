@@ -273,6 +273,14 @@ func (t *Task) ended() bool {
 func (t *Task) cancelRun() {
 	t.mu.Lock()
 	t.cancelled = true
+	t.mu.Unlock()
+	t.cut(ErrStopped)
+}
+
+// cut cancels the context of a task that runs, or ends with why a
+// SpawnAfter task that has not started. The caller has set cancelled.
+func (t *Task) cut(why error) {
+	t.mu.Lock()
 	started, cancel := t.started, t.cancel
 	t.mu.Unlock()
 	switch {
@@ -280,7 +288,7 @@ func (t *Task) cancelRun() {
 		cancel()
 	case !started && t.later != nil:
 		t.later.Stop()
-		t.finish(fmt.Errorf("task %s did not run: %w", t.Label(), ErrStopped))
+		t.finish(fmt.Errorf("task %s did not run: %w", t.Label(), why))
 	}
 }
 
@@ -299,15 +307,8 @@ func (t *Task) Cancel() bool {
 		return false
 	}
 	t.cancelled = true
-	started, cancel := t.started, t.cancel
 	t.mu.Unlock()
-	switch {
-	case cancel != nil:
-		cancel()
-	case !started && t.later != nil:
-		t.later.Stop()
-		t.finish(fmt.Errorf("task %s did not run: %w", t.Label(), context.Canceled))
-	}
+	t.cut(context.Canceled)
 	return true
 }
 

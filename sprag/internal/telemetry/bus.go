@@ -2,7 +2,6 @@ package telemetry
 
 import (
 	"context"
-	"sync"
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -29,35 +28,15 @@ type call struct {
 
 type callKey struct{}
 
-// listenerSets keeps the attribute set of each subscribed topic and
-// listener name, made at their first measured call. Their number needs no
-// bound: both are chosen by the code that subscribes.
-type listenerSets struct {
-	mu   sync.RWMutex
-	sets map[listenerKey]attrs
-}
-
+// listenerKey is what the attribute set of a listener measurement is made
+// of. The number of sets needs no bound: topics and names are chosen by
+// the code that subscribes.
 type listenerKey struct{ topic, name string }
 
-func (l *listenerSets) set(topic, name string) attrs {
-	k := listenerKey{topic, name}
-	l.mu.RLock()
-	s, ok := l.sets[k]
-	l.mu.RUnlock()
-	if ok {
-		return s
-	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if s, ok := l.sets[k]; ok {
-		return s
-	}
-	if l.sets == nil {
-		l.sets = make(map[listenerKey]attrs)
-	}
-	s = newAttrs(KeyTopic.String(topic), KeyListener.String(name))
-	l.sets[k] = s
-	return s
+func newListenerSets() *attrCache[listenerKey] {
+	return &attrCache[listenerKey]{make: func(k listenerKey) attrs {
+		return newAttrs(KeyTopic.String(k.topic), KeyListener.String(k.name))
+	}}
 }
 
 func (o observer) EmitStart(ctx context.Context, topic string, _ int) context.Context {
@@ -101,7 +80,7 @@ func (o observer) ListenerEnd(ctx context.Context, _ string, sub *eventbus.Subsc
 		return
 	}
 	in := o.t.current()
-	set := o.t.listeners.set(sub.Topic(), sub.Name())
+	set := o.t.listeners.set(listenerKey{sub.Topic(), sub.Name()})
 	in.calls.Add(ctx, 1, set.add...)
 	in.callDur.Record(ctx, time.Since(start).Seconds(), set.rec...)
 	if err != nil {

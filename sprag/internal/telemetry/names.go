@@ -18,40 +18,46 @@ const maxTopics = 256
 // distinct topics of a runtime.
 const OtherTopic = "_other"
 
-// boundedNames hands out at most max distinct attribute sets, one per
-// name, and OtherTopic's for any name beyond.
-type boundedNames struct {
+// attrCache hands out the attribute set of each key, made once by its
+// make function; with a bound, at most max sets, and other for any key
+// beyond.
+type attrCache[K comparable] struct {
 	mu    sync.RWMutex
-	sets  map[string]attrs
-	max   int
+	sets  map[K]attrs
+	max   int // 0: no bound
 	other attrs
+	make  func(K) attrs
 }
 
-func newBoundedNames(maxNames int) *boundedNames {
-	return &boundedNames{
-		sets:  make(map[string]attrs),
+// newBoundedNames returns the cache of the topic attribute of emits.
+func newBoundedNames(maxNames int) *attrCache[string] {
+	return &attrCache[string]{
 		max:   maxNames,
 		other: newAttrs(KeyTopic.String(OtherTopic)),
+		make:  func(name string) attrs { return newAttrs(KeyTopic.String(name)) },
 	}
 }
 
-func (b *boundedNames) set(name string) attrs {
-	b.mu.RLock()
-	s, ok := b.sets[name]
-	b.mu.RUnlock()
+func (c *attrCache[K]) set(k K) attrs {
+	c.mu.RLock()
+	s, ok := c.sets[k]
+	c.mu.RUnlock()
 	if ok {
 		return s
 	}
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if s, ok := b.sets[name]; ok {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if s, ok := c.sets[k]; ok {
 		return s
 	}
-	if len(b.sets) >= b.max {
-		return b.other
+	if c.max > 0 && len(c.sets) >= c.max {
+		return c.other
 	}
-	s = newAttrs(KeyTopic.String(name))
-	b.sets[name] = s
+	if c.sets == nil {
+		c.sets = make(map[K]attrs)
+	}
+	s = c.make(k)
+	c.sets[k] = s
 	return s
 }
 

@@ -43,7 +43,7 @@ type T struct {
 	mp        metric.MeterProvider         // the runtime's own, or nil for the global one
 	tracer    trace.Tracer                 // the runtime's own provider's; nil for a no-op one or the global one
 	ownTP     bool                         // the runtime has a tracer provider of its own
-	listeners listenerSets                 // the attribute sets of listener measurements
+	listeners *attrCache[listenerKey]      // the attribute sets of listener measurements
 	unset     reflect.Type                 // the global tracer provider's type while no app installed one
 	global    atomic.Pointer[globalTracer] // the global tracer provider last seen, and its tracer
 	inst      atomic.Pointer[instruments]  // made from the meter provider last resolved
@@ -63,14 +63,14 @@ type instruments struct {
 	state                                     metric.Int64Gauge
 	emits, calls, callFailures                metric.Int64Counter
 	callDur                                   metric.Float64Histogram
-	topics                                    *boundedNames // the topic values of emit measurements
+	topics                                    *attrCache[string] // the topic values of emit measurements
 }
 
 // New returns the telemetry of a runtime that records to mp and tp; nil
 // ones are the OpenTelemetry globals, as they are when a service of the
 // runtime starts (see Resolve).
 func New(mp metric.MeterProvider, tp trace.TracerProvider) *T {
-	t := &T{mp: mp}
+	t := &T{mp: mp, listeners: newListenerSets()}
 	if tp != nil {
 		t.ownTP = true
 		if _, isNoop := tp.(tracenoop.TracerProvider); !isNoop {

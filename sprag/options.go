@@ -1,8 +1,11 @@
 package sprag
 
 import (
+	"context"
 	"fmt"
 	"time"
+
+	"go.opentelemetry.io/otel/trace"
 )
 
 // A TimerOption configures [Scope.Interval], [Scope.Timeout] and
@@ -22,11 +25,13 @@ type timerConfig struct {
 	label       string
 	jitter      time.Duration
 	immediately bool
+	link        *trace.SpanContext
 }
 
 type taskConfig struct {
 	label   string
 	restart *RestartPolicy
+	link    *trace.SpanContext
 }
 
 // timerConfigOf and taskConfigOf apply options; they allocate nothing when
@@ -78,6 +83,38 @@ func (o JitterOption) applyTimer(c *timerConfig) { c.jitter = time.Duration(o) }
 
 // String returns the option as it would be written in Go.
 func (o JitterOption) String() string { return fmt.Sprintf("sprag.Jitter(%v)", time.Duration(o)) }
+
+// LinkOption is returned by [LinkTo].
+type LinkOption struct{ sc *trace.SpanContext }
+
+// LinkTo links the span of each run of a timer or task to the span in
+// ctx, such as the request or listener call that created the work. Runs
+// of timers and tasks are the roots of traces of their own, since they
+// outlive what created them; the link leads from them to it. A ctx
+// without a valid span links nothing. The option keeps the span's
+// identity, not ctx.
+func LinkTo(ctx context.Context) LinkOption {
+	if ctx == nil {
+		return LinkOption{}
+	}
+	sc := trace.SpanContextFromContext(ctx)
+	if !sc.IsValid() {
+		return LinkOption{}
+	}
+	return LinkOption{&sc}
+}
+
+func (o LinkOption) applyTimer(c *timerConfig) { c.link = o.sc }
+func (o LinkOption) applyTask(c *taskConfig)   { c.link = o.sc }
+
+// String returns the option as it would be written in Go, with the span
+// it links to.
+func (o LinkOption) String() string {
+	if o.sc == nil {
+		return "sprag.LinkTo(ctx)"
+	}
+	return fmt.Sprintf("sprag.LinkTo(span %s/%s)", o.sc.TraceID(), o.sc.SpanID())
+}
 
 type immediatelyOption struct{}
 

@@ -6,6 +6,7 @@ import (
 	"runtime/debug"
 	"sync/atomic"
 
+	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
 
 	"github.com/sprag-go/sprag/sprag/internal/callsite"
@@ -21,6 +22,7 @@ type activity struct {
 	runs.Work
 	kind  Kind
 	label string
+	link  *trace.SpanContext             // the span its runs' spans link to (LinkTo), or nil
 	tel   atomic.Pointer[telemetry.Work] // made at the first run that is measured or traced
 }
 
@@ -34,7 +36,7 @@ func (s *Scope) observe(ctx context.Context, a *activity, label func() string) (
 	}
 	w := a.tel.Load()
 	if w == nil {
-		a.tel.CompareAndSwap(nil, s.tel.Work(s.Name(), a.kind.String(), label()))
+		a.tel.CompareAndSwap(nil, s.tel.Work(s.Name(), a.kind.String(), label(), a.link))
 		w = a.tel.Load()
 	}
 	return w.Begin(ctx, on.Tracer())

@@ -152,7 +152,7 @@ func (s *Scope) trackLocked(t *Task) {
 func (s *Scope) newTask(fn func(context.Context) error, opts []TaskOption) (*Task, error) {
 	c := taskConfigOf(opts)
 	t := &Task{s: s, fn: fn, policy: c.restart}
-	t.act = activity{kind: KindTask, label: c.label}
+	t.act = activity{kind: KindTask, label: c.label, link: c.link}
 	if fn == nil {
 		return nil, s.invalid(KindTask.String(), c.label, "nil function")
 	}

@@ -211,3 +211,47 @@ func TestListenerCallsAreChildrenOfTheEmittersSpan(t *testing.T) {
 	n, _ = tel.sum(t, "sprag.bus.listener.calls", attribute.String("sprag.topic", "order:*"))
 	assert.Equal(t, int64(1), n, "listener calls are counted by the subscribed pattern")
 }
+
+func TestWorkLinkedToTheSpanThatCreatedIt(t *testing.T) {
+	t.Parallel()
+	tel := newTelemetry(t)
+	done := make(chan struct{})
+	var listenerSpan trace.SpanContext
+	var timeout *sprag.Timer
+	orders := &probe{onStart: func(_ context.Context, p *probe) error {
+		_, err := p.Listen("order:completed", func(ctx context.Context, _ any) error {
+			listenerSpan = trace.SpanContextFromContext(ctx)
+			if _, err := p.Spawn(func(context.Context) error { return nil }, sprag.Label("receipt"), sprag.LinkTo(ctx)); err != nil {
+				return err
+			}
+			var err error
+			timeout, err = p.Timeout(time.Millisecond, func(context.Context) error { close(done); return nil }, sprag.Label("reminder"), sprag.LinkTo(ctx))
+			return err
+		})
+		return err
+	}}
+	spragtest.Start(t, "orders", orders, spragtest.WithRuntime(tel.rt))
+
+	ctx, request := tel.TracerProvider().Tracer("test").Start(context.Background(), "POST /orders")
+	require.NoError(t, tel.rt.Bus.Emit(ctx, "order:completed", 7))
+	request.End()
+	<-done
+	require.NotNil(t, timeout)
+	spragtest.Stop(t, orders, time.Second)
+
+	spans := map[string]sdktrace.ReadOnlySpan{}
+	for _, s := range tel.Spans.Ended() {
+		spans[s.Name()] = s
+	}
+	require.True(t, listenerSpan.IsValid())
+	for _, name := range []string{"task receipt", "timeout reminder"} {
+		s := spans[name]
+		require.NotNil(t, s, name)
+		assert.False(t, s.Parent().IsValid(), "%s: a run is the root of a trace of its own", name)
+		assert.NotEqual(t, request.SpanContext().TraceID(), s.SpanContext().TraceID(), name)
+		require.Len(t, s.Links(), 1, name)
+		assert.Equal(t, listenerSpan, s.Links()[0].SpanContext, "%s links to the listener call that created it", name)
+	}
+	assert.Equal(t, "sprag.LinkTo(ctx)", sprag.LinkTo(context.Background()).String(), "no span: nothing to link")
+	assert.Contains(t, sprag.LinkTo(ctx).String(), request.SpanContext().SpanID().String())
+}

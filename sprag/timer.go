@@ -82,7 +82,7 @@ func (s *Scope) schedule(kind Kind, sched Schedule, fn func(context.Context) err
 	if c.immediately {
 		sched = &atOnce{inner: sched}
 	}
-	t := &Timer{s: s, fn: fn, sched: sched, act: activity{kind: kind, label: label}}
+	t := &Timer{s: s, fn: fn, sched: sched, act: activity{kind: kind, label: label, link: c.link}}
 	t.slot.Init()
 
 	s.lock()

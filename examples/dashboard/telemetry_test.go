@@ -72,7 +72,7 @@ func TestDashboardMetrics(t *testing.T) {
 	before := scrape(ctx, t, p)
 
 	for _, svc := range []string{"orders", "email", "email/outbox", "metrics", "http"} {
-		state, ok := before.sum("sprag_service_state_ratio", `sprag_service="`+svc+`"`)
+		state, ok := before.sum("sprag_service_state", `sprag_service="`+svc+`"`)
 		assert.True(t, ok, "the state of %s", svc)
 		assert.InDelta(t, 2, state, 0, "%s is running (2)", svc)
 		starts, ok := before.sum("sprag_service_starts_total", `sprag_service="`+svc+`"`)

@@ -201,29 +201,34 @@ func histogram(m metric.Meter, name, desc string) metric.Float64Histogram {
 }
 
 func gauge(m metric.Meter, name, desc string) metric.Int64Gauge {
-	g, err := m.Int64Gauge(name, metric.WithUnit("1"), metric.WithDescription(desc))
+	g, err := m.Int64Gauge(name, metric.WithUnit("{state}"), metric.WithDescription(desc))
 	if err != nil {
 		g, _ = noop.Meter{}.Int64Gauge(name)
 	}
 	return g
 }
 
-// Work is the telemetry of one piece of managed work: its attribute set,
-// made once, and its span name.
+// Work is the telemetry of one piece of managed work: its attribute set
+// and span options, made once, and its span name.
 type Work struct {
 	in   *instruments
 	set  attrs
-	kv   []attribute.KeyValue
+	span []trace.SpanStartOption
 	name string
 }
 
-// Work returns the telemetry of the work kind/label of service.
-func (t *T) Work(service, kind, label string) *Work {
+// Work returns the telemetry of the work kind/label of service, whose
+// spans link to link unless it is nil.
+func (t *T) Work(service, kind, label string, link *trace.SpanContext) *Work {
 	if t == nil {
 		return nil
 	}
 	kv := []attribute.KeyValue{KeyService.String(service), KeyKind.String(kind), KeyLabel.String(label)}
-	return &Work{in: t.current(), set: newAttrs(kv...), kv: kv, name: kind + " " + label}
+	span := []trace.SpanStartOption{trace.WithAttributes(kv...)}
+	if link != nil {
+		span = append(span, trace.WithLinks(trace.Link{SpanContext: *link}))
+	}
+	return &Work{in: t.current(), set: newAttrs(kv...), span: span, name: kind + " " + label}
 }
 
 // Run is one run of a piece of work, from Begin to End.
@@ -242,7 +247,7 @@ func (w *Work) Begin(ctx context.Context, tr trace.Tracer) (context.Context, Run
 	}
 	r := Run{w: w}
 	if tr != nil {
-		ctx, r.span = tr.Start(ctx, w.name, trace.WithAttributes(w.kv...))
+		ctx, r.span = tr.Start(ctx, w.name, w.span...)
 	}
 	if r.span != nil || w.in.runs.Enabled(ctx) {
 		r.start = time.Now()

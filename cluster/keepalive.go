@@ -1,0 +1,50 @@
+package cluster
+
+import (
+	"context"
+	"sync"
+	"time"
+)
+
+// alive tells the engine, every period, that a delivery is still being
+// handled, until stop. Its timer runs on the time package's goroutine;
+// stop waits for a call in progress.
+type alive struct {
+	mu      sync.Mutex
+	t       *time.Timer
+	stopped bool // guarded by mu
+	running sync.WaitGroup
+}
+
+// keepAlive starts telling the engine that dl is in progress every period.
+func keepAlive(ctx context.Context, dl Delivery, period time.Duration) *alive {
+	a := &alive{}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.t = time.AfterFunc(period, func() {
+		a.mu.Lock()
+		if a.stopped {
+			a.mu.Unlock()
+			return
+		}
+		a.running.Add(1)
+		a.mu.Unlock()
+		defer a.running.Done()
+		_ = dl.InProgress(ctx) // a lost signal only risks a redelivery, which at least once allows
+		a.mu.Lock()
+		if !a.stopped {
+			a.t.Reset(period)
+		}
+		a.mu.Unlock()
+	})
+	return a
+}
+
+// stop ends the signals and waits for one in progress.
+func (a *alive) stop() {
+	a.mu.Lock()
+	a.stopped = true
+	a.t.Stop()
+	a.mu.Unlock()
+	a.running.Wait()
+}

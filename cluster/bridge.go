@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nuid"
 	"go.uber.org/zap"
 
@@ -265,20 +266,45 @@ func (b *bridge) close(ctx context.Context) error {
 	return nil
 }
 
+// idle is how often a delivery task without listeners looks for them.
+const idle = 200 * time.Millisecond
+
 // deliver is the task of declaration d: it hands the events of other
-// replicas to the local bus until the node stops delivering.
+// replicas to the local bus until the node stops delivering. An
+// at-least-once declaration receives only while this replica has
+// listeners that can match it: a replica without listeners is no member
+// of a shared group, and a fan-out replica's events wait in its consumer
+// until a listener comes.
 func (b *bridge) deliver(d *declaration, in Inbox) error {
 	ctx := b.deliverCtx
-	defer func() {
-		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-		defer cancel()
-		if err := in.Close(cctx); err != nil {
-			b.log.Warn("close inbox", zap.String("topic", d.name), zap.Error(err))
-		}
-	}()
+	defer func() { b.closeInbox(d, in) }()
+	durable := d.guarantee.Mode == ModeAtLeastOnce
 	failures := 0
-	for {
-		dl, err := in.Next(ctx)
+	for ctx.Err() == nil {
+		if durable && !b.listening(d) {
+			b.closeInbox(d, in)
+			in = nil
+			sleep(ctx, idle)
+			continue
+		}
+		var err error
+		if in == nil {
+			if in, err = b.transport.Subscribe(ctx, Route{Pattern: d.name, Guarantee: d.guarantee, Replica: b.replica}); err != nil {
+				in = nil
+			}
+		}
+		var dl Delivery
+		if err == nil {
+			nctx, cancel := ctx, context.CancelFunc(func() {})
+			if durable {
+				nctx, cancel = context.WithTimeout(ctx, time.Second) // look at the listeners again
+			}
+			dl, err = in.Next(nctx)
+			cancel()
+			if durable && errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
+				continue
+			}
+		}
 		if ctx.Err() != nil {
 			return nil
 		}
@@ -293,6 +319,36 @@ func (b *bridge) deliver(d *declaration, in Inbox) error {
 		failures = 0
 		b.handle(d, dl)
 	}
+	return nil
+}
+
+// closeInbox closes in, if any, handing what it pulled ahead back.
+func (b *bridge) closeInbox(d *declaration, in Inbox) {
+	if in == nil {
+		return
+	}
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(b.deliverCtx), 5*time.Second)
+	defer cancel()
+	if err := in.Close(cctx); err != nil {
+		b.log.Warn("close inbox", zap.String("topic", d.name), zap.Error(err))
+	}
+}
+
+// listening reports whether a listener of this replica, other than the
+// bridge, can match a topic of d.
+func (b *bridge) listening(d *declaration) bool {
+	for _, name := range b.bus.Topics() {
+		if name == d.name {
+			if b.bus.ListenerCount(name) > 1 {
+				return true
+			}
+			continue
+		}
+		if s, err := SubjectOf(name); err == nil && server.SubjectsCollide(s, d.subject) {
+			return true
+		}
+	}
+	return false
 }
 
 // handle emits one remote event on the local bus and settles it.

@@ -86,7 +86,7 @@ func (in *jsInbox) iterator(ctx context.Context) (jetstream.MessagesContext, err
 	if in.closed {
 		return nil, errInboxClosed
 	}
-	it, err := in.cons.Messages(jetstream.PullMaxMessages(in.batch), jetstream.PullExpiry(10*time.Second))
+	it, err := in.cons.Messages(jetstream.PullMaxMessages(in.batch), jetstream.PullExpiry(pullExpiry))
 	if err != nil {
 		return nil, fmt.Errorf("pull from consumer %s: %w", in.cfg.Durable, err)
 	}
@@ -107,6 +107,11 @@ func (in *jsInbox) reset(ctx context.Context) error {
 	defer cancel()
 	return in.ensure(ectx)
 }
+
+// pullExpiry is how long a pull request waits on the server. A pull
+// iterator that sat unread across a disconnection longer than this stays
+// silent after the reconnect; the inbox replaces it.
+const pullExpiry = 5 * time.Second
 
 // wait is how long Next waits on the iterator before it looks for a
 // reconnect again.

@@ -149,6 +149,15 @@ func (t *natsTransport) Subscribe(ctx context.Context, r Route) (Inbox, error) {
 		if err != nil {
 			return nil, fmt.Errorf("subscribe %s: %w", subject, err)
 		}
+		// Once the server answered, it knows the subscription: events
+		// published through it from then on arrive.
+		fctx, cancel := context.WithTimeout(ctx, connectTimeout)
+		err = t.c.nc.FlushWithContext(fctx)
+		cancel()
+		if err != nil && !transient(err) {
+			_ = sub.Unsubscribe()
+			return nil, fmt.Errorf("subscribe %s: %w", subject, err)
+		}
 		return &coreInbox{t: t, sub: sub}, nil
 	}
 	in := &jsInbox{stream: t.names.eventsStream(), cfg: jetstream.ConsumerConfig{

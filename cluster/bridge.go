@@ -379,7 +379,7 @@ func (b *bridge) handle(d *declaration, dl Delivery) {
 	if b.bus.ListenerCount(m.Topic) <= 1 { // only the bridge itself
 		err = fmt.Errorf("%w of %q on replica %s", ErrNoListener, m.Topic, b.replica)
 	} else {
-		ka := keepAlive(ctx, dl, g.AckWait/3)
+		ka := keepAlive(ctx, dl.InProgress, g.AckWait/3)
 		err = b.bus.Emit(withRemote(ctx, &remote{topic: m.Topic, origin: m.Origin, attempt: dl.Attempt()}), m.Topic, v)
 		ka.stop()
 	}

@@ -144,27 +144,41 @@ func Shared(group string) DeliveryOption {
 	return deliveryOption{func(g *Guarantee) { g.Group = group }, fmt.Sprintf("cluster.Shared(%q)", group)}
 }
 
-// MaxDeliveries sets how many times an event is delivered, to a replica
-// (fan-out) or to its group (shared), before a failure sends it to the
-// dead-letter stream. The default is [DefaultMaxDeliveries].
-func MaxDeliveries(n int) DeliveryOption {
-	return deliveryOption{func(g *Guarantee) { g.MaxDeliveries = n }, fmt.Sprintf("cluster.MaxDeliveries(%d)", n)}
+// RetryOption is an option of redeliveries, for [AtLeastOnce] and for
+// [NewQueue] alike: [MaxDeliveries], [Backoff], [AckWait].
+type RetryOption struct {
+	apply func(*Guarantee)
+	text  string
 }
 
-// Backoff sets the wait before the first redelivery of a failed event;
-// each further failure doubles it, up to maxWait. The defaults are
+func (o RetryOption) applyDelivery(g *Guarantee) { o.apply(g) }
+func (o RetryOption) applyQueue(c *queueConfig)  { o.apply(&c.retry) }
+
+// String returns the option as it would be written in Go.
+func (o RetryOption) String() string { return o.text }
+
+// MaxDeliveries sets how many times an event is delivered, to a replica
+// (fan-out) or to its group (shared), or a queue item to the workers,
+// before a failure sends it to the dead letters. The default is
+// [DefaultMaxDeliveries].
+func MaxDeliveries(n int) RetryOption {
+	return RetryOption{func(g *Guarantee) { g.MaxDeliveries = n }, fmt.Sprintf("cluster.MaxDeliveries(%d)", n)}
+}
+
+// Backoff sets the wait before the first redelivery of a failed event or
+// item; each further failure doubles it, up to maxWait. The defaults are
 // [DefaultBackoff] and [DefaultMaxBackoff].
-func Backoff(first, maxWait time.Duration) DeliveryOption {
-	return deliveryOption{func(g *Guarantee) { g.Backoff, g.MaxBackoff = first, maxWait }, fmt.Sprintf("cluster.Backoff(%v, %v)", first, maxWait)}
+func Backoff(first, maxWait time.Duration) RetryOption {
+	return RetryOption{func(g *Guarantee) { g.Backoff, g.MaxBackoff = first, maxWait }, fmt.Sprintf("cluster.Backoff(%v, %v)", first, maxWait)}
 }
 
 // AckWait sets how long the engine waits without news of a delivery
-// before it presumes the replica dead and delivers the event again. A
-// replica handling an event tells the engine it is alive every third of
-// AckWait, so a listener may run longer than AckWait. The default is
-// [DefaultAckWait]; the minimum is one second.
-func AckWait(d time.Duration) DeliveryOption {
-	return deliveryOption{func(g *Guarantee) { g.AckWait = d }, fmt.Sprintf("cluster.AckWait(%v)", d)}
+// before it presumes the replica dead and delivers the event or item
+// again. A replica handling one tells the engine it is alive every third
+// of AckWait, so a listener or handler may run longer than AckWait. The
+// default is [DefaultAckWait]; the minimum is one second.
+func AckWait(d time.Duration) RetryOption {
+	return RetryOption{func(g *Guarantee) { g.AckWait = d }, fmt.Sprintf("cluster.AckWait(%v)", d)}
 }
 
 // retryDelay returns the wait before redelivering an event that failed

@@ -25,8 +25,8 @@ type jsInbox struct {
 	c      *conn
 	stream string
 	cfg    jetstream.ConsumerConfig
-	batch  int                                                    // messages pulled ahead
-	wrap   func(msg jetstream.Msg, attempt int) (Delivery, error) // nil error: hand it out
+	batch  int                                               // messages pulled ahead
+	wrap   func(msg jetstream.Msg, attempt int) (any, error) // nil error: hand it out
 
 	mu     sync.Mutex
 	cons   jetstream.Consumer        // guarded by mu
@@ -118,6 +118,15 @@ const pullExpiry = 5 * time.Second
 const wait = time.Second
 
 func (in *jsInbox) Next(ctx context.Context) (Delivery, error) {
+	d, err := in.next(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return d.(Delivery), nil
+}
+
+// next returns what wrap made of the next message.
+func (in *jsInbox) next(ctx context.Context) (any, error) {
 	for {
 		it, err := in.iterator(ctx)
 		if err != nil {
@@ -163,6 +172,11 @@ func (in *jsInbox) Close(ctx context.Context) error {
 	it := in.it
 	in.it = nil
 	in.mu.Unlock()
+	return nakRest(ctx, it)
+}
+
+// nakRest stops it and hands back the messages it pulled ahead.
+func nakRest(ctx context.Context, it jetstream.MessagesContext) error {
 	if it == nil {
 		return nil
 	}
@@ -215,4 +229,26 @@ func truncate(s string, n int) string {
 		return s
 	}
 	return s[:n]
+}
+
+// consumerInfo asks the engine for the consumer's state.
+func (in *jsInbox) consumerInfo(ctx context.Context) (*jetstream.ConsumerInfo, error) {
+	in.mu.Lock()
+	cons := in.cons
+	in.mu.Unlock()
+	return cons.Info(ctx)
+}
+
+// release hands the messages pulled ahead back, like Close, but a later
+// Next pulls again.
+func (in *jsInbox) release(ctx context.Context) error {
+	in.mu.Lock()
+	if in.closed {
+		in.mu.Unlock()
+		return nil
+	}
+	it := in.it
+	in.it = nil
+	in.mu.Unlock()
+	return nakRest(ctx, it)
 }

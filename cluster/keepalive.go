@@ -16,8 +16,9 @@ type alive struct {
 	running sync.WaitGroup
 }
 
-// keepAlive starts telling the engine that dl is in progress every period.
-func keepAlive(ctx context.Context, dl Delivery, period time.Duration) *alive {
+// keepAlive calls inProgress every period, to tell the engine a delivery
+// is still being handled.
+func keepAlive(ctx context.Context, inProgress func(context.Context) error, period time.Duration) *alive {
 	a := &alive{}
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -30,7 +31,7 @@ func keepAlive(ctx context.Context, dl Delivery, period time.Duration) *alive {
 		a.running.Add(1)
 		a.mu.Unlock()
 		defer a.running.Done()
-		_ = dl.InProgress(ctx) // a lost signal only risks a redelivery, which at least once allows
+		_ = inProgress(ctx) // a lost signal only risks a redelivery, which at least once allows
 		a.mu.Lock()
 		if !a.stopped {
 			a.t.Reset(period)

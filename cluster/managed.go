@@ -20,6 +20,7 @@ type managed interface {
 	Timeout(d time.Duration, fn func(ctx context.Context) error, opts ...sprag.TimeoutOption) *sprag.Timer
 	Spawn(fn func(ctx context.Context) error, opts ...sprag.TaskOption) *sprag.Task
 	AddCleanup(fn func(ctx context.Context) error) error
+	Context() context.Context
 }
 
 // asManaged returns svc's managed methods.

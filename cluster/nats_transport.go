@@ -240,7 +240,7 @@ func (d coreDelivery) Reject(context.Context, error) error        { return nil }
 func (d coreDelivery) InProgress(context.Context) error           { return nil }
 
 // jsDelivery builds the delivery of an at-least-once event.
-func (t *natsTransport) jsDelivery(msg jetstream.Msg, attempt int) (Delivery, error) {
+func (t *natsTransport) jsDelivery(msg jetstream.Msg, attempt int) (any, error) {
 	m, err := t.message(msg.Subject(), msg.Data(), msg.Headers())
 	if err != nil {
 		// The subject is no topic's: nothing can handle it.

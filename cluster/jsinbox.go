@@ -37,9 +37,13 @@ type jsInbox struct {
 
 // ensure creates the consumer, or updates it to the inbox's configuration.
 func (in *jsInbox) ensure(ctx context.Context) error {
-	cons, err := in.c.js.CreateOrUpdateConsumer(ctx, in.stream, in.cfg)
-	if err != nil {
-		return fmt.Errorf("consumer %s of stream %s: %w", in.cfg.Durable, in.stream, err)
+	var cons jetstream.Consumer
+	if err := ensure(ctx, fmt.Sprintf("consumer %s of stream %s", in.cfg.Durable, in.stream), func(ctx context.Context) error {
+		var err error
+		cons, err = in.c.js.CreateOrUpdateConsumer(ctx, in.stream, in.cfg)
+		return err
+	}); err != nil {
+		return err
 	}
 	in.mu.Lock()
 	in.cons = cons

@@ -111,16 +111,21 @@ func (l *natsLease) bucket(ctx context.Context) (jetstream.KeyValue, error) {
 	if !l.c.connected() {
 		return nil, fmt.Errorf("leases: %w", ErrDisconnected)
 	}
-	kv, err := l.c.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
-		Bucket:         l.node.cfg.names().leaseBucket(),
-		Description:    "sprag: leases and ticks of singleton jobs",
-		History:        1,
-		Storage:        jetstream.FileStorage,
-		Replicas:       l.node.cfg.replicas,
-		LimitMarkerTTL: markerTTL,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("leases: bucket %s: %w", l.node.cfg.names().leaseBucket(), classifyLease(err))
+	var kv jetstream.KeyValue
+	bucket := l.node.cfg.names().leaseBucket()
+	if err := ensure(ctx, "leases: create bucket "+bucket, func(ctx context.Context) error {
+		var err error
+		kv, err = l.c.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+			Bucket:         bucket,
+			Description:    "sprag: leases and ticks of singleton jobs",
+			History:        1,
+			Storage:        jetstream.FileStorage,
+			Replicas:       l.node.cfg.replicas,
+			LimitMarkerTTL: markerTTL,
+		})
+		return err
+	}); err != nil {
+		return nil, classifyLease(err)
 	}
 	l.kv = kv
 	if !l.watched {

@@ -30,7 +30,7 @@ func newNATSTransport(c *conn, cfg *config) *natsTransport {
 
 // ensureStreams creates or updates the events and dead-letter streams.
 func (t *natsTransport) ensureStreams(ctx context.Context) error {
-	if _, err := t.c.js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+	cfg := jetstream.StreamConfig{
 		Name:        t.names.eventsStream(),
 		Description: "sprag: at-least-once events",
 		Subjects:    []string{t.names.prefix + ".al.>"},
@@ -39,15 +39,19 @@ func (t *natsTransport) ensureStreams(ctx context.Context) error {
 		Duplicates:  t.cfg.dedupWindow,
 		Storage:     jetstream.FileStorage,
 		Replicas:    t.cfg.replicas,
+	}
+	if err := ensure(ctx, "create stream "+cfg.Name, func(ctx context.Context) error {
+		_, err := t.c.js.CreateOrUpdateStream(ctx, cfg)
+		return err
 	}); err != nil {
-		return fmt.Errorf("create stream %s: %w", t.names.eventsStream(), err)
+		return err
 	}
 	return ensureDeadStream(ctx, t.c, t.names, t.cfg)
 }
 
 // ensureDeadStream creates or updates the dead-letter stream.
 func ensureDeadStream(ctx context.Context, c *conn, n names, cfg *config) error {
-	if _, err := c.js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+	scfg := jetstream.StreamConfig{
 		Name:        n.deadStream(),
 		Description: "sprag: dead letters of events and queue items",
 		Subjects:    []string{n.prefix + ".dead.>"},
@@ -56,10 +60,11 @@ func ensureDeadStream(ctx context.Context, c *conn, n names, cfg *config) error 
 		Duplicates:  cfg.dedupWindow,
 		Storage:     jetstream.FileStorage,
 		Replicas:    cfg.replicas,
-	}); err != nil {
-		return fmt.Errorf("create stream %s: %w", n.deadStream(), err)
 	}
-	return nil
+	return ensure(ctx, "create stream "+scfg.Name, func(ctx context.Context) error {
+		_, err := c.js.CreateOrUpdateStream(ctx, scfg)
+		return err
+	})
 }
 
 func (t *natsTransport) Connected() bool { return t.c.connected() }

@@ -135,7 +135,7 @@ func NewQueue[T any](ctx context.Context, node *Node, name string, opts ...Queue
 	if err := ensureDeadStream(ctx, conn, n, &node.cfg); err != nil {
 		return nil, fmt.Errorf("queue %q: %w", name, err)
 	}
-	if _, err := conn.js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+	scfg := jetstream.StreamConfig{
 		Name:        n.queueStream(name),
 		Description: "sprag: queue " + name,
 		Subjects:    []string{n.queueSubject(name)},
@@ -145,8 +145,12 @@ func NewQueue[T any](ctx context.Context, node *Node, name string, opts ...Queue
 		Duplicates:  node.cfg.dedupWindow,
 		Storage:     jetstream.FileStorage,
 		Replicas:    node.cfg.replicas,
+	}
+	if err := ensure(ctx, "create stream "+scfg.Name, func(ctx context.Context) error {
+		_, err := conn.js.CreateOrUpdateStream(ctx, scfg)
+		return err
 	}); err != nil {
-		return nil, fmt.Errorf("queue %q: create stream %s: %w", name, n.queueStream(name), err)
+		return nil, fmt.Errorf("queue %q: %w", name, err)
 	}
 	q := &Queue[T]{node: node, c: conn, name: name, cfg: c, codec: node.cfg.codec,
 		log: node.Logger().With(zap.String("queue", name))}

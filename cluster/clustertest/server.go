@@ -208,29 +208,49 @@ func freePorts(n int) ([]int, error) {
 	return ports, nil
 }
 
-// waitMetaLeader waits until one server of the cluster is the JetStream
-// meta leader and every server knows the cluster.
+// waitMetaLeader waits until every server of the cluster agrees on one
+// JetStream meta leader and the leader sees every other server online and
+// caught up: before that, creating a replicated stream may fail with "no
+// suitable peers" or time out.
 func (c *Cluster) waitMetaLeader(timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
 	for time.Now().Before(deadline) {
-		leaders := 0
-		ready := true
-		for _, s := range c.Servers {
-			srv := s.NATS()
-			if srv == nil || !srv.JetStreamEnabled() {
-				ready = false
-				continue
-			}
-			if srv.JetStreamIsLeader() {
-				leaders++
-			}
-		}
-		if ready && leaders == 1 {
+		if c.ready() {
 			return nil
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	return errors.New("the JetStream meta leader was not elected in time")
+	return errors.New("the JetStream cluster did not form in time")
+}
+
+func (c *Cluster) ready() bool {
+	leader := ""
+	for _, s := range c.Servers {
+		srv := s.NATS()
+		if srv == nil || !srv.JetStreamEnabled() {
+			return false
+		}
+		info, err := srv.Jsz(nil)
+		if err != nil || info.Meta == nil || info.Meta.Leader == "" {
+			return false
+		}
+		if leader != "" && leader != info.Meta.Leader {
+			return false
+		}
+		leader = info.Meta.Leader
+		if srv.Name() != leader {
+			continue
+		}
+		if len(info.Meta.Replicas) != len(c.Servers)-1 {
+			return false
+		}
+		for _, p := range info.Meta.Replicas {
+			if !p.Current || p.Offline {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // URLs returns the client URLs of the servers, in order.

@@ -74,7 +74,15 @@ func (b *bridge) start(ctx, svcCtx context.Context, svc managed) error {
 		if err != nil {
 			return fmt.Errorf("subscribe %q: %w", d.name, err)
 		}
-		task, err := spawn(svc, "cluster deliver "+d.name, func(context.Context) error { return b.deliver(d, in) })
+		task, err := spawn(svc, "cluster deliver "+d.name, func(ctx context.Context) error {
+			// The task's context ends at stop; StopDelivering ends it first.
+			dctx, cancel := context.WithCancel(ctx)
+			defer cancel()
+			stop := context.AfterFunc(b.deliverCtx, cancel) //nolint:contextcheck // StopDelivering ends deliveries before the task's context does
+
+			defer stop()
+			return b.deliver(dctx, d, in)
+		})
 		if err != nil {
 			_ = in.Close(ctx)
 			return err
@@ -133,10 +141,6 @@ func (b *bridge) onEmit(d *declaration) func(context.Context, eventbus.Event) er
 // publishOnce publishes an at-most-once event, or drops it when the
 // engine cannot be reached.
 func (b *bridge) publishOnce(ctx context.Context, m *Message, g Guarantee) error {
-	if !b.transport.Connected() {
-		b.stats.dropped.Add(1)
-		return nil
-	}
 	if err := b.transport.Publish(ctx, m, g); err != nil {
 		if errors.Is(err, ErrDisconnected) {
 			b.stats.dropped.Add(1)
@@ -275,14 +279,13 @@ const idle = 200 * time.Millisecond
 // listeners that can match it: a replica without listeners is no member
 // of a shared group, and a fan-out replica's events wait in its consumer
 // until a listener comes.
-func (b *bridge) deliver(d *declaration, in Inbox) error {
-	ctx := b.deliverCtx
-	defer func() { b.closeInbox(d, in) }()
+func (b *bridge) deliver(ctx context.Context, d *declaration, in Inbox) error {
+	defer func() { b.closeInbox(ctx, d, in) }()
 	durable := d.guarantee.Mode == ModeAtLeastOnce
 	failures := 0
 	for ctx.Err() == nil {
 		if durable && !b.listening(d) {
-			b.closeInbox(d, in)
+			b.closeInbox(ctx, d, in)
 			in = nil
 			sleep(ctx, idle)
 			continue
@@ -317,17 +320,18 @@ func (b *bridge) deliver(d *declaration, in Inbox) error {
 			continue
 		}
 		failures = 0
-		b.handle(d, dl)
+		b.handle(d, dl) //nolint:contextcheck // listeners get b.handleCtx: it outlives the deliveries until the stop's deadline
 	}
 	return nil
 }
 
-// closeInbox closes in, if any, handing what it pulled ahead back.
-func (b *bridge) closeInbox(d *declaration, in Inbox) {
+// closeInbox closes in, if any, handing what it pulled ahead back; it
+// does so also when ctx has ended.
+func (b *bridge) closeInbox(ctx context.Context, d *declaration, in Inbox) {
 	if in == nil {
 		return
 	}
-	cctx, cancel := context.WithTimeout(context.WithoutCancel(b.deliverCtx), 5*time.Second)
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
 	if err := in.Close(cctx); err != nil {
 		b.log.Warn("close inbox", zap.String("topic", d.name), zap.Error(err))
@@ -371,7 +375,7 @@ func (b *bridge) handle(d *declaration, dl Delivery) {
 		return
 	}
 	if g.Mode == ModeAtMostOnce {
-		if b.bus.Emit(withRemote(ctx, &remote{topic: m.Topic, origin: m.Origin}), m.Topic, v) == nil {
+		if b.bus.Emit(withRemote(ctx, remote{topic: m.Topic, origin: m.Origin}), m.Topic, v) == nil {
 			b.stats.delivered.Add(1)
 		}
 		return // listener failures were reported by the bus; at most once means no retry
@@ -380,7 +384,7 @@ func (b *bridge) handle(d *declaration, dl Delivery) {
 		err = fmt.Errorf("%w of %q on replica %s", ErrNoListener, m.Topic, b.replica)
 	} else {
 		ka := keepAlive(ctx, dl.InProgress, g.AckWait/3)
-		err = b.bus.Emit(withRemote(ctx, &remote{topic: m.Topic, origin: m.Origin, attempt: dl.Attempt()}), m.Topic, v)
+		err = b.bus.Emit(withRemote(ctx, remote{topic: m.Topic, origin: m.Origin, attempt: dl.Attempt()}), m.Topic, v)
 		ka.stop()
 	}
 	switch {

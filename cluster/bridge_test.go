@@ -46,7 +46,7 @@ func replicas(t *testing.T, url string, names []string, fail func(replica string
 	return nodes, rts, got
 }
 
-func emit(t testing.TB, rt sprag.Runtime, ctx context.Context, ids ...int) {
+func emit(ctx context.Context, t testing.TB, rt sprag.Runtime, ids ...int) {
 	t.Helper()
 	for _, id := range ids {
 		require.NoError(t, orderCompleted.Emit(ctx, rt.Bus, Order{ID: id, Item: "book"}))
@@ -75,7 +75,7 @@ func TestAtMostOnceReachesEveryReplicaOnce(t *testing.T) {
 	srv := clustertest.StartServer(t)
 	nodes, rts, got := replicas(t, srv.URL(), []string{"a", "b", "c"}, nil, atMostOnce())
 
-	emit(t, rts[0], context.Background(), seq(1, 20)...)
+	emit(context.Background(), t, rts[0], seq(1, 20)...)
 	eventually(t, 10*time.Second, func() bool { return got[1].len() >= 20 && got[2].len() >= 20 }, "b and c get the events")
 	time.Sleep(200 * time.Millisecond) // a duplicate would arrive by now
 	for i, who := range []string{"a (its own emit, locally)", "b", "c"} {
@@ -103,14 +103,14 @@ func TestAtMostOnceDropsWhileDisconnected(t *testing.T) {
 	proxy.Cut()
 	eventually(t, 5*time.Second, func() bool { return !a.Stats().Connected }, "a sees the cut")
 	require.ErrorIs(t, a.Health(context.Background()), cluster.ErrDisconnected, "health shows the connection's state")
-	emit(t, rtA, context.Background(), 1, 2)
+	emit(context.Background(), t, rtA, 1, 2)
 	assert.Equal(t, int64(2), a.Stats().Dropped, "dropped and counted, the emitter gets no error")
 
 	proxy.Restore()
 	eventually(t, 10*time.Second, func() bool { return a.Stats().Connected }, "a reconnects")
 	require.NoError(t, a.Health(context.Background()))
 	assert.GreaterOrEqual(t, a.Stats().Reconnects, int64(1))
-	emit(t, rtA, context.Background(), 3)
+	emit(context.Background(), t, rtA, 3)
 	eventually(t, 5*time.Second, func() bool { return got.len() >= 1 }, "b gets events again")
 	time.Sleep(200 * time.Millisecond)
 	exactlyOnce(t, &got, []int{3}, "b")
@@ -120,7 +120,7 @@ func TestAtLeastOnceFanOutExactlyOnce(t *testing.T) {
 	srv := clustertest.StartServer(t)
 	nodes, rts, got := replicas(t, srv.URL(), []string{"a", "b", "c"}, nil, atLeastOnce())
 
-	emit(t, rts[0], context.Background(), seq(1, 50)...)
+	emit(context.Background(), t, rts[0], seq(1, 50)...)
 	eventually(t, 15*time.Second, func() bool { return got[1].len() >= 50 && got[2].len() >= 50 }, "b and c get the events")
 	eventually(t, 5*time.Second, func() bool { return nodes[0].Stats().Suppressed == 50 }, "a receives its own events back and skips them")
 	time.Sleep(300 * time.Millisecond)
@@ -142,7 +142,7 @@ func TestAtLeastOnceRedeliversWithBackoff(t *testing.T) {
 		return nil
 	}
 	nodes, rts, got := replicas(t, srv.URL(), []string{"a", "b"}, fail, atLeastOnce(cluster.Backoff(100*time.Millisecond, time.Second)))
-	emit(t, rts[0], context.Background(), 7)
+	emit(context.Background(), t, rts[0], 7)
 	eventually(t, 10*time.Second, func() bool { return got[1].len() >= 3 }, "b gets the event until its listener succeeds")
 	time.Sleep(500 * time.Millisecond)
 	require.Equal(t, 3, got[1].len(), "acknowledged on the third delivery, not delivered again")
@@ -185,7 +185,7 @@ func TestAtLeastOnceDeadLettersAfterMaxDeliveries(t *testing.T) {
 		return nil
 	}
 	nodes, rts, got := replicas(t, srv.URL(), []string{"a", "b", "c"}, fail, atLeastOnce(cluster.MaxDeliveries(3)))
-	emit(t, rts[0], context.Background(), 9)
+	emit(context.Background(), t, rts[0], 9)
 
 	dead := deadLetters(t, srv.URL(), 1)
 	assert.Equal(t, "sprag.dead.ev.order.completed", dead[0].Subject())
@@ -223,9 +223,9 @@ func TestAtLeastOnceDropsDuplicatesWithinTheWindow(t *testing.T) {
 	srv := clustertest.StartServer(t)
 	_, rts, got := replicas(t, srv.URL(), []string{"a", "b"}, nil, atLeastOnce())
 	ctx := cluster.WithMessageID(context.Background(), "order-7")
-	emit(t, rts[0], ctx, 7)
-	emit(t, rts[0], ctx, 7)
-	emit(t, rts[0], context.Background(), 8)
+	emit(ctx, t, rts[0], 7)
+	emit(ctx, t, rts[0], 7)
+	emit(context.Background(), t, rts[0], 8)
 	eventually(t, 10*time.Second, func() bool { return got[1].counts()[8] == 1 }, "b gets the later event")
 	time.Sleep(300 * time.Millisecond)
 	exactlyOnce(t, got[1], []int{7, 8}, "b")
@@ -241,7 +241,7 @@ func TestAtLeastOnceBuffersWhileDisconnected(t *testing.T) {
 
 	proxy.Cut()
 	eventually(t, 5*time.Second, func() bool { return !a.Stats().Connected }, "a sees the cut")
-	emit(t, rtA, context.Background(), 1, 2, 3)
+	emit(context.Background(), t, rtA, 1, 2, 3)
 	assert.Equal(t, 3, a.Stats().Buffered)
 	err := orderCompleted.Emit(context.Background(), rtA.Bus, Order{ID: 4})
 	require.ErrorIs(t, err, cluster.ErrBufferFull, "past the buffer the emitter gets an error")
@@ -261,7 +261,7 @@ func TestAtLeastOnceSharedGroup(t *testing.T) {
 	emitter, rtE := startNode(t, srv.URL(), "web", shared) // no listener: it publishes
 	nodes, rts, got := replicas(t, srv.URL(), []string{"w1", "w2"}, nil, shared)
 
-	emit(t, rtE, context.Background(), seq(1, 40)...)
+	emit(context.Background(), t, rtE, seq(1, 40)...)
 	eventually(t, 15*time.Second, func() bool { return got[0].len()+got[1].len() >= 40 }, "the group handles every event")
 	time.Sleep(300 * time.Millisecond)
 	all := &received{}
@@ -270,7 +270,7 @@ func TestAtLeastOnceSharedGroup(t *testing.T) {
 	assert.Equal(t, int64(40), emitter.Stats().Published)
 
 	// A member that listens handles its own emits, synchronously.
-	emit(t, rts[0], context.Background(), 100)
+	emit(context.Background(), t, rts[0], 100)
 	assert.Equal(t, 1, got[0].counts()[100])
 	assert.Equal(t, int64(1), nodes[0].Stats().Local)
 	time.Sleep(300 * time.Millisecond)
@@ -281,7 +281,7 @@ func TestAtLeastOnceWaitsForAListener(t *testing.T) {
 	srv := clustertest.StartServer(t)
 	_, rtA := startNode(t, srv.URL(), "a", atLeastOnce(cluster.Backoff(100*time.Millisecond, 100*time.Millisecond), cluster.MaxDeliveries(100)))
 	b, rtB := startNode(t, srv.URL(), "b", atLeastOnce(cluster.Backoff(100*time.Millisecond, 100*time.Millisecond), cluster.MaxDeliveries(100)))
-	emit(t, rtA, context.Background(), 5)
+	emit(context.Background(), t, rtA, 5)
 	time.Sleep(time.Second)
 	assert.Zero(t, b.Stats().Retried+b.Stats().Dead, "b, without a listener yet, leaves the event in its consumer")
 	var got received
@@ -303,7 +303,7 @@ func TestAtLeastOnceConsumerRecoversAfterALongDisconnection(t *testing.T) {
 		}
 		return nil
 	})
-	emit(t, rtA, context.Background(), 1)
+	emit(context.Background(), t, rtA, 1)
 	eventually(t, 5*time.Second, func() bool { return got.len() == 1 }, "b handles the first event")
 
 	proxy.Cut()
@@ -313,7 +313,7 @@ func TestAtLeastOnceConsumerRecoversAfterALongDisconnection(t *testing.T) {
 	eventually(t, 10*time.Second, func() bool { return b.Stats().Connected }, "b reconnects")
 	close(busy)
 
-	emit(t, rtA, context.Background(), 2)
+	emit(context.Background(), t, rtA, 2)
 	eventually(t, 15*time.Second, func() bool { return got.counts()[2] == 1 }, "b gets events after the reconnect")
 }
 
@@ -323,7 +323,7 @@ func TestAtLeastOnceReplicaResumesUnderItsName(t *testing.T) {
 	b, _ := startNode(t, srv.URL(), "b", atLeastOnce())
 	require.NoError(t, b.Stop(context.Background()))
 
-	emit(t, rtA, context.Background(), 1, 2) // while b is down
+	emit(context.Background(), t, rtA, 1, 2) // while b is down
 	_, rtB := startNode(t, srv.URL(), "b", atLeastOnce())
 	var got received
 	got.listen(t, rtB.Bus, nil)
@@ -341,7 +341,7 @@ func TestStopDeliveringHandsEventsToTheGroup(t *testing.T) {
 	defer cancel()
 	require.NoError(t, nodes[0].StopDelivering(ctx))
 
-	emit(t, rtE, context.Background(), seq(1, 10)...)
+	emit(context.Background(), t, rtE, seq(1, 10)...)
 	eventually(t, 10*time.Second, func() bool { return got[1].len() >= 10 }, "w2 handles everything")
 	assert.Zero(t, got[0].len(), "w1 no longer handles events")
 }

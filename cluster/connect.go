@@ -71,10 +71,6 @@ func connect(ctx context.Context, cfg *config, log *zap.Logger) (*conn, error) {
 		c.srv = srv
 		opts = append(opts, nats.InProcessServer(srv))
 	}
-	type result struct {
-		nc  *nats.Conn
-		err error
-	}
 	// nats.Connect takes no context: bound it by ctx and connectTimeout
 	// through the client's own timeout.
 	deadline := connectTimeout

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"sync"
@@ -143,7 +144,7 @@ func (in *jsInbox) next(ctx context.Context) (any, error) {
 		case err == nil:
 			attempt := 1
 			if md, err := msg.Metadata(); err == nil {
-				attempt = int(md.NumDelivered)
+				attempt = int(min(md.NumDelivered, math.MaxInt32))
 			}
 			d, err := in.wrap(msg, attempt)
 			if err != nil {

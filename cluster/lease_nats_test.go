@@ -54,7 +54,7 @@ func TestLeaseRenewalKeepsTheTTL(t *testing.T) {
 	}, "the renewed lease expires")
 	assert.GreaterOrEqual(t, time.Since(renewed), 2*time.Second, "not before its TTL from the renewal")
 	_, err = kv.Get(ctx, "trap.lease")
-	assert.NoError(t, err, "the key renewed with Update is still there: the trap this avoids")
+	require.NoError(t, err, "the key renewed with Update is still there: the trap this avoids")
 
 	b, _ := startNode(t, srv.URL(), "b")
 	_, err = b.Leases().Acquire(ctx, "job", 2*time.Second)
@@ -93,7 +93,7 @@ func TestLeaseContentionOnAReplicatedBucket(t *testing.T) {
 				won++
 				continue
 			}
-			assert.ErrorIs(t, err, lost, "%s: a lost compare-and-set is reported as such", what)
+			require.ErrorIs(t, err, lost, "%s: a lost compare-and-set is reported as such", what)
 		}
 		assert.Equal(t, 1, won, "%s: exactly one replica wins", what)
 	}

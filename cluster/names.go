@@ -5,7 +5,7 @@ import "strings"
 // names derives the node's subjects, streams and buckets from its
 // prefix ("sprag"):
 //
-//	sprag.ev.<topic tokens>          at-most-once events (core NATS)
+//	sprag.ev.<codec>.<origin>.<topic tokens>  at-most-once events (core NATS)
 //	sprag.al.<topic tokens>          at-least-once events, stream SPRAG_EVENTS
 //	sprag.dead.ev.<topic tokens>     dead events, stream SPRAG_DEAD
 //	sprag.dead.q.<queue>             dead queue items, stream SPRAG_DEAD
@@ -15,16 +15,37 @@ type names struct{ prefix string }
 
 func (n names) upper() string { return strings.ToUpper(n.prefix) }
 
-func (n names) event(mode Mode, tokens string) string {
-	if mode == ModeAtMostOnce {
-		return n.prefix + ".ev." + tokens
-	}
-	return n.prefix + ".al." + tokens
+// once is the subject of an at-most-once event: its codec and origin
+// travel in the subject, so that the message needs no headers.
+func (n names) once(codec, origin, tokens string) string {
+	return n.prefix + ".ev." + codec + "." + origin + "." + tokens
 }
 
-// eventPrefixLen is the length of the part of an event subject before the
+// onceFilter is the subscription of the at-most-once events of a topic or
+// pattern, from every origin and codec.
+func (n names) onceFilter(tokens string) string { return n.prefix + ".ev.*.*." + tokens }
+
+// parseOnce splits an at-most-once subject into its codec, origin and
+// topic tokens.
+func (n names) parseOnce(subject string) (codec, origin, tokens string, ok bool) {
+	rest, found := strings.CutPrefix(subject, n.prefix+".ev.")
+	if !found {
+		return "", "", "", false
+	}
+	codec, rest, found = strings.Cut(rest, ".")
+	if !found {
+		return "", "", "", false
+	}
+	origin, tokens, found = strings.Cut(rest, ".")
+	return codec, origin, tokens, found
+}
+
+// durable is the subject of an at-least-once event.
+func (n names) durable(tokens string) string { return n.prefix + ".al." + tokens }
+
+// durablePrefixLen is the length of an at-least-once subject before the
 // topic's tokens.
-func (n names) eventPrefixLen() int  { return len(n.prefix) + len(".ev.") }
+func (n names) durablePrefixLen() int { return len(n.prefix) + len(".al.") }
 func (n names) eventsStream() string { return n.upper() + "_EVENTS" }
 func (n names) deadStream() string   { return n.upper() + "_DEAD" }
 func (n names) dead(kind, tokens string) string {

@@ -22,6 +22,7 @@ type natsTransport struct {
 
 	subjects sync.Map // topic → subject tokens
 	topics   sync.Map // subject tokens → topic
+	once     sync.Map // topic → the at-most-once subject of this replica's events
 }
 
 func newNATSTransport(c *conn, cfg *config) *natsTransport {
@@ -103,17 +104,34 @@ func (t *natsTransport) Publish(ctx context.Context, m *Message, g Guarantee) er
 	if !t.c.connected() {
 		return fmt.Errorf("publish %q: %w", m.Topic, ErrDisconnected)
 	}
-	msg := &nats.Msg{
-		Subject: t.names.event(g.Mode, tokens),
-		Data:    m.Data,
-		Header:  nats.Header{HeaderOrigin: []string{m.Origin}, HeaderCodec: []string{m.Codec}},
-	}
 	if g.Mode == ModeAtMostOnce {
-		return classify(m.Topic, t.c.nc.PublishMsg(msg))
+		return classify(m.Topic, t.c.nc.Publish(t.onceSubject(m, tokens), m.Data))
 	}
-	msg.Header.Set(jetstream.MsgIDHeader, m.ID)
+	msg := &nats.Msg{
+		Subject: t.names.durable(tokens),
+		Data:    m.Data,
+		Header: nats.Header{
+			HeaderOrigin:          {m.Origin},
+			HeaderCodec:           {m.Codec},
+			jetstream.MsgIDHeader: {m.ID},
+		},
+	}
 	_, err = t.c.js.PublishMsg(ctx, msg)
 	return classify(m.Topic, err)
+}
+
+// onceSubject returns the subject of an at-most-once event, cached for
+// the events of this replica.
+func (t *natsTransport) onceSubject(m *Message, tokens string) string {
+	if m.Origin != t.cfg.replica || m.Codec != t.cfg.codec.Name() {
+		return t.names.once(m.Codec, m.Origin, tokens)
+	}
+	if s, ok := t.once.Load(m.Topic); ok {
+		return s.(string)
+	}
+	s := t.names.once(m.Codec, m.Origin, tokens)
+	t.once.Store(m.Topic, s)
+	return s
 }
 
 // classify wraps with ErrDisconnected the errors that say the engine
@@ -148,8 +166,8 @@ func (t *natsTransport) Subscribe(ctx context.Context, r Route) (Inbox, error) {
 	if err != nil {
 		return nil, err
 	}
-	subject := t.names.event(r.Guarantee.Mode, tokens)
 	if r.Guarantee.Mode == ModeAtMostOnce {
+		subject := t.names.onceFilter(tokens)
 		sub, err := t.c.nc.SubscribeSync(subject)
 		if err != nil {
 			return nil, fmt.Errorf("subscribe %s: %w", subject, err)
@@ -168,7 +186,7 @@ func (t *natsTransport) Subscribe(ctx context.Context, r Route) (Inbox, error) {
 	in := &jsInbox{stream: t.names.eventsStream(), cfg: jetstream.ConsumerConfig{
 		Durable:           consumerName(r, tokens),
 		Description:       "sprag: " + r.Pattern,
-		FilterSubject:     subject,
+		FilterSubject:     t.names.durable(tokens),
 		DeliverPolicy:     jetstream.DeliverNewPolicy,
 		AckPolicy:         jetstream.AckExplicitPolicy,
 		AckWait:           r.Guarantee.AckWait,
@@ -194,10 +212,10 @@ func consumerName(r Route, tokens string) string {
 	return fmt.Sprintf("%s_%08x", owner, h.Sum32())
 }
 
-// message builds the Message of a received event.
+// message builds the Message of a received at-least-once event.
 func (t *natsTransport) message(subject string, data []byte, h nats.Header) (*Message, error) {
 	tokens := ""
-	if n := t.names.eventPrefixLen(); len(subject) > n {
+	if n := t.names.durablePrefixLen(); len(subject) > n {
 		tokens = subject[n:]
 	}
 	topic, err := t.topicOf(tokens)
@@ -219,11 +237,15 @@ func (in *coreInbox) Next(ctx context.Context) (Delivery, error) {
 		if err != nil {
 			return nil, err
 		}
-		m, err := in.t.message(msg.Subject, msg.Data, msg.Header)
-		if err != nil {
+		codec, origin, tokens, ok := in.t.names.parseOnce(msg.Subject)
+		if !ok {
 			continue // not an event of ours: nothing to settle at most once
 		}
-		return coreDelivery{m}, nil
+		topic, err := in.t.topicOf(tokens)
+		if err != nil {
+			continue
+		}
+		return coreDelivery{&Message{Topic: topic, Data: msg.Data, Codec: codec, Origin: origin}}, nil
 	}
 }
 

@@ -97,6 +97,8 @@ func (c *config) validate() error {
 		return fmt.Errorf("cluster.StreamReplicas(%d): from 1 to 5", c.replicas)
 	case c.codec == nil:
 		return errors.New("cluster.WithCodec(nil)")
+	case !validName(c.codec.Name()):
+		return fmt.Errorf("cluster.WithCodec(%s): a codec's name is made of letters, digits, '-' and '_'", c.codec.Name())
 	case c.publishBuffer < 0:
 		return fmt.Errorf("cluster.PublishBuffer(%d): must not be negative", c.publishBuffer)
 	case c.publishTimeout <= 0:

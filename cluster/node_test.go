@@ -30,7 +30,7 @@ func TestNodeRunsAnEmbeddedServer(t *testing.T) {
 
 	var got received
 	got.listen(t, rt.Bus, nil)
-	emit(t, rt, context.Background(), 1)
+	emit(context.Background(), t, rt, 1)
 	assert.Equal(t, 1, got.len(), "the local listener ran")
 	eventually(t, 5*time.Second, func() bool { return n.Stats().Suppressed == 1 }, "the copy from the stream is skipped")
 

@@ -15,8 +15,22 @@ type remote struct {
 	attempt int
 }
 
-func withRemote(ctx context.Context, r *remote) context.Context {
-	return context.WithValue(ctx, remoteKey{}, r)
+// remoteCtx is ctx with the remote delivery it carries: one allocation
+// where context.WithValue and the value would take two.
+type remoteCtx struct {
+	context.Context
+	r remote
+}
+
+func (c *remoteCtx) Value(key any) any {
+	if key == (remoteKey{}) {
+		return &c.r
+	}
+	return c.Context.Value(key)
+}
+
+func withRemote(ctx context.Context, r remote) context.Context {
+	return &remoteCtx{Context: ctx, r: r}
 }
 
 func remoteOf(ctx context.Context) *remote {

@@ -328,7 +328,8 @@ func (q *Queue[T]) pull(ctx context.Context) (*pulled, error) {
 	p := d.(*pulled)
 	q.pulled.Add(1)
 	q.inFlight.Add(1)
-	p.alive = keepAlive(context.Background(), p.inProgress, q.cfg.retry.AckWait/3)
+	// The signals go on after ctx ends: the item is in progress until done.
+	p.alive = keepAlive(context.WithoutCancel(ctx), p.inProgress, q.cfg.retry.AckWait/3)
 	return p, nil
 }
 

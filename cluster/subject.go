@@ -139,11 +139,12 @@ func unescapeToken(b *strings.Builder, tok string) error {
 		if c != '%' || i+2 >= len(tok) {
 			return fmt.Errorf("character %q is neither plain nor a %%XX escape", c)
 		}
-		hi, lo := unhex(tok[i+1]), unhex(tok[i+2])
-		if hi < 0 || lo < 0 {
+		hi, okHi := unhex(tok[i+1])
+		lo, okLo := unhex(tok[i+2])
+		if !okHi || !okLo {
 			return fmt.Errorf("bad escape %q", tok[i:i+3])
 		}
-		v := byte(hi<<4 | lo)
+		v := hi<<4 | lo
 		if plain(v) {
 			// SubjectOf never escapes a plain character: accepting it
 			// would give two subjects for one topic.
@@ -155,13 +156,13 @@ func unescapeToken(b *strings.Builder, tok string) error {
 	return nil
 }
 
-// unhex returns the value of an upper-case hex digit, or -1.
-func unhex(c byte) int {
+// unhex returns the value of an upper-case hex digit.
+func unhex(c byte) (byte, bool) {
 	switch {
 	case c >= '0' && c <= '9':
-		return int(c - '0')
+		return c - '0', true
 	case c >= 'A' && c <= 'F':
-		return int(c-'A') + 10
+		return c - 'A' + 10, true
 	}
-	return -1
+	return 0, false
 }

@@ -126,13 +126,12 @@ type replica struct {
 	logs   lockedBuffer
 	exited chan error
 	done   chan struct{} // closed when its output is read to the end
-	err    error         // the exit's result, once exited is drained
 }
 
 func startReplica(t *testing.T, bin, name, natsURL string, out *output) *replica {
 	t.Helper()
 	r := &replica{name: name, exited: make(chan error, 1), done: make(chan struct{})}
-	r.cmd = exec.Command(bin) //nolint:gosec // runs the binary the test just built
+	r.cmd = exec.Command(bin)
 	r.cmd.Env = append(os.Environ(),
 		"SPRAG_NATS_URL="+natsURL,
 		"SPRAG_REPLICA="+name,
@@ -161,7 +160,8 @@ func startReplica(t *testing.T, bin, name, natsURL string, out *output) *replica
 	t.Cleanup(func() {
 		if r.cmd.ProcessState == nil {
 			_ = r.cmd.Process.Kill()
-			<-r.exited
+			err := <-r.exited
+			t.Logf("%s was killed at the end of the test: %v", name, err)
 		}
 	})
 	return r
@@ -354,12 +354,13 @@ func TestClusterOfThreeReplicas(t *testing.T) {
 	for _, s := range survivors {
 		select {
 		case err := <-reps[s].exited:
-			assert.NoError(t, err, "%s exits cleanly after SIGTERM", s)
+			require.NoError(t, err, "%s exits cleanly after SIGTERM", s)
 		case <-ctx.Done():
 			t.Fatalf("%s did not exit after SIGTERM", s)
 		}
 	}
-	<-reps[holder].exited
+	err := <-reps[holder].exited
+	t.Logf("%s, killed, exited with %v", holder, err)
 	t.Logf("the scenario took %v", time.Since(began).Round(time.Millisecond))
 }
 

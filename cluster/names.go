@@ -46,8 +46,8 @@ func (n names) durable(tokens string) string { return n.prefix + ".al." + tokens
 // durablePrefixLen is the length of an at-least-once subject before the
 // topic's tokens.
 func (n names) durablePrefixLen() int { return len(n.prefix) + len(".al.") }
-func (n names) eventsStream() string { return n.upper() + "_EVENTS" }
-func (n names) deadStream() string   { return n.upper() + "_DEAD" }
+func (n names) eventsStream() string  { return n.upper() + "_EVENTS" }
+func (n names) deadStream() string    { return n.upper() + "_DEAD" }
 func (n names) dead(kind, tokens string) string {
 	return n.prefix + ".dead." + kind + "." + tokens
 }

@@ -283,12 +283,16 @@ func (b *bridge) deliver(ctx context.Context, d *declaration, in Inbox) error {
 	defer func() { b.closeInbox(ctx, d, in) }()
 	durable := d.guarantee.Mode == ModeAtLeastOnce
 	failures := 0
+	var checked time.Time // when the listeners were last looked at
 	for ctx.Err() == nil {
-		if durable && !b.listening(d) {
-			b.closeInbox(ctx, d, in)
-			in = nil
-			sleep(ctx, idle)
-			continue
+		if durable && time.Since(checked) >= idle {
+			if !b.listening(d) {
+				b.closeInbox(ctx, d, in)
+				in = nil
+				sleep(ctx, idle)
+				continue
+			}
+			checked = time.Now()
 		}
 		var err error
 		if in == nil {

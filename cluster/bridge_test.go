@@ -362,3 +362,24 @@ func TestEmitAfterTheNodeStoppedIsRefused(t *testing.T) {
 	require.NoError(t, orderCompleted.Emit(context.Background(), rt.Bus, Order{ID: 1}))
 	assert.Zero(t, n.Stats().Published)
 }
+
+func TestAtLeastOnceTopicWithoutAListenerOfItsOwn(t *testing.T) {
+	srv := clustertest.StartServer(t)
+	audit := cluster.Distribute[string]("audit:*", cluster.AtLeastOnce(cluster.MaxDeliveries(2), cluster.Backoff(50*time.Millisecond, 50*time.Millisecond)))
+	_, rtA := startNode(t, srv.URL(), "a", audit)
+	b, rtB := startNode(t, srv.URL(), "b", audit)
+	logins := make(chan string, 1)
+	_, err := rtB.Bus.Listen("audit:login", func(_ context.Context, p any) error {
+		logins <- p.(string)
+		return nil
+	})
+	require.NoError(t, err)
+
+	require.NoError(t, rtA.Bus.Emit(context.Background(), "audit:logout", "ada"))
+	require.NoError(t, rtA.Bus.Emit(context.Background(), "audit:login", "grace"))
+	assert.Equal(t, "grace", <-logins, "b listens to one topic of the pattern")
+	dead := deadLetters(t, srv.URL(), 1)
+	assert.Equal(t, "sprag.dead.ev.audit.logout", dead[0].Subject())
+	assert.Contains(t, dead[0].Headers().Get(cluster.HeaderError), "no listener")
+	assert.Equal(t, int64(1), b.Stats().Retried, "retried like a failure first")
+}

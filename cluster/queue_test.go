@@ -334,3 +334,15 @@ func TestQueueRefusesBadArguments(t *testing.T) {
 
 // plain is a service with no hooks.
 type plain struct{ sprag.Service }
+
+func TestQueueRetriedPushIsStoredOnce(t *testing.T) {
+	srv := clustertest.StartServer(t)
+	n, _ := startNode(t, srv.URL(), "a")
+	ctx := context.Background()
+	q, err := cluster.NewQueue[int](ctx, n, "jobs")
+	require.NoError(t, err)
+	require.NoError(t, cluster.PushTwice(ctx, q, 1))
+	backlog, err := q.Backlog(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, uint64(1), backlog, "the second publish of the same message id is dropped")
+}

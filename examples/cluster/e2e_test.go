@@ -22,14 +22,9 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"go.uber.org/goleak"
 
 	"github.com/sprag-go/sprag/cluster/clustertest"
 )
-
-func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m)
-}
 
 // The settings of the replicas in the test: a tick of half a second and
 // a lease of two, so that 20 ticks and a failover fit in seconds.

@@ -18,11 +18,11 @@ type Codec interface {
 	Unmarshal(data []byte, v any) error
 }
 
-// JSON is the default codec: encoding/json. A payload declared as any
-// arrives as the generic form encoding/json gives (map[string]any,
-// []any, float64, string, bool, nil); declare the payload's type with
-// [Distribute] to receive it typed.
-var JSON Codec = jsonCodec{}
+// JSON returns the default codec: encoding/json, named "json". A payload
+// declared as any arrives as the generic form encoding/json gives
+// (map[string]any, []any, float64, string, bool, nil); declare the
+// payload's type with [Distribute] to receive it typed.
+func JSON() Codec { return jsonCodec{} }
 
 type jsonCodec struct{}
 

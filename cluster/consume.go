@@ -44,7 +44,9 @@ func Workers(n int) ConsumeOption { return workersOption(n) }
 func Consume[T any](svc sprag.Interface, q *Queue[T], handler func(ctx context.Context, item T) error, opts ...ConsumeOption) error {
 	c := consumeConfig{workers: 1}
 	for _, o := range opts {
-		o.applyConsume(&c)
+		if o != nil {
+			o.applyConsume(&c)
+		}
 	}
 	m, err := asManaged(svc)
 	if err != nil {

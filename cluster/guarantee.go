@@ -77,7 +77,9 @@ func AtLeastOnce(opts ...DeliveryOption) Guarantee {
 		AckWait:       DefaultAckWait,
 	}
 	for _, o := range opts {
-		o.applyDelivery(&g)
+		if o != nil {
+			o.applyDelivery(&g)
+		}
 	}
 	return g
 }
@@ -242,7 +244,12 @@ func nilable[T any]() bool {
 
 type distributeOption struct{ d *declaration }
 
-func (o distributeOption) applyNode(c *config) { c.decls = append(c.decls, o.d) }
+// applyNode adds a copy of the declaration: New completes it, and one
+// option may configure several nodes.
+func (o distributeOption) applyNode(c *config) {
+	d := *o.d
+	c.decls = append(c.decls, &d)
+}
 func (o distributeOption) String() string {
 	return fmt.Sprintf("cluster.Distribute[%s](%q, %s)", o.d.typ, o.d.name, o.d.guarantee)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"time"
 
 	"github.com/sprag-go/sprag/sprag"
@@ -25,8 +26,11 @@ type managed interface {
 
 // asManaged returns svc's managed methods.
 func asManaged(svc sprag.Interface) (managed, error) {
+	if v := reflect.ValueOf(svc); !v.IsValid() || v.Kind() == reflect.Pointer && v.IsNil() {
+		return nil, fmt.Errorf("%w: nil service", sprag.ErrInvalidArgument)
+	}
 	m, ok := svc.(managed)
-	if !ok || svc == nil {
+	if !ok {
 		return nil, fmt.Errorf("%w: %T does not embed sprag.Service", sprag.ErrInvalidArgument, svc)
 	}
 	return m, nil

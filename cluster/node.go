@@ -49,7 +49,7 @@ func New(opts ...Option) (*Node, error) {
 	cfg := config{
 		prefix:         DefaultPrefix,
 		replicas:       1,
-		codec:          JSON,
+		codec:          JSON(),
 		publishBuffer:  DefaultPublishBuffer,
 		publishTimeout: DefaultPublishTimeout,
 		dedupWindow:    DefaultDedupWindow,

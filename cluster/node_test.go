@@ -116,7 +116,7 @@ func TestOptionsSayTheirPackage(t *testing.T) {
 		{give: cluster.Replica("a"), want: `cluster.Replica("a")`},
 		{give: cluster.Prefix("app"), want: `cluster.Prefix("app")`},
 		{give: cluster.StreamReplicas(3), want: "cluster.StreamReplicas(3)"},
-		{give: cluster.WithCodec(cluster.JSON), want: "cluster.WithCodec(json)"},
+		{give: cluster.WithCodec(cluster.JSON()), want: "cluster.WithCodec(json)"},
 		{give: cluster.PublishBuffer(10), want: "cluster.PublishBuffer(10)"},
 		{give: cluster.PublishTimeout(time.Second), want: "cluster.PublishTimeout(1s)"},
 		{give: cluster.DedupWindow(time.Minute), want: "cluster.DedupWindow(1m0s)"},

@@ -109,7 +109,9 @@ type QueueStats struct {
 func NewQueue[T any](ctx context.Context, node *Node, name string, opts ...QueueOption) (*Queue[T], error) {
 	c := queueConfig{capacity: DefaultCapacity, prefetch: DefaultPrefetch, retry: AtLeastOnce()}
 	for _, o := range opts {
-		o.applyQueue(&c)
+		if o != nil {
+			o.applyQueue(&c)
+		}
 	}
 	bad := func(format string, args ...any) error {
 		return fmt.Errorf("cluster.NewQueue(%q): %w: %s", name, sprag.ErrInvalidArgument, fmt.Sprintf(format, args...))

@@ -148,7 +148,9 @@ func Singleton(svc sprag.Interface, leases Lease, name string, period time.Durat
 	}
 	c := singletonConfig{ttl: DefaultLeaseTTL}
 	for _, o := range opts {
-		o.applySingleton(&c)
+		if o != nil {
+			o.applySingleton(&c)
+		}
 	}
 	if c.margin == 0 {
 		c.margin = max(c.ttl/5, time.Second)

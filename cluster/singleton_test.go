@@ -303,6 +303,8 @@ func TestSingletonRefusesBadArguments(t *testing.T) {
 		{name: "margin over TTL", leases: leases, job: "j", period: time.Second, fn: fn, opts: []cluster.SingletonOption{cluster.LeaseMargin(time.Minute)}},
 		{name: "short tick record", leases: leases, job: "j", period: time.Minute, fn: fn, opts: []cluster.SingletonOption{cluster.TickRecord(time.Second)}},
 	}
+	_, err := cluster.Singleton((*replicaJob)(nil), leases, "j", time.Second, fn)
+	require.ErrorIs(t, err, sprag.ErrInvalidArgument, "a nil service")
 	svc := &replicaJob{leases: leases, fn: fn}
 	spragtest.Start(t, "svc", svc)
 	for _, tt := range tests {

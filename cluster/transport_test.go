@@ -49,14 +49,21 @@ func (t *memTransport) Publish(_ context.Context, m *cluster.Message, _ cluster.
 	return nil
 }
 
+// Subscribe returns the route's inbox, made on the first call: like a
+// durable consumer, it keeps the messages that arrive while it is closed.
 func (t *memTransport) Subscribe(_ context.Context, r cluster.Route) (cluster.Inbox, error) {
 	filter, err := cluster.SubjectOf(r.Pattern)
 	if err != nil {
 		return nil, err
 	}
-	in := &memInbox{filter: filter, replica: r.Replica, ch: make(chan *memDelivery, 100)}
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	for _, in := range t.inboxes {
+		if in.filter == filter && in.replica == r.Replica {
+			return in, nil
+		}
+	}
+	in := &memInbox{filter: filter, replica: r.Replica, ch: make(chan *memDelivery, 100)}
 	t.inboxes = append(t.inboxes, in)
 	return in, nil
 }
@@ -138,7 +145,7 @@ func TestAnotherTransportCarriesTheTopics(t *testing.T) {
 	nodes, rts, got := replicas(t, srv.URL(), []string{"a", "b"}, fail, opts...)
 
 	emit(context.Background(), t, rts[0], 1, 2, 3)
-	eventually(t, 5*time.Second, func() bool {
+	eventually(t, 10*time.Second, func() bool {
 		for _, a := range mem.actions() {
 			if len(a) > 8 && a[:8] == "b reject" {
 				return got[1].counts()[3] == 1

@@ -22,7 +22,6 @@ import (
 	"fmt"
 	"os"
 	"strconv"
-	"sync"
 	"time"
 
 	"go.uber.org/fx"
@@ -133,13 +132,9 @@ func (s settings) clusterOptions() []cluster.Option {
 	return opts
 }
 
-// out writes the replica's report lines on standard output, one write per
-// line.
-var out sync.Mutex
-
+// say writes one of the replica's report lines on standard output, in one
+// write, so that lines written at once by several goroutines do not mix.
 func say(format string, args ...any) {
-	out.Lock()
-	defer out.Unlock()
 	_, _ = fmt.Fprintf(os.Stdout, format+"\n", args...)
 }
 

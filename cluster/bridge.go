@@ -304,7 +304,7 @@ func (b *bridge) deliver(ctx context.Context, d *declaration, in Inbox) error {
 		if err == nil {
 			nctx, cancel := ctx, context.CancelFunc(func() {})
 			if durable {
-				nctx, cancel = context.WithTimeout(ctx, time.Second) // look at the listeners again
+				nctx, cancel = context.WithTimeout(ctx, wait) // look at the listeners again
 			}
 			dl, err = in.Next(nctx)
 			cancel()

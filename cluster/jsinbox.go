@@ -33,16 +33,30 @@ type jsInbox struct {
 	cons   jetstream.Consumer        // guarded by mu
 	it     jetstream.MessagesContext // the current iterator, or nil; guarded by mu
 	epoch  <-chan struct{}           // closed by the first reconnect after it was made; guarded by mu
+	active time.Time                 // when it was made or last delivered a message; guarded by mu
 	closed bool                      // guarded by mu
 }
 
 // ensure creates the consumer, or updates it to the inbox's configuration.
+//
+// A consumer that exists with the same settings is used as it is: the
+// replicas of a group share one, and an update, even one that changes
+// nothing, may drop the pull requests the others have waiting.
 func (in *jsInbox) ensure(ctx context.Context) error {
 	var cons jetstream.Consumer
 	if err := ensure(ctx, fmt.Sprintf("consumer %s of stream %s", in.cfg.Durable, in.stream), func(ctx context.Context) error {
 		var err error
-		cons, err = in.c.js.CreateOrUpdateConsumer(ctx, in.stream, in.cfg)
-		return err
+		cons, err = in.c.js.Consumer(ctx, in.stream, in.cfg.Durable)
+		if err == nil && sameConsumer(cons.CachedInfo().Config, in.cfg) {
+			return led(cons.CachedInfo())
+		}
+		if err != nil && !errors.Is(err, jetstream.ErrConsumerNotFound) {
+			return err
+		}
+		if cons, err = in.c.js.CreateOrUpdateConsumer(ctx, in.stream, in.cfg); err != nil {
+			return err
+		}
+		return led(cons.CachedInfo())
 	}); err != nil {
 		return err
 	}
@@ -91,12 +105,57 @@ func (in *jsInbox) iterator(ctx context.Context) (jetstream.MessagesContext, err
 	if in.closed {
 		return nil, errInboxClosed
 	}
-	it, err := in.cons.Messages(jetstream.PullMaxMessages(in.batch), jetstream.PullExpiry(pullExpiry))
+	it, err := in.cons.Messages(jetstream.PullMaxMessages(in.batch), jetstream.PullExpiry(pullExpiry), jetstream.PullHeartbeat(pullHeartbeat))
 	if err != nil {
 		return nil, fmt.Errorf("pull from consumer %s: %w", in.cfg.Durable, err)
 	}
-	in.it, in.epoch = it, epoch
+	in.it, in.epoch, in.active = it, epoch, time.Now()
 	return it, nil
+}
+
+// maxIdle is how long an iterator may go without a message before the
+// inbox replaces it. A pull iterator whose pull request the server
+// dropped (a consumer update, a leader change) can wait for it for good;
+// a new iterator costs one subscription and one pull request.
+const maxIdle = 2 * pullExpiry
+
+// replaceIfIdle drops the iterator if it has been idle for maxIdle.
+func (in *jsInbox) replaceIfIdle(it jetstream.MessagesContext) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if in.it == it && time.Since(in.active) >= maxIdle {
+		in.it.Stop()
+		in.it = nil
+	}
+}
+
+// touch records that the iterator delivered a message.
+func (in *jsInbox) touch() {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	in.active = time.Now()
+}
+
+// errNoLeader says a replicated consumer has no leader yet: a pull sent
+// to it then goes unanswered, and the iterator waits for the answer.
+var errNoLeader = fmt.Errorf("consumer without a leader yet: %w", nats.ErrTimeout)
+
+// led returns errNoLeader, which ensure retries, for a replicated consumer
+// that has no leader yet.
+func led(info *jetstream.ConsumerInfo) error {
+	if info != nil && info.Cluster != nil && info.Cluster.Leader == "" {
+		return errNoLeader
+	}
+	return nil
+}
+
+// sameConsumer reports whether the consumer has the settings the inbox
+// would give it.
+func sameConsumer(have, want jetstream.ConsumerConfig) bool {
+	return have.FilterSubject == want.FilterSubject && have.AckPolicy == want.AckPolicy &&
+		have.AckWait == want.AckWait && have.MaxDeliver == want.MaxDeliver &&
+		have.DeliverPolicy == want.DeliverPolicy && have.InactiveThreshold == want.InactiveThreshold &&
+		(want.MaxAckPending == 0 || have.MaxAckPending == want.MaxAckPending)
 }
 
 // reset drops the iterator after an error, so that the next call checks
@@ -118,9 +177,16 @@ func (in *jsInbox) reset(ctx context.Context) error {
 // silent after the reconnect; the inbox replaces it.
 const pullExpiry = 5 * time.Second
 
+// pullHeartbeat is how often the server tells a waiting pull request it
+// is alive. The iterator finds a pull request the server dropped (the
+// consumer was re-created under it, as concurrent creates at the start of
+// several replicas can do) when two heartbeats are missing, within one
+// call of its Next: wait must exceed twice the heartbeat.
+const pullHeartbeat = time.Second
+
 // wait is how long Next waits on the iterator before it looks for a
 // reconnect again.
-const wait = time.Second
+const wait = 3 * time.Second
 
 func (in *jsInbox) Next(ctx context.Context) (Delivery, error) {
 	d, err := in.next(ctx)
@@ -142,6 +208,7 @@ func (in *jsInbox) next(ctx context.Context) (any, error) {
 		cancel()
 		switch {
 		case err == nil:
+			in.touch()
 			attempt := 1
 			if md, err := msg.Metadata(); err == nil {
 				attempt = int(min(md.NumDelivered, math.MaxInt32))
@@ -154,6 +221,7 @@ func (in *jsInbox) next(ctx context.Context) (any, error) {
 		case ctx.Err() != nil:
 			return nil, ctx.Err()
 		case errors.Is(err, context.DeadlineExceeded):
+			in.replaceIfIdle(it)
 			continue // nothing yet: look for a reconnect, wait again
 		default:
 			if rerr := in.reset(ctx); rerr != nil {

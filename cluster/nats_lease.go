@@ -100,6 +100,11 @@ func (l nodeLease) Claim(ctx context.Context, name string, tick time.Time, keep 
 // expired. A tick stays claimed for its keep and then this long.
 const markerTTL = time.Minute
 
+// bucketTimeout bounds the creation of the bucket, whatever the context
+// of the request that first needs it: replicas that start together may
+// take several attempts (see ensure).
+const bucketTimeout = 15 * time.Second
+
 // bucket returns the bucket, creating it and starting the watch on first
 // use.
 func (l *natsLease) bucket(ctx context.Context) (jetstream.KeyValue, error) {
@@ -113,6 +118,8 @@ func (l *natsLease) bucket(ctx context.Context) (jetstream.KeyValue, error) {
 	}
 	var kv jetstream.KeyValue
 	bucket := l.node.cfg.names().leaseBucket()
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), bucketTimeout)
+	defer cancel()
 	if err := ensure(ctx, "leases: create bucket "+bucket, func(ctx context.Context) error {
 		var err error
 		kv, err = l.c.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{

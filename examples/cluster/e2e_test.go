@@ -251,6 +251,10 @@ func TestClusterOfThreeReplicas(t *testing.T) {
 		return hasAll(greetingsAt(out, "b"), 1, 20) && hasAll(greetingsAt(out, "c"), 1, 20)
 	})
 
+	// The report runs before the emails start: its holder is killed in the
+	// middle of them.
+	waitFor(ctx, t, "the report's first ticks", func() bool { return len(out.of("tick")) >= 2 })
+
 	// 2. 1,000 emails pushed across the replicas.
 	var pushes sync.WaitGroup
 	pushErrs := make(chan error, 3)
@@ -302,6 +306,11 @@ func TestClusterOfThreeReplicas(t *testing.T) {
 	assert.LessOrEqual(t, failover, failoverBound, "failover within the documented bound")
 
 	// 4. Every email is sent, and none twice once acknowledged.
+	defer func() {
+		if t.Failed() {
+			logQueue(t, out, urls[0])
+		}
+	}()
 	waitFor(ctx, t, "every email sent", func() bool {
 		seen := map[string]bool{}
 		for _, l := range out.of("email") {
@@ -427,6 +436,47 @@ func checkEmails(t *testing.T, out *output, killed string) {
 	}
 	t.Logf("%d emails sent again after the kill", again)
 	assert.LessOrEqual(t, again, workers+prefetch, "only what the killed replica held")
+}
+
+// logQueue logs the emails not sent and the state of the queue's
+// consumer, to tell why a run failed.
+func logQueue(t *testing.T, out *output, url string) {
+	seen := map[int]bool{}
+	perReplica := map[string]int{}
+	for _, l := range out.of("email") {
+		id, _ := strconv.Atoi(l.fields["id"])
+		seen[id] = true
+		perReplica[l.replica]++
+	}
+	var missing []int
+	for id := range emails {
+		if !seen[id] {
+			missing = append(missing, id)
+		}
+	}
+	t.Logf("emails per replica %v; not sent (%d): %v", perReplica, len(missing), missing[:min(len(missing), 50)])
+	conn, err := nats.Connect(url)
+	if err != nil {
+		t.Logf("connect: %v", err)
+		return
+	}
+	defer conn.Close()
+	js, err := jetstream.New(conn)
+	if err != nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if c, err := js.Consumer(ctx, "SPRAG_Q_emails", "workers"); err == nil {
+		info := c.CachedInfo()
+		t.Logf("consumer: pending %d, ack pending %d, redelivered %d, waiting %d, delivered %+v, ack floor %+v",
+			info.NumPending, info.NumAckPending, info.NumRedelivered, info.NumWaiting, info.Delivered, info.AckFloor)
+	} else {
+		t.Logf("consumer: %v", err)
+	}
+	if s, err := js.Stream(ctx, "SPRAG_Q_emails"); err == nil {
+		t.Logf("stream: %+v", s.CachedInfo().State)
+	}
 }
 
 // checkQueueEmpty: every email was acknowledged, none dead.

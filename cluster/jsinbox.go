@@ -105,6 +105,9 @@ func (in *jsInbox) iterator(ctx context.Context) (jetstream.MessagesContext, err
 	if in.closed {
 		return nil, errInboxClosed
 	}
+	if in.it != nil {
+		return in.it, nil // another caller made one meanwhile: share it
+	}
 	it, err := in.cons.Messages(jetstream.PullMaxMessages(in.batch), jetstream.PullExpiry(pullExpiry), jetstream.PullHeartbeat(pullHeartbeat))
 	if err != nil {
 		return nil, fmt.Errorf("pull from consumer %s: %w", in.cfg.Durable, err)

@@ -1,0 +1,45 @@
+package cluster
+
+import (
+	"context"
+	"fmt"
+	"reflect"
+	"time"
+
+	"github.com/sprag-go/sprag/sprag"
+)
+
+// This file holds every call of sprag's timer and task methods.
+
+// managed is what the package needs of a service: the methods that the
+// embedded sprag.Service promotes.
+type managed interface {
+	sprag.Interface
+	Schedule(sched sprag.Schedule, fn func(ctx context.Context) error, opts ...sprag.TimerOption) (*sprag.Timer, error)
+	Spawn(fn func(ctx context.Context) error, opts ...sprag.TaskOption) (*sprag.Task, error)
+	AddCleanup(fn func(ctx context.Context) error) error
+	Context() context.Context
+}
+
+// asManaged returns svc's managed methods.
+func asManaged(svc sprag.Interface) (managed, error) {
+	if v := reflect.ValueOf(svc); !v.IsValid() || v.Kind() == reflect.Pointer && v.IsNil() {
+		return nil, fmt.Errorf("%w: nil service", sprag.ErrInvalidArgument)
+	}
+	m, ok := svc.(managed)
+	if !ok {
+		return nil, fmt.Errorf("%w: %T does not embed sprag.Service", sprag.ErrInvalidArgument, svc)
+	}
+	return m, nil
+}
+
+// spawn starts fn as a task of svc labelled label. The error means nothing
+// was started.
+func spawn(svc managed, label string, fn func(ctx context.Context) error) (*sprag.Task, error) {
+	return svc.Spawn(fn, sprag.Label(label))
+}
+
+// every calls fn every d on svc's managed timers, at a fixed rate.
+func every(svc managed, d time.Duration, label string, fn func(ctx context.Context) error) (*sprag.Timer, error) {
+	return svc.Schedule(sprag.FixedRate(d), fn, sprag.Label(label))
+}

@@ -68,9 +68,11 @@
 //
 // [NewQueue] creates or joins a queue kept in a JetStream work-queue
 // stream: an item pushed on any replica is handled once by a worker of
-// some replica ([Consume]), redelivered with backoff when it fails and
-// dead-lettered past a limit, and redelivered elsewhere when its replica
-// dies or stops while handling it.
+// some replica, redelivered with backoff when it fails and dead-lettered
+// past a limit, and redelivered elsewhere when its replica dies or stops
+// while handling it. A [Queue] is a backend of the queue primitive:
+// queue.New(svc, handler, queue.BackedBy[T](q)) gives a service workers
+// that pull from it, with the primitive's options, figures and stop.
 //
 // # Connection faults
 //
@@ -88,8 +90,9 @@
 // # Goroutines
 //
 // Delivery loops, publish buffers, watches and queue workers run on the
-// managed tasks of the node's service, or of the service that called
-// Consume; singleton ticks run on the managed timers of the job's service.
+// managed tasks of the node's service, or of the service that owns the
+// queue primitive; singleton ticks run on the managed timers of the job's
+// service.
 // Listener and handler panics are recovered and count as failures.
 //
 // docs/cluster.md has the guarantees in full, the failover bound and the

@@ -36,9 +36,4 @@ var (
 	// ErrTickTaken is returned by [Lease.Claim] when the tick was claimed
 	// before, by this replica or another.
 	ErrTickTaken = errors.New("cluster: tick already claimed")
-
-	// ErrQueueFull is wrapped by the error of [Queue.TryPush] when the
-	// queue's stream holds its maximum number of items, and of
-	// [Queue.Push] when its context ends while it waits for room.
-	ErrQueueFull = errors.New("cluster: queue full")
 )

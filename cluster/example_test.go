@@ -9,6 +9,7 @@ import (
 	"github.com/sprag-go/sprag/cluster"
 	"github.com/sprag-go/sprag/eventbus"
 	"github.com/sprag-go/sprag/sprag"
+	"github.com/sprag-go/sprag/sprag/queue"
 )
 
 // OrderShipped is a typed topic of the examples.
@@ -169,7 +170,8 @@ func (m *Mailer) OnStart(ctx context.Context) error {
 		return err
 	}
 	m.queue = q
-	return cluster.Consume(m, q, m.send, cluster.Workers(1))
+	_, err = queue.New(m, m.send, queue.Label("emails"), queue.BackedBy[Email](q))
+	return err
 }
 
 // send returns nil once the email is sent: only then is it acknowledged.

@@ -15,6 +15,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/sprag-go/sprag/sprag"
+	"github.com/sprag-go/sprag/sprag/queue"
 )
 
 // Defaults of [NewQueue]'s options.
@@ -46,7 +47,7 @@ func (o queueOption) String() string            { return o.text }
 
 // Capacity sets how many items the queue's stream holds at most: past it,
 // [Queue.Push] waits for room and [Queue.TryPush] fails with
-// [ErrQueueFull]. The default is [DefaultCapacity].
+// [queue.ErrFull]. The default is [DefaultCapacity].
 func Capacity(n int) QueueOption {
 	return queueOption{func(c *queueConfig) { c.capacity = n }, fmt.Sprintf("cluster.Capacity(%d)", n)}
 }
@@ -61,8 +62,9 @@ func Prefetch(n int) QueueOption {
 // Queue is a queue of items of type T kept in a JetStream work-queue
 // stream that every replica shares: an item pushed on any replica is
 // handed to one worker of some replica, and removed once acknowledged.
-// Build it with [NewQueue] and consume it with [Consume], or with Pull.
-// Its methods are safe for concurrent use.
+// Build it with [NewQueue] and consume it with the queue primitive, whose
+// backend it is (queue.New(svc, handler, queue.BackedBy[T](q)); see
+// queue.Backend), or with Pull. Its methods are safe for concurrent use.
 //
 // An item is acknowledged only by done(nil). A failure is redelivered
 // after a doubling backoff up to [MaxDeliveries] deliveries, then goes to
@@ -180,7 +182,7 @@ func (q *Queue[T]) Name() string { return q.name }
 // Push stores item in the queue, waiting until ctx ends for room in a
 // full queue and for the engine while it cannot be reached. It returns
 // once the engine has stored the item. When ctx ends first it returns an
-// error wrapping ctx's error and [ErrQueueFull] or [ErrDisconnected].
+// error wrapping ctx's error and [queue.ErrFull] or [ErrDisconnected].
 func (q *Queue[T]) Push(ctx context.Context, item T) error {
 	msg, err := q.message(item)
 	if err != nil {
@@ -191,12 +193,12 @@ func (q *Queue[T]) Push(ctx context.Context, item T) error {
 		if err == nil {
 			return nil
 		}
-		if !errors.Is(err, ErrQueueFull) && !errors.Is(err, ErrDisconnected) {
+		if !errors.Is(err, queue.ErrFull) && !errors.Is(err, ErrDisconnected) {
 			return err
 		}
 		sleep(ctx, backoff(attempt, 20*time.Millisecond, time.Second))
 		if ctx.Err() != nil {
-			if errors.Is(err, ErrQueueFull) {
+			if errors.Is(err, queue.ErrFull) {
 				q.rejected.Add(1)
 			}
 			return fmt.Errorf("%w: %w", err, context.Cause(ctx))
@@ -206,7 +208,7 @@ func (q *Queue[T]) Push(ctx context.Context, item T) error {
 
 // TryPush stores item if the queue has room and the engine answers within
 // the node's [PublishTimeout]; it does not wait for room. It fails with
-// an error wrapping [ErrQueueFull] when the queue is full and
+// an error wrapping [queue.ErrFull] when the queue is full and
 // [ErrDisconnected] when the engine cannot be reached.
 func (q *Queue[T]) TryPush(item T) error {
 	msg, err := q.message(item)
@@ -216,7 +218,7 @@ func (q *Queue[T]) TryPush(item T) error {
 	ctx, cancel := context.WithTimeout(context.Background(), q.node.cfg.publishTimeout)
 	defer cancel()
 	err = q.publish(ctx, msg)
-	if errors.Is(err, ErrQueueFull) {
+	if errors.Is(err, queue.ErrFull) {
 		q.rejected.Add(1)
 	}
 	return err
@@ -250,7 +252,7 @@ func (q *Queue[T]) publish(ctx context.Context, msg *nats.Msg) error {
 		q.pushed.Add(1)
 		return nil
 	case full(err):
-		return fmt.Errorf("queue %q: push: %w (capacity %d)", q.name, ErrQueueFull, q.cfg.capacity)
+		return fmt.Errorf("queue %q: push: %w (capacity %d)", q.name, queue.ErrFull, q.cfg.capacity)
 	case transient(err):
 		return fmt.Errorf("queue %q: push: %w: %w", q.name, ErrDisconnected, err)
 	}
@@ -308,15 +310,23 @@ func (q *Queue[T]) deadLetter(p *pulled, reason error) error {
 // done function, which the caller must call once with the result of
 // handling it: done(nil) acknowledges the item; done(err) has it
 // delivered again after a backoff, or moved to the dead letters once it
-// was delivered [MaxDeliveries] times. Until done, the replica tells the
-// engine every third of AckWait that the item is in progress. A second
-// call of done does nothing.
+// was delivered [MaxDeliveries] times; an err wrapping
+// queue.ErrHandedBack hands it back at once, without counting a
+// delivery's failure. Until done, the replica tells the engine every
+// third of AckWait that the item is in progress. A second call of done
+// does nothing.
 func (q *Queue[T]) Pull(ctx context.Context) (item T, done func(err error), err error) {
 	p, err := q.pull(ctx)
 	if err != nil {
 		return item, nil, err
 	}
-	return p.data.(T), func(err error) { q.settle(p, err) }, nil
+	return p.data.(T), func(err error) {
+		if errors.Is(err, queue.ErrHandedBack) {
+			q.abandon(p)
+			return
+		}
+		q.settle(p, err)
+	}, nil
 }
 
 func (q *Queue[T]) pull(ctx context.Context) (*pulled, error) {
@@ -373,10 +383,22 @@ func (q *Queue[T]) abandon(p *pulled) {
 	})
 }
 
-// Drain returns the items this replica holds without having handed them
-// out: none, since a durable queue keeps its items in the engine. It is
-// there for the queue primitive's backends.
-func (q *Queue[T]) Drain() []T { return nil }
+// Drain hands the items this replica pulled ahead back to the engine, for
+// other replicas, and returns none: a shared queue keeps its items in the
+// engine. The queue primitive calls it once its workers have returned
+// (see queue.Backend); ctx, the stop's, bounds the requests, or five
+// seconds when it has no deadline or has ended.
+func (q *Queue[T]) Drain(ctx context.Context) []T {
+	if _, ok := ctx.Deadline(); !ok || ctx.Err() != nil {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+	}
+	if err := q.in.release(ctx); err != nil {
+		q.log.Warn("hand back the items pulled ahead; they will be delivered again after AckWait", zap.Error(err))
+	}
+	return nil
+}
 
 // Stats returns the queue's figures on this replica.
 func (q *Queue[T]) Stats() QueueStats {

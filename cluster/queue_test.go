@@ -15,6 +15,7 @@ import (
 	"github.com/sprag-go/sprag/cluster"
 	"github.com/sprag-go/sprag/cluster/clustertest"
 	"github.com/sprag-go/sprag/sprag"
+	"github.com/sprag-go/sprag/sprag/queue"
 	"github.com/sprag-go/sprag/spragtest"
 )
 
@@ -34,7 +35,8 @@ func (w *worker) OnStart(ctx context.Context) error {
 		return err
 	}
 	w.q = q
-	return cluster.Consume(w, q, w.handler, cluster.Workers(w.workers))
+	_, err = queue.New(w, w.handler, queue.Workers(w.workers), queue.Label("jobs"), queue.BackedBy[int](q))
+	return err
 }
 
 // handled records which replica handled which item, how many times.
@@ -110,7 +112,7 @@ func TestQueueHandsEachItemToOneReplica(t *testing.T) {
 	backlog, err := ws[0].q.Backlog(ctx)
 	require.NoError(t, err)
 	assert.Zero(t, backlog)
-	assert.Nil(t, ws[0].q.Drain(), "a durable queue holds nothing locally")
+	assert.Nil(t, ws[0].q.Drain(ctx), "a durable queue holds nothing locally")
 }
 
 func TestQueueRetriesAndDeadLetters(t *testing.T) {
@@ -172,12 +174,12 @@ func TestQueuePushWaitsForRoom(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, q.TryPush(1))
 	require.NoError(t, q.TryPush(2))
-	require.ErrorIs(t, q.TryPush(3), cluster.ErrQueueFull)
+	require.ErrorIs(t, q.TryPush(3), queue.ErrFull)
 
 	short, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
 	defer cancel()
 	err = q.Push(short, 3)
-	require.ErrorIs(t, err, cluster.ErrQueueFull)
+	require.ErrorIs(t, err, queue.ErrFull)
 	require.ErrorIs(t, err, context.DeadlineExceeded)
 	assert.Equal(t, int64(2), q.Stats().Rejected)
 
@@ -318,10 +320,8 @@ func TestQueueRefusesBadArguments(t *testing.T) {
 	require.NoError(t, err)
 	w := &plain{}
 	spragtest.Start(t, "w", w)
-	require.ErrorIs(t, cluster.Consume[int](w, q, nil), sprag.ErrInvalidArgument)
-	require.ErrorIs(t, cluster.Consume(w, q, func(context.Context, int) error { return nil }, cluster.Workers(0)), sprag.ErrInvalidArgument)
-	require.ErrorIs(t, cluster.Consume[int](w, nil, func(context.Context, int) error { return nil }), sprag.ErrInvalidArgument)
-	assert.Equal(t, "cluster.Workers(2)", cluster.Workers(2).String())
+	_, err = queue.New(w, func(context.Context, string) error { return nil }, queue.BackedBy[int](q))
+	require.ErrorIs(t, err, sprag.ErrInvalidArgument, "a queue of strings cannot be backed by a queue of ints")
 	assert.Equal(t, "cluster.Capacity(5)", cluster.Capacity(5).String())
 	assert.Equal(t, "cluster.Prefetch(5)", cluster.Prefetch(5).String())
 

@@ -8,6 +8,7 @@ import (
 
 	"github.com/sprag-go/sprag/cluster"
 	"github.com/sprag-go/sprag/sprag"
+	"github.com/sprag-go/sprag/sprag/queue"
 )
 
 // Email is an item of the mail queue.
@@ -40,7 +41,8 @@ func (m *Mailer) OnStart(ctx context.Context) error {
 		return err
 	}
 	m.queue = q
-	return cluster.Consume(m, q, m.send, cluster.Workers(2))
+	_, err = queue.New(m, m.send, queue.Workers(2), queue.Label("emails"), queue.BackedBy[Email](q))
+	return err
 }
 
 // send "sends" an email. Returning nil acknowledges it.

@@ -15,6 +15,13 @@
 // overlaps a handler, and the owner's Done closes only after all of it.
 // Figures ([Stats]) are in the owner's health.
 //
+// # Backends
+//
+// [BackedBy] keeps the items in a [Backend] instead of the queue's own
+// buffer: a store that several processes share, such as cluster.Queue,
+// a JetStream work-queue stream. The workers, options, figures and stop
+// stay the queue's.
+//
 // The package is built on sprag's public Scope API only, as a user's own
 // primitive would be.
 package queue

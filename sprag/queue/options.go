@@ -17,6 +17,8 @@ type config struct {
 	workers, capacity int
 	overflow          any // a func(context.Context, []T) error
 	overflowType      string
+	backend           any // a Backend[T]
+	backendType       string
 }
 
 type labelOption string

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -53,21 +54,31 @@ var (
 // accepted, exactly, and Overflow never runs while a handler of its queue
 // runs. The owner's Done closes after all of that; a handler that never
 // returns keeps it open, and Stop's error names its worker.
+//
+// With [BackedBy], the items live in a [Backend], such as a store that
+// several processes share: Enqueue and TryEnqueue push to it, workers
+// pull from it and report each result to it. When the owner begins to
+// stop, the workers pull no more; they finish the items they hold until
+// Stop's context ends (an item the deadline cut is reported with an error
+// wrapping [ErrHandedBack]), and what the backend's Drain returns then
+// goes to Overflow or is counted as dropped, as above.
 type Queue[T any] struct {
 	scope    *sprag.Scope
 	label    string
 	handler  func(context.Context, T) error
 	overflow func(context.Context, []T) error
 	workers  int
-	ch       chan T
+	ch       chan T     // the items, without a backend
+	backend  Backend[T] // the items, with one
 
 	// mu is read-locked by an enqueue while it may add an item and
 	// write-locked when the queue stops accepting, so that once closed is
 	// set no item can arrive; ch is closed then, which ends the workers'
 	// loops once it is empty.
-	mu      sync.RWMutex
-	closed  bool
-	closing chan struct{} // closed first, so that a blocked Enqueue lets go
+	mu          sync.RWMutex
+	closed      bool
+	intake      context.Context // ends first when the queue stops accepting, so that a blocked enqueue lets go
+	closeIntake context.CancelFunc
 
 	workCtx    context.Context // the handlers': ends at the drain deadline
 	cancelWork context.CancelFunc
@@ -85,8 +96,8 @@ type Queue[T any] struct {
 // details under "queue <label>".
 type Stats struct {
 	Workers    int     `json:"workers"`
-	Capacity   int     `json:"capacity"`
-	Pending    int     `json:"pending"`    // accepted and waiting for a worker
+	Capacity   int     `json:"capacity"`   // of the queue's own buffer; 0 with a Backend
+	Pending    int     `json:"pending"`    // accepted and waiting for a worker; 0 with a Backend
 	InFlight   int64   `json:"in_flight"`  // being handled
 	Processed  int64   `json:"processed"`  // handled without error
 	Failed     int64   `json:"failed"`     // the handler returned an error or panicked
@@ -99,14 +110,14 @@ type Stats struct {
 // New creates a queue of items of type T owned by o, and starts its
 // workers, which call handler for each item; see [Queue] for the
 // guarantees. Options: [Workers] (default 1), [Capacity] (default 100),
-// [Overflow] and [Label] (default: the handler's function name), which
-// names the queue in logs, errors and health.
+// [Overflow], [BackedBy] and [Label] (default: the handler's function
+// name), which names the queue in logs, errors and health.
 //
 // New fails, creating nothing, with an error wrapping
 // sprag.ErrNotRunning when o's scope is not open, sprag.ErrDuplicateName
 // when o already has a queue of that label, and sprag.ErrInvalidArgument
 // for a nil o or handler, a count that is not positive, or an Overflow
-// callback for items of another type.
+// callback or a backend for items of another type, or a nil backend.
 func New[T any](o sprag.Owner, handler func(ctx context.Context, item T) error, opts ...Option) (*Queue[T], error) {
 	sc, err := sprag.ScopeOf(o, "queue")
 	if err != nil {
@@ -141,8 +152,19 @@ func New[T any](o sprag.Owner, handler func(ctx context.Context, item T) error, 
 		}
 		q.overflow = fn
 	}
-	q.ch = make(chan T, c.capacity)
-	q.closing = make(chan struct{})
+	if c.backendType != "" {
+		b, ok := c.backend.(Backend[T])
+		switch {
+		case c.backendType != reflect.TypeFor[T]().String():
+			return nil, sc.Invalid("queue", c.label, "BackedBy takes a Backend[%s], the queue holds %T", c.backendType, *new(T))
+		case !ok || isNil(b):
+			return nil, sc.Invalid("queue", c.label, "nil backend")
+		}
+		q.backend = b
+	} else {
+		q.ch = make(chan T, c.capacity)
+	}
+	q.intake, q.closeIntake = context.WithCancel(context.Background()) //nolint:gosec // closeIntake is called when the queue stops accepting
 	return q, q.start(sc)
 }
 
@@ -179,9 +201,13 @@ func (q *Queue[T]) start(sc *sprag.Scope) (err error) {
 	q.workCtx, q.cancelWork = context.WithCancel(context.WithoutCancel(sc.Context()))
 	undo = append(undo, q.cancelWork)
 	q.live.Store(int64(q.workers))
+	work := q.work
+	if q.backend != nil {
+		work = q.pullWork
+	}
 	for i := range q.workers {
 		label := "queue " + q.label + " worker " + strconv.Itoa(i+1)
-		if _, err := sc.Spawn(q.work, sprag.Label(label)); err != nil {
+		if _, err := sc.Spawn(work, sprag.Label(label)); err != nil {
 			// The owner began to stop meanwhile: the workers already
 			// started end with the queue's intake, and the last one
 			// reports what is left.
@@ -209,6 +235,9 @@ func (q *Queue[T]) TryEnqueue(item T) error {
 	if q.closed {
 		return q.closedErr()
 	}
+	if q.backend != nil {
+		return q.tryPush(item)
+	}
 	select {
 	case q.ch <- item:
 		return nil
@@ -228,6 +257,9 @@ func (q *Queue[T]) Enqueue(ctx context.Context, item T) error {
 	if q.closed {
 		return q.closedErr()
 	}
+	if q.backend != nil {
+		return q.push(ctx, item)
+	}
 	select {
 	case q.ch <- item:
 		return nil
@@ -239,7 +271,7 @@ func (q *Queue[T]) Enqueue(ctx context.Context, item T) error {
 	case <-ctx.Done():
 		q.rejected.Add(1)
 		return fmt.Errorf("service %q: queue %s: %w: %w", q.scope.Name(), q.label, ErrFull, context.Cause(ctx))
-	case <-q.closing:
+	case <-q.intake.Done():
 		return q.closedErr()
 	}
 }
@@ -252,7 +284,7 @@ func (q *Queue[T]) closedErr() error {
 // scope's Close: it lets blocked Enqueue calls go, waits for the ones in
 // progress, closes the intake, and arms the drain deadline.
 func (q *Queue[T]) stopAccepting() {
-	close(q.closing)
+	q.closeIntake()
 	unwatch := context.AfterFunc(q.scope.CloseContext(), func() {
 		q.expired.Store(true)
 		q.cancelWork()
@@ -260,7 +292,9 @@ func (q *Queue[T]) stopAccepting() {
 	q.mu.Lock()
 	q.closed = true
 	q.unwatch = unwatch
-	close(q.ch)
+	if q.ch != nil {
+		close(q.ch)
+	}
 	q.mu.Unlock()
 }
 
@@ -292,7 +326,7 @@ func (q *Queue[T]) work(context.Context) error {
 		}
 	}()
 	for item := range q.ch {
-		q.handle(item) // an item a worker took is handled, also at the deadline
+		_ = q.handle(item) // an item a worker took is handled, also at the deadline
 		if q.expired.Load() {
 			return nil
 		}
@@ -300,17 +334,19 @@ func (q *Queue[T]) work(context.Context) error {
 	return nil
 }
 
-// handle calls the handler for one item and counts the result.
-func (q *Queue[T]) handle(item T) {
+// handle calls the handler for one item, counts the result and returns
+// it.
+func (q *Queue[T]) handle(item T) error {
 	q.inFlight.Add(1)
 	err := sprag.Safely(func() error { return q.handler(q.workCtx, item) })
 	q.inFlight.Add(-1)
 	if err != nil {
 		q.failed.Add(1)
 		q.scope.LogFailure("queue", q.label, err)
-		return
+		return err
 	}
 	q.processed.Add(1)
+	return nil
 }
 
 // finish runs once, when the last worker has returned: it takes what is
@@ -325,8 +361,12 @@ func (q *Queue[T]) finish() {
 	}
 	q.cancelWork()
 	var rest []T
-	for item := range q.ch { // closed: this ends once it is empty
-		rest = append(rest, item)
+	if q.backend != nil {
+		rest = q.drained()
+	} else {
+		for item := range q.ch { // closed: this ends once it is empty
+			rest = append(rest, item)
+		}
 	}
 	if len(rest) == 0 {
 		return

@@ -85,7 +85,7 @@ func (cb *Callback) begin(ctx context.Context, c *call) bool {
 	}
 	c.ctx = ctx
 	if cb.s.observed.Load().On() {
-		c.ctx, c.obs = cb.s.observe(ctx, &cb.act, cb.Label)
+		c.ctx, c.obs = cb.s.observe(ctx, &cb.act, cb.Label, nil)
 	}
 	return true
 }

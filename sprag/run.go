@@ -22,21 +22,21 @@ type activity struct {
 	runs.Work
 	kind  Kind
 	label string
-	link  *trace.SpanContext             // the span its runs' spans link to (LinkTo), or nil
 	tel   atomic.Pointer[telemetry.Work] // made at the first run that is measured or traced
 }
 
-// observe begins the telemetry of a run of a, whose label is label(), when
-// the scope measures or traces anything; otherwise it costs one atomic
-// load. The context it returns carries the run's span, if any.
-func (s *Scope) observe(ctx context.Context, a *activity, label func() string) (context.Context, telemetry.Run) {
+// observe begins the telemetry of a run of a, whose label is label() and
+// whose spans link to link unless it is nil, when the scope measures or
+// traces anything; otherwise it costs one atomic load. The context it
+// returns carries the run's span, if any.
+func (s *Scope) observe(ctx context.Context, a *activity, label func() string, link *trace.SpanContext) (context.Context, telemetry.Run) {
 	on := s.observed.Load()
 	if !on.On() {
 		return ctx, telemetry.Run{}
 	}
 	w := a.tel.Load()
 	if w == nil {
-		a.tel.CompareAndSwap(nil, s.tel.Work(s.Name(), a.kind.String(), label(), a.link))
+		a.tel.CompareAndSwap(nil, s.tel.Work(s.Name(), a.kind.String(), label(), link))
 		w = a.tel.Load()
 	}
 	return w.Begin(ctx, on.Tracer())

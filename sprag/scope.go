@@ -56,7 +56,6 @@ type Scope struct {
 	parent   *Scope   // the scope that adopted owner, or nil
 	ctx      context.Context
 	cancel   context.CancelFunc
-	detached context.Context // ctx's values without its cancellation: the parent of tasks' contexts
 	stopCtx  context.Context // Close's context, set before ctx is cancelled
 
 	timers    timerq.Queue[*Timer] // waiting timers, by due time
@@ -129,7 +128,6 @@ func (s *Scope) initLocked(name string, rt Runtime) {
 	}
 	if !s.ready.Load() {
 		s.ctx, s.cancel = context.WithCancel(context.Background())
-		s.detached = context.WithoutCancel(s.ctx)
 		s.running = make(map[*Timer]struct{})
 		s.epoch = time.Now()
 		s.tornDown = make(chan struct{})

@@ -6,33 +6,85 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/petermattis/goid"
 	"go.uber.org/zap"
 
 	"github.com/sprag-go/sprag/eventbus"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // Task is the handle of a goroutine started by [Scope.Spawn] or
 // [Scope.SpawnAfter]. Its methods are safe for concurrent use; they do
 // nothing on a nil Task.
 type Task struct {
-	s      *Scope
-	act    activity
-	fn     func(context.Context) error
-	policy *RestartPolicy
-	later  *time.Timer // SpawnAfter's, until it fires
+	s    *Scope
+	act  activity
+	fn   func(context.Context) error
+	rare *taskRare // nil for a plain Spawn
 
-	mu        sync.Mutex
-	started   bool
-	finished  bool
-	named     bool // act.label is final: see Label
-	cancelled bool
-	cancel    context.CancelFunc // of the task's context, once it runs
-	err       error
-	done      chan struct{} // made on demand by Done and Wait
+	mu    sync.Mutex
+	named bool          // act.label is final: see Label
+	state atomic.Uint32 // the bits below
+	err   error         // the result: written once, before finishedBit
+	done  chan struct{} // made on demand by Done and Wait; guarded by mu
+
+	watch *ctxWatch // the task context's Done and AfterFunc functions, made on demand; guarded by mu
 }
+
+// taskRare holds what only some tasks have, so that a plain Spawn's
+// handle stays small.
+type taskRare struct {
+	policy *RestartPolicy
+	later  *time.Timer        // SpawnAfter's, set before it can fire
+	link   *trace.SpanContext // LinkTo's
+}
+
+// link returns the span the task's spans link to, or nil.
+func (t *Task) link() *trace.SpanContext {
+	if t.rare == nil {
+		return nil
+	}
+	return t.rare.link
+}
+
+// policy returns the task's restart policy, or nil.
+func (t *Task) policy() *RestartPolicy {
+	if t.rare == nil {
+		return nil
+	}
+	return t.rare.policy
+}
+
+// later returns the timer of a SpawnAfter task, or nil.
+func (t *Task) later() *time.Timer {
+	if t.rare == nil {
+		return nil
+	}
+	return t.rare.later
+}
+
+// The bits of Task.state, set and read without the lock. Pairs of them
+// follow the protocol of two flags, each side setting its bit and then
+// reading the other's, so that one of the two always sees the other:
+// startedBit (set by the task's goroutine) and cancelledBit (by Cancel
+// and by Close), so that a task cancelled as it starts is cancelled;
+// finishedBit (set once the result is written) and doneWatched (by the
+// first Done), so that the Done channel is closed exactly once; ctxEnded
+// and ctxWatched, the same for the task's context (see taskCtx).
+// finishing is the claim of the one call of finish that counts.
+const (
+	startedBit uint32 = 1 << iota
+	cancelledBit
+	finishing
+	finishedBit
+	doneWatched
+	countedBit // counted in sprag.tasks.active
+	ctxEnded
+	ctxWatched
+)
 
 // TaskGaveUp is emitted on the scope's bus when a task exhausts its
 // [RestartPolicy]. fxmodule can shut the app down on it.
@@ -70,7 +122,7 @@ func (s *Scope) Spawn(fn func(ctx context.Context) error, opts ...TaskOption) (*
 	s.runs.Begin(&t.act.Work)
 	s.trackLocked(t)
 	s.mu.Unlock()
-	s.obs.TaskBegan()
+	t.began()
 
 	go t.main()
 	return t, nil
@@ -94,7 +146,10 @@ func (s *Scope) SpawnAfter(d time.Duration, fn func(ctx context.Context) error, 
 		return nil, s.refuseLocked(KindTask.String(), t.Label())
 	}
 	s.trackLocked(t)
-	t.later = time.AfterFunc(d, t.fire)
+	if t.rare == nil {
+		t.rare = &taskRare{}
+	}
+	t.rare.later = time.AfterFunc(d, t.fire)
 	return t, nil
 }
 
@@ -103,7 +158,7 @@ func (t *Task) fire() {
 	s := t.s
 	s.mu.Lock()
 	t.mu.Lock()
-	run := !t.finished && s.open()
+	run := t.state.Load()&finishing == 0 && s.open()
 	t.mu.Unlock()
 	if !run {
 		s.mu.Unlock()
@@ -114,8 +169,8 @@ func (t *Task) fire() {
 	t.main()
 }
 
-// main is the goroutine of a task: it runs fn in the task's own context.
-// That context carries the scope's values but is not the scope context's
+// main is the goroutine of a task: it runs fn in the task's own context,
+// the task itself (taskCtx). That context is not the scope context's
 // child: Close cancels every live task itself (step 3), which spares each
 // task a registration with the scope's context.
 func (t *Task) main() {
@@ -123,17 +178,14 @@ func (t *Task) main() {
 	g := goid.Get()
 	slot := t.act.Claim(g)
 	defer t.act.Release(slot, g)
-	ctx, cancel := context.WithCancel(t.s.detached)
-	defer cancel()
-	t.mu.Lock()
-	t.started, t.cancel = true, cancel
-	if t.later != nil { // a SpawnAfter task is alive from here
-		t.s.obs.TaskBegan()
+	ctx := t.context()
+	defer ctx.cancel()    // as a context's cancel: what fn started with it ends with the task
+	if t.later() != nil { // a SpawnAfter task is alive from here
+		t.began()
 	}
-	if t.cancelled {
-		cancel()
+	if t.state.Or(startedBit)&cancelledBit != 0 {
+		ctx.cancel()
 	}
-	t.mu.Unlock()
 	t.run(ctx)
 }
 
@@ -151,8 +203,11 @@ func (s *Scope) trackLocked(t *Task) {
 // newTask builds the handle, or the error of bad arguments.
 func (s *Scope) newTask(fn func(context.Context) error, opts []TaskOption) (*Task, error) {
 	c := taskConfigOf(opts)
-	t := &Task{s: s, fn: fn, policy: c.restart}
-	t.act = activity{kind: KindTask, label: c.label, link: c.link}
+	t := &Task{s: s, fn: fn}
+	if c.restart != nil || c.link != nil {
+		t.rare = &taskRare{policy: c.restart, link: c.link}
+	}
+	t.act = activity{kind: KindTask, label: c.label}
 	if fn == nil {
 		return nil, s.invalid(KindTask.String(), c.label, "nil function")
 	}
@@ -168,7 +223,7 @@ func (s *Scope) newTask(fn func(context.Context) error, opts []TaskOption) (*Tas
 // task with a restart policy goes through restarting instead. The
 // plain path is kept small: a parked task's goroutine keeps its stack.
 func (t *Task) run(ctx context.Context) {
-	if t.policy != nil {
+	if t.policy() != nil {
 		t.restarting(ctx)
 		return
 	}
@@ -178,7 +233,7 @@ func (t *Task) run(ctx context.Context) {
 // attempt runs fn once, observed, and returns its result: nil, ctx's
 // error for a clean exit on cancellation, or the logged failure.
 func (t *Task) attempt(ctx context.Context) error {
-	runCtx, obs := t.s.observe(ctx, &t.act, t.Label)
+	runCtx, obs := t.s.observe(ctx, &t.act, t.Label, t.link())
 	err := Safely(func() error { return t.fn(runCtx) })
 	if err == nil || (ctx.Err() != nil && errors.Is(err, ctx.Err())) {
 		obs.End(runCtx, nil, false)
@@ -205,13 +260,13 @@ func (t *Task) restarting(ctx context.Context) {
 			return
 		}
 		now := time.Now()
-		restarts = t.policy.recent(restarts, now)
-		if len(restarts) >= t.policy.maxRestarts() {
+		restarts = t.rare.policy.recent(restarts, now)
+		if len(restarts) >= t.rare.policy.maxRestarts() {
 			t.giveUp(ctx, len(restarts), failure)
 			return
 		}
 		restarts = append(restarts, now)
-		wait := time.NewTimer(t.policy.backoff(len(restarts)))
+		wait := time.NewTimer(t.rare.policy.backoff(len(restarts)))
 		select {
 		case <-wait.C:
 			t.s.Logger().Info("restarting task", zap.String("kind", KindTask.String()), zap.String("label", t.Label()), zap.Int("restart", len(restarts)))
@@ -228,7 +283,7 @@ func (t *Task) restarting(ctx context.Context) {
 
 func (t *Task) giveUp(ctx context.Context, restarts int, last error) {
 	s := t.s
-	err := fmt.Errorf("%w (%d restarts within %v): %w", ErrRestartLimit, restarts, t.policy.window(), last)
+	err := fmt.Errorf("%w (%d restarts within %v): %w", ErrRestartLimit, restarts, t.rare.policy.window(), last)
 	s.mu.Lock()
 	s.gaveUp = append(s.gaveUp, t.Label())
 	s.mu.Unlock()
@@ -246,48 +301,50 @@ func (t *Task) giveUp(ctx context.Context, restarts int, last error) {
 // finish records the result and marks the task done; only the first call
 // counts.
 func (t *Task) finish(err error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if t.finished {
+	if t.state.Or(finishing)&finishing != 0 {
 		return
 	}
-	t.finished, t.err = true, err
-	if t.done != nil {
+	t.err = err
+	old := t.state.Or(finishedBit)
+	if old&doneWatched != 0 { // Done made the channel before it set its bit
+		t.mu.Lock()
 		close(t.done)
+		t.mu.Unlock()
 	}
-	if t.started {
+	if old&countedBit != 0 {
 		t.s.obs.TaskEnded()
 	}
 }
 
-// ended reports whether the task has finished.
-func (t *Task) ended() bool {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return t.finished
+// began counts the task in sprag.tasks.active when the scope records
+// metrics; finish counts it out if it was counted in.
+func (t *Task) began() {
+	if t.s.observed.Load().Metrics() {
+		t.state.Or(countedBit)
+		t.s.obs.TaskBegan()
+	}
 }
+
+// ended reports whether the task has finished.
+func (t *Task) ended() bool { return t.state.Load()&finishedBit != 0 }
 
 // cancelRun ends the task because its scope closes: a task that has not
 // started never will, and one whose goroutine is about to start finds
 // itself cancelled.
 func (t *Task) cancelRun() {
-	t.mu.Lock()
-	t.cancelled = true
-	t.mu.Unlock()
+	t.state.Or(cancelledBit)
 	t.cut(ErrStopped)
 }
 
 // cut cancels the context of a task that runs, or ends with why a
 // SpawnAfter task that has not started. The caller has set cancelled.
 func (t *Task) cut(why error) {
-	t.mu.Lock()
-	started, cancel := t.started, t.cancel
-	t.mu.Unlock()
+	started := t.state.Load()&startedBit != 0
 	switch {
-	case cancel != nil:
-		cancel()
-	case !started && t.later != nil:
-		t.later.Stop()
+	case started:
+		t.context().cancel()
+	case !started && t.later() != nil:
+		t.later().Stop()
 		t.finish(fmt.Errorf("task %s did not run: %w", t.Label(), why))
 	}
 }
@@ -301,13 +358,9 @@ func (t *Task) Cancel() bool {
 	if t == nil {
 		return false
 	}
-	t.mu.Lock()
-	if t.finished || t.cancelled {
-		t.mu.Unlock()
+	if t.state.Or(cancelledBit)&(cancelledBit|finishing) != 0 {
 		return false
 	}
-	t.cancelled = true
-	t.mu.Unlock()
 	t.cut(context.Canceled)
 	return true
 }
@@ -337,8 +390,8 @@ func (t *Task) Done() <-chan struct{} {
 		// Made on demand: most tasks are never waited for, and a channel
 		// per task would cost an allocation.
 		t.done = make(chan struct{})
-		if t.finished {
-			close(t.done)
+		if t.state.Or(doneWatched)&finishedBit != 0 {
+			close(t.done) // finish saw no watcher: closing is ours
 		}
 	}
 	return t.done
@@ -352,8 +405,9 @@ func (t *Task) Err() error {
 	if t == nil {
 		return nil
 	}
-	t.mu.Lock()
-	defer t.mu.Unlock()
+	if t.state.Load()&finishedBit == 0 {
+		return nil
+	}
 	return t.err
 }
 

@@ -3,6 +3,7 @@ package sprag_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync/atomic"
 	"testing"
 	"testing/synctest"
@@ -288,4 +289,68 @@ func TestTaskGaveUpTopicIsTyped(t *testing.T) {
 	topic := sprag.TaskGaveUp // a typed topic: listeners get a TaskFailure
 	assert.IsType(t, &eventbus.Topic[sprag.TaskFailure]{}, topic)
 	assert.Equal(t, "sprag:task:gave-up", sprag.TaskGaveUp.Name())
+}
+
+func TestTaskContext(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		p := started(t, func(*probe) {})
+		type key struct{}
+		var afterRan, childEnded atomic.Bool
+		var stopped atomic.Bool
+		seen := make(chan context.Context, 1)
+		startErr := make(chan error, 1)
+		task, err := p.Spawn(func(ctx context.Context) error {
+			startErr <- ctx.Err()
+			_, hasDeadline := ctx.Deadline()
+			assert.False(t, hasDeadline)
+			assert.Nil(t, ctx.Value(key{}), "no values of its own")
+			assert.Equal(t, "v", context.WithValue(ctx, key{}, "v").Value(key{}))
+			context.AfterFunc(ctx, func() { afterRan.Store(true) })
+			stop := context.AfterFunc(ctx, func() { t.Error("a stopped AfterFunc ran") })
+			stopped.Store(stop())
+			child, cancel := context.WithTimeout(ctx, time.Hour)
+			defer cancel()
+			go func() {
+				<-child.Done()
+				childEnded.Store(errors.Is(child.Err(), context.Canceled))
+			}()
+			seen <- ctx
+			<-ctx.Done()
+			return ctx.Err()
+		})
+		require.NoError(t, err)
+		ctx := <-seen
+		require.NoError(t, <-startErr, "not cancelled while it runs")
+		synctest.Wait()
+		assert.False(t, afterRan.Load())
+		assert.True(t, stopped.Load(), "AfterFunc's stop reports that it stopped the call")
+
+		require.True(t, task.Cancel())
+		require.ErrorIs(t, task.Wait(context.Background()), context.Canceled)
+		synctest.Wait()
+		assert.True(t, afterRan.Load(), "AfterFunc runs at the cancel")
+		assert.True(t, childEnded.Load(), "a derived context ends with the task's")
+		require.ErrorIs(t, ctx.Err(), context.Canceled)
+		<-ctx.Done()
+		var late atomic.Bool
+		context.AfterFunc(ctx, func() { late.Store(true) })
+		synctest.Wait()
+		assert.True(t, late.Load(), "AfterFunc on an ended context runs at once")
+		assert.Equal(t, "sprag task context", fmt.Sprint(ctx))
+	})
+}
+
+func TestTaskContextEndsWhenTheTaskReturns(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		p := started(t, func(*probe) {})
+		seen := make(chan context.Context, 1)
+		task, err := p.Spawn(func(ctx context.Context) error { seen <- ctx; return nil })
+		require.NoError(t, err)
+		require.NoError(t, task.Wait(context.Background()))
+		ctx := <-seen
+		<-ctx.Done() // what the task started with its context ends with it
+		require.ErrorIs(t, ctx.Err(), context.Canceled)
+	})
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/petermattis/goid"
 
 	"github.com/sprag-go/sprag/sprag/internal/timerq"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // Timer is the handle of an interval, a timeout or a scheduled job. Its
@@ -17,9 +18,10 @@ type Timer struct {
 	act   activity
 	fn    func(context.Context) error
 	sched Schedule
-	slot  timerq.Slot // its place in the scope's queue of waiting timers; guarded by s.mu
-	n     int32       // runs ended; read and written by the run, which never overlaps itself
-	ended bool        // cancelled, stopped, or its schedule is over; guarded by s.mu
+	slot  timerq.Slot        // its place in the scope's queue of waiting timers; guarded by s.mu
+	n     int32              // runs ended; read and written by the run, which never overlaps itself
+	ended bool               // cancelled, stopped, or its schedule is over; guarded by s.mu
+	link  *trace.SpanContext // LinkTo's, or nil
 }
 
 // Interval calls fn every d until the scope closes or the handle is
@@ -82,7 +84,7 @@ func (s *Scope) schedule(kind Kind, sched Schedule, fn func(context.Context) err
 	if c.immediately {
 		sched = &atOnce{inner: sched}
 	}
-	t := &Timer{s: s, fn: fn, sched: sched, act: activity{kind: kind, label: label, link: c.link}}
+	t := &Timer{s: s, fn: fn, sched: sched, act: activity{kind: kind, label: label}, link: c.link}
 	t.slot.Init()
 
 	s.lock()
@@ -129,7 +131,7 @@ func (t *Timer) run(ctx context.Context) {
 	g := goid.Get()
 	slot := t.act.Claim(g)
 	start := time.Now()
-	ctx, obs := s.observe(ctx, &t.act, t.Label)
+	ctx, obs := s.observe(ctx, &t.act, t.Label, t.link)
 	err := Safely(func() error { return t.fn(ctx) })
 	switch {
 	case err == nil:

@@ -393,6 +393,9 @@ type Resolved struct {
 	metrics bool
 }
 
+// Metrics reports whether metrics are recorded.
+func (r *Resolved) Metrics() bool { return r != nil && r.metrics }
+
 // On reports whether anything is measured or traced.
 func (r *Resolved) On() bool { return r != nil && (r.tracer != nil || r.metrics) }
 

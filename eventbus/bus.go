@@ -170,6 +170,10 @@ func (b *Bus) detachLocked(sub *Subscription) {
 	if e := sub.entry; e != nil {
 		e.list.removeAt(sub.idx, sub)
 		if e.list.owned() == 0 && !e.pinned {
+			// The entry leaves the table with the slots of the pattern
+			// listeners that match it, which removals will no longer
+			// clear: emits under way check their state from now on.
+			e.list.retire()
 			b.topics.Store(b.topics.Load().remove(e))
 			return
 		}

@@ -35,11 +35,11 @@ func (b *Bus) Emit(ctx context.Context, topic string, payload any) error {
 		if e := t.get(topic); e != nil { // emitEntry, spelled out to save a call
 			s := e.list.cur.Load()
 			ls := s.slots[:s.n.Load()]
-			next, failed, err := runFrom(ctx, topic, payload, ls, 0)
+			next, failed, err := runFrom(ctx, topic, payload, s, ls, 0)
 			if err == nil {
 				return nil
 			}
-			return finish(ctx, b, topic, payload, ls, false, next, failed, err)
+			return finish(ctx, b, topic, payload, s, ls, false, next, failed, err)
 		}
 	}
 	if err := validateTopic(topic); err != nil {
@@ -60,53 +60,53 @@ func (b *Bus) lookup(topic string) *entry {
 func emitEntry[T any](ctx context.Context, b *Bus, e *entry, payload T) error {
 	s := e.list.cur.Load()
 	ls := s.slots[:s.n.Load()]
-	next, failed, err := runFrom(ctx, e.topic, payload, ls, 0)
+	next, failed, err := runFrom(ctx, e.topic, payload, s, ls, 0)
 	if err == nil {
 		return nil
 	}
-	return finish(ctx, b, e.topic, payload, ls, false, next, failed, err)
+	return finish(ctx, b, e.topic, payload, s, ls, false, next, failed, err)
 }
 
 // dispatchPatterns calls the pattern listeners that match topic, a topic
 // that no listener subscribed to by name.
 func dispatchPatterns[T any](ctx context.Context, b *Bus, topic string, payload T) error {
-	ls := b.patterns.snapshot()
-	next, failed, err := runMatching(ctx, topic, payload, ls, 0)
+	s, ls := b.patterns.load()
+	next, failed, err := runMatching(ctx, topic, payload, s, ls, 0)
 	if err == nil {
 		return nil
 	}
-	return finish(ctx, b, topic, payload, ls, true, next, failed, err)
+	return finish(ctx, b, topic, payload, s, ls, true, next, failed, err)
 }
 
 // finish handles an emit after the listener failed, at ls[next], failed
 // with err: it reports err, resumes after that listener, and joins every
-// failure. matching says that ls is the pattern list, whose listeners
-// that do not match topic are skipped.
-func finish[T any](ctx context.Context, b *Bus, topic string, payload T, ls []slot, matching bool, next int, failed *Subscription, err error) error {
+// failure. ls are the slots of s; matching says that they are the pattern
+// list's, whose listeners that do not match topic are skipped.
+func finish[T any](ctx context.Context, b *Bus, topic string, payload T, s *seg, ls []slot, matching bool, next int, failed *Subscription, err error) error {
 	var errs []error
 	for err != nil {
 		b.report(ctx, topic, failed, err, &errs)
 		if matching {
-			next, failed, err = runMatching(ctx, topic, payload, ls, next+1)
+			next, failed, err = runMatching(ctx, topic, payload, s, ls, next+1)
 		} else {
-			next, failed, err = runFrom(ctx, topic, payload, ls, next+1)
+			next, failed, err = runFrom(ctx, topic, payload, s, ls, next+1)
 		}
 	}
 	return errors.Join(errs...)
 }
 
-// runFrom calls the listeners of ls[i:] in order until one fails, skipping
-// removed ones. It returns len(ls) and nil when all succeed, or the index
+// runFrom calls the listeners of ls[i:], slots of s, in order until one
+// fails, skipping removed ones (see seg.skip). It returns len(ls) and nil when all succeed, or the index
 // and the subscription of the listener that returned an error or panicked
 // and that error (a *PanicError for a panic). One deferred recover per
 // call keeps the loop free of per-listener defers: this is the whole hot
 // path.
-func runFrom[T any](ctx context.Context, topic string, payload T, ls []slot, i int) (next int, failed *Subscription, err error) {
+func runFrom[T any](ctx context.Context, topic string, payload T, s *seg, ls []slot, i int) (next int, failed *Subscription, err error) {
 	defer catch(&err)
 	for next = i; next < len(ls); next++ {
 		sl := &ls[next]
 		failed = sl.sub.Load()
-		if failed == nil || failed.state.Load() != subscribed {
+		if s.skip(failed) {
 			continue
 		}
 		// call, spelled out: the compiler does not inline it here.
@@ -129,11 +129,11 @@ func runFrom[T any](ctx context.Context, topic string, payload T, ls []slot, i i
 
 // runMatching is runFrom for the pattern list: it also skips the
 // listeners whose pattern does not match topic.
-func runMatching[T any](ctx context.Context, topic string, payload T, ls []slot, i int) (next int, failed *Subscription, err error) {
+func runMatching[T any](ctx context.Context, topic string, payload T, s *seg, ls []slot, i int) (next int, failed *Subscription, err error) {
 	defer catch(&err)
 	for next = i; next < len(ls); next++ {
 		failed = ls[next].sub.Load()
-		if failed == nil || failed.state.Load() != subscribed || !failed.pat.match(topic) {
+		if s.skip(failed) || !failed.pat.match(topic) {
 			continue
 		}
 		if err = call(ctx, topic, payload, failed); err != nil {

@@ -17,12 +17,15 @@ import (
 //     length and the length is then published, so an emit that began
 //     earlier never sees it;
 //   - a removed listener's slot is cleared in place (a tombstone) after its
-//     state was set to removed, which is what emits check;
+//     state was set to removed: an emit that finds the slot cleared skips
+//     it;
 //   - when the seg is full, or when tombstones outnumber listeners, the live
 //     listeners are copied to a new seg with room for as many again, which
 //     is published with one atomic store. Emits under way keep iterating the
-//     old seg, which is never written again; the state check keeps them from
-//     calling a listener removed after the copy.
+//     old seg, whose slots are no longer cleared: it is marked retired
+//     first, and emits check the state of each listener of a retired seg,
+//     which keeps them from calling a listener removed after the copy. A
+//     current seg spares them that load.
 //
 // A copy moves k listeners after at least k/2 additions or removals since
 // the last one, so every change costs O(1) amortized. A copy leaves two
@@ -35,7 +38,8 @@ type list struct {
 
 // seg is one version of a list.
 type seg struct {
-	n     atomic.Int32 // published length: emits read slots[:n]
+	n       atomic.Int32 // published length: emits read slots[:n]
+	retired atomic.Bool  // a newer seg replaced this one: its slots are no longer cleared
 	live  atomic.Int32 // non-empty slots in slots[:n]; written under the bus's mutex
 	own   int32        // of those, listeners subscribed to exactly the entry's topic; guarded by the bus's mutex
 	slots []slot       // slots[n:] are free; len(slots) is the capacity
@@ -52,11 +56,25 @@ type slot struct {
 
 // snapshot returns the slots an emit that begins now iterates.
 func (l *list) snapshot() []slot {
+	_, ls := l.load()
+	return ls
+}
+
+// load returns the current seg and the slots an emit that begins now
+// iterates.
+func (l *list) load() (*seg, []slot) {
 	s := l.cur.Load()
 	if s == nil {
-		return nil
+		return nil, nil
 	}
-	return s.slots[:s.n.Load()]
+	return s, s.slots[:s.n.Load()]
+}
+
+// skip reports whether an emit iterating s skips the listener sub, read
+// from one of its slots: a cleared slot, or, in a retired seg, a listener
+// whose state is no longer subscribed.
+func (s *seg) skip(sub *Subscription) bool {
+	return sub == nil || s.retired.Load() && sub.state.Load() != subscribed
 }
 
 // subs yields the subscriptions of the slots ls that are not empty, in
@@ -149,11 +167,20 @@ func (l *list) rebuild(c int) *seg {
 			j++
 		}
 		ns.own = old.own
+		old.retired.Store(true) // before ns is published: see list
 	}
 	ns.live.Store(j)
 	ns.n.Store(j)
 	l.cur.Store(ns)
 	return ns
+}
+
+// retire marks the current seg retired: its slots will no longer be
+// cleared. The caller holds the bus's mutex.
+func (l *list) retire() {
+	if s := l.cur.Load(); s != nil {
+		s.retired.Store(true)
+	}
 }
 
 // find returns the index of the subscription id in the current seg, or -1.

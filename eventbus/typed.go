@@ -104,11 +104,11 @@ func (t *Topic[T]) Emit(ctx context.Context, b *Bus, payload T) error {
 	}
 	s := c.e.list.cur.Load()
 	ls := s.slots[:s.n.Load()]
-	next, failed, err := runFrom(ctx, t.name, payload, ls, 0)
+	next, failed, err := runFrom(ctx, t.name, payload, s, ls, 0)
 	if err == nil {
 		return nil
 	}
-	return finish(ctx, b, t.name, payload, ls, false, next, failed, err)
+	return finish(ctx, b, t.name, payload, s, ls, false, next, failed, err)
 }
 
 // emitResolving is Emit when the cache is empty or of another bus.

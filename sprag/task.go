@@ -325,6 +325,20 @@ func (t *Task) began() {
 	}
 }
 
+// lazyDone returns *ch, made on first use, when it also sets the watch
+// bit: closed at once if the ended bit is set already (the side that sets
+// ended saw no watcher: closing is ours), else by that side. The caller
+// holds mu.
+func (t *Task) lazyDone(ch *chan struct{}, watch, ended uint32) <-chan struct{} {
+	if *ch == nil {
+		*ch = make(chan struct{})
+		if t.state.Or(watch)&ended != 0 {
+			close(*ch)
+		}
+	}
+	return *ch
+}
+
 // ended reports whether the task has finished.
 func (t *Task) ended() bool { return t.state.Load()&finishedBit != 0 }
 
@@ -386,15 +400,9 @@ func (t *Task) Done() <-chan struct{} {
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if t.done == nil {
-		// Made on demand: most tasks are never waited for, and a channel
-		// per task would cost an allocation.
-		t.done = make(chan struct{})
-		if t.state.Or(doneWatched)&finishedBit != 0 {
-			close(t.done) // finish saw no watcher: closing is ours
-		}
-	}
-	return t.done
+	// Made on demand: most tasks are never waited for, and a channel per
+	// task would cost an allocation.
+	return t.lazyDone(&t.done, doneWatched, finishedBit)
 }
 
 // Err returns the task's result once it has ended, and nil before: nil

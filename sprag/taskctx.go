@@ -35,14 +35,7 @@ func (c *taskCtx) Deadline() (time.Time, bool) { return time.Time{}, false }
 func (c *taskCtx) Done() <-chan struct{} {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	w := c.watched()
-	if w.done == nil {
-		w.done = make(chan struct{})
-		if c.state.Or(ctxWatched)&ctxEnded != 0 {
-			close(w.done) // cancel saw no watcher: closing is ours
-		}
-	}
-	return w.done
+	return (*Task)(c).lazyDone(&c.watched().done, ctxWatched, ctxEnded)
 }
 
 func (c *taskCtx) Err() error {

@@ -27,24 +27,24 @@ func TestObservableSetGetUpdateAndSubscribers(t *testing.T) {
 		assert.Equal(t, 1, counter.Get())
 		assert.Equal(t, uint64(1), counter.Version())
 
-		var calls collected[string]
+		var calls spragtest.Collector[string]
 		_, err = counter.Subscribe(owner, func(_ context.Context, v int) error {
-			calls.add(fmt.Sprint("a", v))
+			calls.Add(fmt.Sprint("a", v))
 			return nil
 		})
 		require.NoError(t, err)
 		_, err = counter.Subscribe(owner, func(_ context.Context, v int) error {
-			calls.add(fmt.Sprint("b", v))
+			calls.Add(fmt.Sprint("b", v))
 			return nil
 		}, state.NotifyCurrent())
 		require.NoError(t, err)
-		assert.Equal(t, []string{"b1"}, calls.get(), "NotifyCurrent sends the current value at once")
+		assert.Equal(t, []string{"b1"}, calls.All(), "NotifyCurrent sends the current value at once")
 
 		counter.Set(2)
 		counter.Update(func(v int) int { return v * 10 })
 		assert.Equal(t, 20, counter.Get())
 		assert.Equal(t, uint64(3), counter.Version())
-		assert.Equal(t, []string{"b1", "a2", "b2", "a20", "b20"}, calls.get(), "in subscription order, before Set returns")
+		assert.Equal(t, []string{"b1", "a2", "b2", "a20", "b20"}, calls.All(), "in subscription order, before Set returns")
 
 		assert.Equal(t, state.Stats{Value: 20, Version: 3, Subscribers: 2}, counter.Stats())
 		assert.Equal(t, counter.Stats(), owner.Status(context.Background()).Details["observable counter"])
@@ -60,24 +60,24 @@ func TestObservableSubscriberOfAnotherServiceIsRemovedWhenItStops(t *testing.T) 
 		status, err := state.New(owner, "starting", state.Label("status"))
 		require.NoError(t, err)
 
-		var seen collected[string]
-		var ctxs collected[context.Context]
+		var seen spragtest.Collector[string]
+		var ctxs spragtest.Collector[context.Context]
 		sub, err := status.Subscribe(dashboard, func(ctx context.Context, v string) error {
-			seen.add(v)
-			ctxs.add(ctx)
+			seen.Add(v)
+			ctxs.Add(ctx)
 			return nil
 		})
 		require.NoError(t, err)
 		assert.True(t, sub.Active())
 		status.Set("ready")
-		assert.Equal(t, []string{"ready"}, seen.get())
-		assert.Same(t, dashboard.Context(), ctxs.get()[0], "called with its own service's context")
+		assert.Equal(t, []string{"ready"}, seen.All())
+		assert.Same(t, dashboard.Context(), ctxs.All()[0], "called with its own service's context")
 
 		spragtest.Stop(t, dashboard, time.Second)
 		assert.False(t, sub.Active())
 		assert.Zero(t, status.Stats().Subscribers)
 		status.Set("busy")
-		assert.Equal(t, []string{"ready"}, seen.get(), "not called once its service stopped")
+		assert.Equal(t, []string{"ready"}, seen.All(), "not called once its service stopped")
 		assert.False(t, sub.Cancel(), "already removed")
 	})
 }
@@ -88,7 +88,7 @@ func TestObservableSubscriberIsNotCalledOnceItsServiceBeganToStop(t *testing.T) 
 		owner := spragtest.Started(t, "svc", nil)
 		status, err := state.New(owner, 0)
 		require.NoError(t, err)
-		var seen collected[int]
+		var seen spragtest.Collector[int]
 		stopping := make(chan struct{})
 		proceed := make(chan struct{})
 		dashboard := &spragtest.Probe{OnStopFunc: func(context.Context, *spragtest.Probe) error {
@@ -98,7 +98,7 @@ func TestObservableSubscriberIsNotCalledOnceItsServiceBeganToStop(t *testing.T) 
 		}}
 		spragtest.Start(t, "dashboard", dashboard)
 		_, err = status.Subscribe(dashboard, func(_ context.Context, v int) error {
-			seen.add(v)
+			seen.Add(v)
 			return nil
 		})
 		require.NoError(t, err)
@@ -108,7 +108,7 @@ func TestObservableSubscriberIsNotCalledOnceItsServiceBeganToStop(t *testing.T) 
 		status.Set(1)
 		close(proceed)
 		<-dashboard.Done()
-		assert.Empty(t, seen.get())
+		assert.Empty(t, seen.All())
 	})
 }
 
@@ -147,19 +147,19 @@ func TestObservableSubscriberFailuresAreIsolated(t *testing.T) {
 		spragtest.Start(t, "svc", owner, spragtest.WithRuntime(rt))
 		status, err := state.New(owner, 0, state.Label("status"))
 		require.NoError(t, err)
-		var seen collected[int]
+		var seen spragtest.Collector[int]
 		_, err = status.Subscribe(owner, func(context.Context, int) error { panic("kaput") })
 		require.NoError(t, err)
 		_, err = status.Subscribe(owner, func(context.Context, int) error { return errors.New("no luck") })
 		require.NoError(t, err)
 		_, err = status.Subscribe(owner, func(_ context.Context, v int) error {
-			seen.add(v)
+			seen.Add(v)
 			return nil
 		})
 		require.NoError(t, err)
 
 		require.NotPanics(t, func() { status.Set(1) })
-		assert.Equal(t, []int{1}, seen.get(), "the next subscriber is still called")
+		assert.Equal(t, []int{1}, seen.All(), "the next subscriber is still called")
 		panicked := logs.FilterMessage("callback panicked").All()
 		require.Len(t, panicked, 1)
 		assert.Contains(t, panicked[0].ContextMap()["label"], "observable status ")
@@ -174,9 +174,9 @@ func TestObservableSetFromASubscriberIsDeliveredNext(t *testing.T) {
 		owner := spragtest.Started(t, "svc", nil)
 		level, err := state.New(owner, 0)
 		require.NoError(t, err)
-		var calls collected[string]
+		var calls spragtest.Collector[string]
 		_, err = level.Subscribe(owner, func(_ context.Context, v int) error {
-			calls.add(fmt.Sprint("a", v))
+			calls.Add(fmt.Sprint("a", v))
 			if v == 1 {
 				level.Set(2) // from inside a subscriber: no deadlock
 			}
@@ -184,12 +184,12 @@ func TestObservableSetFromASubscriberIsDeliveredNext(t *testing.T) {
 		})
 		require.NoError(t, err)
 		_, err = level.Subscribe(owner, func(_ context.Context, v int) error {
-			calls.add(fmt.Sprint("b", v))
+			calls.Add(fmt.Sprint("b", v))
 			return nil
 		})
 		require.NoError(t, err)
 		level.Set(1)
-		assert.Equal(t, []string{"a1", "b1", "a2", "b2"}, calls.get())
+		assert.Equal(t, []string{"a1", "b1", "a2", "b2"}, calls.All())
 		assert.Equal(t, 2, level.Get())
 	})
 }
@@ -216,16 +216,16 @@ func TestObservableDedupe(t *testing.T) {
 		type config struct{ Hosts []string }
 		cfg, err := state.New(owner, config{Hosts: []string{"a"}}, state.Dedupe(), state.Label("cfg"))
 		require.NoError(t, err)
-		var seen collected[config]
+		var seen spragtest.Collector[config]
 		_, err = cfg.Subscribe(owner, func(_ context.Context, v config) error {
-			seen.add(v)
+			seen.Add(v)
 			return nil
 		})
 		require.NoError(t, err)
 		cfg.Set(config{Hosts: []string{"a"}})
 		cfg.Update(func(c config) config { return config{Hosts: append([]string(nil), c.Hosts...)} })
 		cfg.Set(config{Hosts: []string{"a", "b"}})
-		assert.Equal(t, []config{{Hosts: []string{"a", "b"}}}, seen.get())
+		assert.Equal(t, []config{{Hosts: []string{"a", "b"}}}, seen.All())
 		assert.Equal(t, uint64(2), cfg.Version())
 
 		byLen, err := state.New(owner, "abc", state.DedupeFunc(func(a, b string) bool { return len(a) == len(b) }))
@@ -276,9 +276,9 @@ func TestObservableConcurrentSetsReachSubscribersInOrder(t *testing.T) {
 		owner := spragtest.Started(t, "svc", nil)
 		level, err := state.New(owner, 0)
 		require.NoError(t, err)
-		var seen collected[int]
+		var seen spragtest.Collector[int]
 		_, err = level.Subscribe(owner, func(_ context.Context, v int) error {
-			seen.add(v)
+			seen.Add(v)
 			return nil
 		})
 		require.NoError(t, err)
@@ -294,7 +294,7 @@ func TestObservableConcurrentSetsReachSubscribersInOrder(t *testing.T) {
 		wg.Wait()
 		synctest.Wait()
 
-		got := seen.get()
+		got := seen.All()
 		require.NotEmpty(t, got)
 		for i := 1; i < len(got); i++ {
 			require.Less(t, got[i-1], got[i], "never an older value after a newer one")
@@ -347,9 +347,9 @@ func TestSubscriberCancel(t *testing.T) {
 		owner := spragtest.Started(t, "svc", nil)
 		level, err := state.New(owner, 0)
 		require.NoError(t, err)
-		var seen collected[int]
+		var seen spragtest.Collector[int]
 		sub, err := level.Subscribe(owner, func(_ context.Context, v int) error {
-			seen.add(v)
+			seen.Add(v)
 			return nil
 		})
 		require.NoError(t, err)
@@ -357,7 +357,7 @@ func TestSubscriberCancel(t *testing.T) {
 		assert.True(t, sub.Cancel())
 		assert.False(t, sub.Cancel())
 		level.Set(2)
-		assert.Equal(t, []int{1}, seen.get())
+		assert.Equal(t, []int{1}, seen.All())
 		var none *state.Subscriber
 		assert.False(t, none.Cancel())
 		assert.False(t, none.Active())

@@ -40,9 +40,9 @@ type list struct {
 type seg struct {
 	n       atomic.Int32 // published length: emits read slots[:n]
 	retired atomic.Bool  // a newer seg replaced this one: its slots are no longer cleared
-	live  atomic.Int32 // non-empty slots in slots[:n]; written under the bus's mutex
-	own   int32        // of those, listeners subscribed to exactly the entry's topic; guarded by the bus's mutex
-	slots []slot       // slots[n:] are free; len(slots) is the capacity
+	live    atomic.Int32 // non-empty slots in slots[:n]; written under the bus's mutex
+	own     int32        // of those, listeners subscribed to exactly the entry's topic; guarded by the bus's mutex
+	slots   []slot       // slots[n:] are free; len(slots) is the capacity
 }
 
 // slot is one position of a seg. It holds the listener's function beside

@@ -282,13 +282,30 @@ func TestQueueBackedByAStoreRetriesPullsThatFail(t *testing.T) {
 		require.Len(t, failed, 1, "the first failure in a row is logged")
 		assert.Contains(t, failed[0].ContextMap()["error"], "pull (failure 1 in a row, retried): engine unreachable")
 
+		// A longer outage: the pause stops growing at 5s, and the 20th
+		// failure in a row is logged too.
+		s.mu.Lock()
+		for range 21 {
+			s.pullErr = append(s.pullErr, flaky)
+		}
+		s.mu.Unlock()
+		start, at = time.Now(), 0
+		require.NoError(t, q.TryEnqueue(3)) // the worker wakes into the outage
+		time.Sleep(2 * time.Minute)
+		synctest.Wait()
+		assert.Equal(t, []int{1, 3}, got.All())
+		assert.Equal(t, 6300*time.Millisecond+15*5*time.Second, at, "100ms doubling up to 3.2s, then 5s fifteen times")
+		failed = logs.FilterMessage("queue failed").All()
+		require.Len(t, failed, 3, "failures 1 and 20 of the second outage are logged")
+		assert.Contains(t, failed[2].ContextMap()["error"], "pull (failure 20 in a row, retried)")
+
 		s.mu.Lock()
 		s.pullErr = []error{fmt.Errorf("store: %w", sprag.ErrNotRunning)}
 		s.mu.Unlock()
 		require.NoError(t, q.TryEnqueue(2)) // wakes the worker, which finds the store stopped
 		synctest.Wait()
-		assert.Equal(t, []int{1}, got.All(), "a stopped backend ends the worker")
-		assert.Len(t, logs.FilterMessage("queue failed").All(), 2)
+		assert.Equal(t, []int{1, 3}, got.All(), "a stopped backend ends the worker")
+		assert.Len(t, logs.FilterMessage("queue failed").All(), 4)
 	})
 }
 

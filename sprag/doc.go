@@ -41,7 +41,7 @@
 // are the optional hooks of the user's type.
 //
 // Stop tears down in a fixed order: OnStop; intervals and timeouts are
-// cancelled; the context seen by tasks and timer runs is cancelled;
+// cancelled; the contexts seen by tasks and timer runs are cancelled;
 // listeners are removed; running work is waited for until the stop
 // context ends; adopted children stop, the last first; cleanups run, the
 // last added first. Every step runs even when an earlier one failed and all

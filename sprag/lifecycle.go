@@ -139,7 +139,8 @@ func (s *Service) startResult() error {
 //  1. OnStop(ctx); from this moment the service accepts no new work and
 //     none of its listeners is called;
 //  2. intervals and timeouts are cancelled;
-//  3. the service's context, seen by tasks and timer runs, is cancelled;
+//  3. the service's context, seen by timer runs, and every task's own
+//     context are cancelled;
 //  4. listeners and other callbacks are removed;
 //  5. running timer runs, tasks and callbacks are waited for, until ctx
 //     ends;

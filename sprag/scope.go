@@ -179,8 +179,10 @@ func (s *Scope) Runtime() Runtime {
 	return s.rt
 }
 
-// Context returns the scope's context: tasks and timer runs receive it,
-// and it is cancelled when the scope closes (step 3 of [Scope.Close]).
+// Context returns the scope's context: timer runs receive it, and it is
+// cancelled when the scope closes (step 3 of [Scope.Close]). A task
+// receives a context of its own, cancelled at the same step, by
+// [Task.Cancel], or when the task returns.
 func (s *Scope) Context() context.Context {
 	s.lock()
 	defer s.mu.Unlock()

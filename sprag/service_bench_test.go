@@ -10,11 +10,16 @@ import (
 	"github.com/sprag-go/sprag/sprag"
 )
 
-// startedPlain starts a service with no hooks for a benchmark.
-func startedPlain(b *testing.B) *plain {
+// startedPlain starts a service with no hooks for a benchmark, on a
+// runtime of its own; the benchmark stops it.
+func startedPlain(b *testing.B) *plain { return startedOn(b, sprag.NewRuntime(nil)) }
+
+// startedOn starts a service with no hooks on rt for a benchmark; the
+// benchmark stops it.
+func startedOn(b *testing.B, rt sprag.Runtime) *plain {
 	b.Helper()
 	p := &plain{}
-	if err := sprag.Bind(p, "bench", sprag.NewRuntime(nil)); err != nil {
+	if err := sprag.Bind(p, "bench", rt); err != nil {
 		b.Fatal(err)
 	}
 	if err := p.Start(context.Background()); err != nil {

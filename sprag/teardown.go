@@ -17,7 +17,8 @@ import (
 //
 //  1. no new work is accepted (managed methods report [ErrNotRunning]);
 //  2. intervals and timeouts are cancelled;
-//  3. the scope's context, seen by tasks and timer runs, is cancelled;
+//  3. the scope's context, seen by timer runs, and every task's own
+//     context are cancelled;
 //  4. callbacks are closed: bus listeners are removed, and none is called
 //     from then on, also by an emit already under way;
 //  5. running timer runs, tasks and callback calls are waited for, until

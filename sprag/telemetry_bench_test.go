@@ -39,16 +39,11 @@ func benchRuntimes(b *testing.B) []benchRuntime {
 	}
 }
 
-// startedOn starts a service with no hooks on rt for a benchmark.
-func startedOn(b *testing.B, rt sprag.Runtime) *plain {
+// startedUntilEnd starts a service with no hooks on rt, stopped when the
+// benchmark ends.
+func startedUntilEnd(b *testing.B, rt sprag.Runtime) *plain {
 	b.Helper()
-	p := &plain{}
-	if err := sprag.Bind(p, "bench", rt); err != nil {
-		b.Fatal(err)
-	}
-	if err := p.Start(context.Background()); err != nil {
-		b.Fatal(err)
-	}
+	p := startedOn(b, rt)
 	b.Cleanup(func() { _ = p.Stop(context.Background()) })
 	return p
 }
@@ -59,7 +54,7 @@ func startedOn(b *testing.B, rt sprag.Runtime) *plain {
 func BenchmarkEmitTelemetry(b *testing.B) {
 	for _, r := range benchRuntimes(b) {
 		b.Run(r.name, func(b *testing.B) {
-			emitter, listener := startedOn(b, r.rt), startedOn(b, r.rt)
+			emitter, listener := startedUntilEnd(b, r.rt), startedUntilEnd(b, r.rt)
 			var n atomic.Int64
 			if _, err := listener.Listen("order:completed", func(context.Context, any) error {
 				n.Add(1)
@@ -93,7 +88,7 @@ func (atOnce) Next(now time.Time, _ sprag.Run) time.Time { return now }
 func BenchmarkTimerRunTelemetry(b *testing.B) {
 	for _, r := range benchRuntimes(b) {
 		b.Run(r.name, func(b *testing.B) {
-			p := startedOn(b, r.rt)
+			p := startedUntilEnd(b, r.rt)
 			var n atomic.Int64
 			done := make(chan struct{})
 			b.ReportAllocs()

@@ -152,13 +152,16 @@ func (b *Bus) entryLocked(topic string) *entry {
 
 // claim marks sub removed and, if this call did, takes it off the bus. It
 // reports whether this call removed it. The caller calls notifyRemoved
-// afterwards, outside any lock.
+// afterwards, outside any lock. The mark is made under b.mu, as Clear's
+// are: a call that finds sub already marked returns only once the call
+// that marked it has taken it off every list, so that no emit that begins
+// afterwards can find it there.
 func (b *Bus) claim(sub *Subscription) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
 	if !sub.state.CompareAndSwap(subscribed, removed) {
 		return false
 	}
-	b.mu.Lock()
-	defer b.mu.Unlock()
 	b.detachLocked(sub)
 	return true
 }

@@ -101,11 +101,12 @@
 //     emit never looks at patterns of other topics. The list is an array
 //     of slots that emits read up to the length they loaded when they
 //     began. Listen writes the next free slot, then publishes the length;
-//     Unsubscribe marks the subscription removed, which emits check, and
-//     clears its slot. The array is copied only when it is full or when
-//     cleared slots outnumber listeners, into an array with room for as
-//     many again, which amortizes to O(1) per change; emits under way keep
-//     reading the old array.
+//     Unsubscribe marks the subscription removed and clears its slot,
+//     which emits check (and, in an array a copy replaced, the mark).
+//     The array is copied only when it is full or when cleared slots
+//     outnumber listeners, into an array with room for as many again,
+//     which amortizes to O(1) per change; emits under way keep reading
+//     the old array.
 //
 // What each operation costs, for n listeners of the topic concerned, t
 // topics and p pattern listeners on the bus:

@@ -324,3 +324,27 @@ func TestListenAndUnsubscribeDuringEmit(t *testing.T) {
 	require.NoError(t, b.Emit(context.Background(), "t", 2))
 	assert.Equal(t, []string{"first:1", "first:2", "added:2"}, rec.get(), "the next emit calls the added one")
 }
+
+// A call of Unsubscribe that loses to another returns only once the
+// listener is off the bus: an emit after it never calls the listener.
+func TestLosingUnsubscribeReturnsAfterTheRemoval(t *testing.T) {
+	t.Parallel()
+	b := eventbus.New()
+	ctx := context.Background()
+	for range 5000 {
+		var late sync.WaitGroup
+		called := make(chan struct{}, 4)
+		sub := mustListen(t, b, "job:done", func(context.Context, any) error {
+			called <- struct{}{}
+			return nil
+		})
+		for range 2 {
+			late.Go(func() {
+				sub.Unsubscribe()
+				_ = b.Emit(ctx, "job:done", nil) // after an Unsubscribe returned
+			})
+		}
+		late.Wait()
+		require.Empty(t, called, "an emit after Unsubscribe returned called the listener")
+	}
+}

@@ -46,8 +46,9 @@ type seg struct {
 }
 
 // slot is one position of a seg. It holds the listener's function beside
-// the subscription so that an emit reaches the function with one load
-// fewer: the state check goes on in parallel.
+// the subscription, so that an emit reaches the function without loading
+// the subscription's own fields; only in a retired seg does it read the
+// subscription's state (see seg.skip).
 type slot struct {
 	call any                          // the subscription's call, immutable once published
 	sub  atomic.Pointer[Subscription] // nil once the subscription is removed

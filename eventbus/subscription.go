@@ -10,12 +10,13 @@ import (
 // Subscription is one listener's registration on a bus, returned by Listen.
 // Its methods are safe for concurrent use, and on a nil *Subscription.
 type Subscription struct {
-	// The first 64 bytes hold what emits read, and are written only when
-	// the subscription is removed (state). Rebuilding a list writes idx, in
-	// the second half, so that emits under way do not lose the cache line.
+	// The first 64 bytes hold what emits may read (state, in a retired
+	// seg; fn, pat for a pattern listener), and are written only when the
+	// subscription is removed (state). Rebuilding a list writes idx, in the
+	// second half, so that emits under way do not lose the cache line.
 	// 128 bytes in all: the size class of the allocation, aligned to it.
-	state atomic.Uint32                    // subscribed or removed: emits skip a removed listener
-	call  any                              // the listener as subscribed: see callable
+	state atomic.Uint32                    // subscribed or removed, set under the bus's mutex
+	call  any                              // the listener as subscribed, copied into its slots
 	fn    func(context.Context, any) error // for a typed listener, call converting the payload
 	pat   *pattern                         // nil for an exact topic
 	bus   *Bus

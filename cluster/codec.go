@@ -3,11 +3,14 @@ package cluster
 import (
 	"encoding/json"
 	"fmt"
+
+	"github.com/sprag-go/sprag/sprag"
 )
 
 // Codec encodes the payloads of distributed events and queue items. The
 // codec's name travels with every message: a replica that receives a
-// message of another codec dead-letters it instead of guessing.
+// message of another codec dead-letters it instead of guessing. A payload
+// that Unmarshal fails on, or panics on, is dead-lettered at once.
 // Implementations must be safe for concurrent use.
 type Codec interface {
 	// Name identifies the encoding, such as "json".
@@ -30,10 +33,12 @@ func (jsonCodec) Name() string                       { return "json" }
 func (jsonCodec) Marshal(v any) ([]byte, error)      { return json.Marshal(v) }
 func (jsonCodec) Unmarshal(data []byte, v any) error { return json.Unmarshal(data, v) }
 
-// decode decodes data with c into a new T.
+// decode decodes data with c into a new T. A panic of the codec is an
+// error like another: the error wraps ErrDecode either way, so that the
+// payload is dead-lettered rather than the caller's task ended.
 func decode[T any](c Codec, data []byte) (any, error) {
 	var v T
-	if err := c.Unmarshal(data, &v); err != nil {
+	if err := sprag.Safely(func() error { return c.Unmarshal(data, &v) }); err != nil {
 		return nil, fmt.Errorf("%w with codec %s: %w", ErrDecode, c.Name(), err)
 	}
 	return v, nil

@@ -223,6 +223,14 @@ func (s *Server) controllerRoutes(c Controller) ([]*route, error) {
 func (s *Server) add(routes []*route, errs []error) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	return s.addLocked(routes, errs, nil)
+}
+
+// addLocked is add for a caller that holds mu. ready, when not nil, runs
+// once the routes are known to fit and before any request can reach them;
+// when it fails, nothing is registered and its error, which is no wiring
+// mistake, is returned without being remembered.
+func (s *Server) addLocked(routes []*route, errs []error, ready func() error) error {
 	all := append(slices.Clip(s.routes), routes...)
 	m, conflicts := buildMux(all, s.unmatched.handler)
 	errs = append(errs, conflicts...)
@@ -230,6 +238,11 @@ func (s *Server) add(routes []*route, errs []error) error {
 		err := errors.Join(errs...)
 		s.mountErrs = append(s.mountErrs, err)
 		return err
+	}
+	if ready != nil {
+		if err := ready(); err != nil {
+			return err
+		}
 	}
 	s.routes = all
 	s.mux.Store(m)

@@ -98,24 +98,29 @@ type StreamStats struct {
 // reports the error, as for any failing listener, and the event is not
 // sent. Stream fails with [ErrInvalidStream] for a stream without topics
 // or with an invalid option, and as [Server.Mount] does for the route;
-// like Mount's, its failure keeps the server from starting. It may be
-// called while the server runs.
+// like Mount's, its failure keeps the server from starting.
+//
+// It may be called while the server runs: the stream then starts before
+// its route is served. When it cannot start, as once the server's stop
+// has begun, Stream returns the error and adds nothing: no route, no
+// stream, and no error kept for the next start.
 func (s *Server) Stream(pattern string, opts ...StreamOption) (*Stream, error) {
 	st, err := s.newStream(pattern, opts)
 	if err != nil {
 		return nil, s.add(nil, []error{err})
 	}
-	if err := s.add([]*route{st.rt}, nil); err != nil {
-		return nil, err
-	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.streams = append(s.streams, st)
-	if s.streamsLive {
-		if err := st.start(); err != nil {
-			return nil, err
+	err = s.addLocked([]*route{st.rt}, nil, func() error {
+		if !s.streamsLive {
+			return nil
 		}
+		return st.start()
+	})
+	if err != nil {
+		return nil, err
 	}
+	s.streams = append(s.streams, st)
 	return st, nil
 }
 

@@ -177,6 +177,32 @@ func TestStreamAddedWhileRunning(t *testing.T) {
 	})
 }
 
+func TestStreamThatCannotStartIsNotAdded(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		srv, _ := newServer(t, nil, []Option{WithDrainDelay(time.Minute)})
+		ln := newMemListener()
+		srv.listen = ln.listen
+		require.NoError(t, sprag.Bind(srv, "http", sprag.NewRuntime(nil)))
+		require.NoError(t, srv.Start(context.Background()))
+		client := memClient(ln)
+		routes := srv.Routes()
+		stopped := make(chan error, 1)
+		go func() { stopped <- srv.Stop(context.Background()) }()
+		synctest.Wait() // the stop drains: the service takes no new task, the server still serves
+
+		st, err := srv.Stream("/late", Forward("x"))
+		require.ErrorIs(t, err, sprag.ErrNotRunning)
+		assert.Nil(t, st)
+		assert.Equal(t, routes, srv.Routes(), "no route is left behind")
+		assert.Empty(t, srv.Streams())
+		status, err := get(client, "/late")
+		require.NoError(t, err)
+		assert.Equal(t, http.StatusNotFound, status, "not a 503 of a stream that never runs")
+		require.NoError(t, <-stopped)
+	})
+}
+
 func TestStreamPayloadThatCannotBeEncoded(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {

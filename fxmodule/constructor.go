@@ -172,14 +172,6 @@ func (c *constructor) pc() uintptr {
 	return c.fn.Pointer()
 }
 
-// String names the constructor as messages do: "main.NewStore (main.go:12)".
-func (c *constructor) String() string {
-	if c.name == "" {
-		return "constructor"
-	}
-	return fmt.Sprintf("%s (%s)", c.name, location(c.file, c.line))
-}
-
 // location formats file:line, relative to the working directory when the
 // file is below it, as the go command prints paths.
 func location(file string, line int) string {

@@ -2,6 +2,7 @@ package fxmodule
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -32,6 +33,7 @@ type deadlineWatch struct {
 	started      []sprag.Interface // services started by their hooks, in order
 	starting     sprag.Interface   // the service whose Start runs now; fx starts one hook at a time
 	hung         string            // the service that was starting when the start context ended
+	failed       error             // the first error a service's Start returned
 	ready        bool              // every hook of the app's services has started
 	rolledBack   bool              // the start context ended first; the rollback ran or runs
 	rollbackDone chan struct{}     // closed when the rollback has finished; set with unwatchStart
@@ -110,6 +112,9 @@ func (w *deadlineWatch) hook(svc sprag.Interface) fx.Hook {
 				w.stopAll(stopCtx, []sprag.Interface{svc})
 				return fmt.Errorf("start service %q: %w", svc.Name(), context.Cause(ctx))
 			}
+			if err != nil {
+				w.fail(err)
+			}
 			return err
 		},
 		OnStop: func(ctx context.Context) error {
@@ -146,6 +151,15 @@ func (w *deadlineWatch) end(svc sprag.Interface, ok bool) (late bool) {
 	return false
 }
 
+// fail records err, the error of a service's Start, when it is the first.
+func (w *deadlineWatch) fail(err error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.failed == nil {
+		w.failed = err
+	}
+}
+
 // watchStart arms, once, the rollback for when ctx, the start context,
 // ends before the app is ready.
 func (w *deadlineWatch) watchStart(ctx context.Context) {
@@ -163,8 +177,15 @@ func (w *deadlineWatch) markReady() {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.ready = true
-	if w.unwatchStart != nil {
-		w.unwatchStart()
+	w.disarmStartLocked()
+}
+
+// disarmStartLocked disarms the watch of the start context. When that
+// keeps the rollback from ever running, it closes rollbackDone, so that
+// no one waits for a rollback that will not come.
+func (w *deadlineWatch) disarmStartLocked() {
+	if w.unwatchStart != nil && w.unwatchStart() {
+		close(w.rollbackDone)
 	}
 }
 
@@ -213,23 +234,29 @@ func (w *deadlineWatch) stopContext(ctx context.Context) (context.Context, conte
 }
 
 // startError returns err, the error of a start whose context ended, with
-// the name of the service that was starting then, if any.
+// the name of the service that was starting then, if any. When a service's
+// Start had failed before, and the context ended during fx's rollback, fx
+// returns the context's error alone: startError puts the failure first.
 func (w *deadlineWatch) startError(err error) error {
 	w.mu.Lock()
-	hung := w.hung
+	hung, failed := w.hung, w.failed
 	if hung == "" && w.starting != nil {
 		hung = w.starting.Name()
 	}
 	w.mu.Unlock()
-	if hung == "" {
-		return err
+	switch {
+	case hung != "":
+		return fmt.Errorf("start service %q: still starting when the start ended: %w", hung, err)
+	case failed != nil && !errors.Is(err, failed):
+		return fmt.Errorf("%w; the start ended during the rollback: %w", failed, err)
 	}
-	return fmt.Errorf("start service %q: still starting when the start ended: %w", hung, err)
+	return err
 }
 
 // waitRollback waits until the rollback of a start whose context ended
 // has stopped the services that had started; that takes at most the stop
-// timeout. It returns at once when no rollback is due.
+// timeout. It returns at once when no rollback is due, including when fx's
+// own rollback disarmed the watch before the start context ended.
 func (w *deadlineWatch) waitRollback() {
 	w.mu.Lock()
 	done, ready := w.rollbackDone, w.ready
@@ -266,9 +293,7 @@ func (w *deadlineWatch) watchStop(ctx context.Context) {
 func (w *deadlineWatch) unwatch() {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if w.unwatchStart != nil {
-		w.unwatchStart()
-	}
+	w.disarmStartLocked()
 	if w.unwatchStop != nil {
 		w.unwatchStop()
 	}

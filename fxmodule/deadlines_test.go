@@ -2,6 +2,7 @@ package fxmodule_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -194,4 +195,39 @@ func TestNothingRunsAfterStop(t *testing.T) {
 	require.NoError(t, app.Stop(ctx))
 
 	goleak.VerifyNone(t)
+}
+
+// TestStartReturnsWhenTheRollbackOutlastsTheStartContext: a service's
+// start fails while the start context is live, so fx rolls back with it,
+// and a hook appended before Module's own (the stop hook of the app's
+// logger) holds the rollback until that context ends. Start returns all
+// the same: the watch of the start context never fired, and there is no
+// rollback of fxmodule's to wait for. Its error names the failure first.
+func TestStartReturnsWhenTheRollbackOutlastsTheStartContext(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		logger, _ := observed(t)
+		j := &journal{}
+		app := fxmodule.App(
+			fx.Provide(func(lc fx.Lifecycle) *zap.Logger {
+				lc.Append(fx.StopHook(func(ctx context.Context) error {
+					<-ctx.Done() // a flush that lasts until the rollback's context ends
+					return nil
+				}))
+				return logger
+			}),
+			fxmodule.Service("ok", func() *node { return &node{j: j} }),
+			fxmodule.Service("bad", func() *node { return &node{j: j, startErr: errors.New("port in use")} }),
+		)
+		require.NoError(t, app.Err())
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+
+		err := app.Start(ctx)
+
+		require.ErrorContains(t, err, "port in use", "the service's failure comes first")
+		require.ErrorIs(t, err, context.DeadlineExceeded)
+		require.Error(t, ctx.Err(), "the start context ended before Start returned")
+		assert.Equal(t, []string{"start ok", "start bad", "stop ok"}, j.get())
+	})
 }

@@ -32,8 +32,8 @@ import (
 //     failed" when the stop's error holds more than those, such as its
 //     deadline.
 //
-// A received signal is logged at info level; every other event at debug
-// level. The logger needs nothing from the app: when fx.New failed before
+// A received signal and the start of a failed start's rollback are logged
+// at info level; every other event at debug level. The logger needs nothing from the app: when fx.New failed before
 // anything was provided, it logs with a default logger (see [EnvLog]).
 var LogFxEvents = fx.WithLogger(newFxLogger)
 
@@ -68,8 +68,8 @@ type fxLogger struct {
 	logged []string // the errors logged, not to log again
 }
 
-// LogEvent logs ev: failures once at error level, signals at info level,
-// the rest at debug level.
+// LogEvent logs ev: failures once at error level, signals and rollbacks
+// at info level, the rest at debug level.
 func (l *fxLogger) LogEvent(ev fxevent.Event) {
 	switch e := ev.(type) {
 	case *fxevent.Provided:

@@ -5,13 +5,16 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"syscall"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.uber.org/fx/fxevent"
 	"go.uber.org/fx/fxtest"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
+	"go.uber.org/zap/zaptest/observer"
 )
 
 func TestDefaultLoggers(t *testing.T) {
@@ -92,4 +95,25 @@ func TestTheAppsLoggerWins(t *testing.T) {
 	l, err := newLogger(loggerParams{Logger: mine, Modes: []logMode{devLogs}, Lifecycle: fxtest.NewLifecycle(t)})
 	require.NoError(t, err)
 	assert.Same(t, mine, l.Logger)
+}
+
+// TestFxEventLevels: a received signal and a rollback's start are logged
+// at info level, failures at error level, the rest at debug level.
+func TestFxEventLevels(t *testing.T) {
+	t.Parallel()
+	core, logs := observer.New(zapcore.DebugLevel)
+	l := newFxLogger(fxLoggerParams{Logger: &logger{zap.New(core)}})
+
+	l.LogEvent(&fxevent.Stopping{Signal: syscall.SIGTERM})
+	l.LogEvent(&fxevent.RollingBack{StartErr: errors.New("no database")})
+	l.LogEvent(&fxevent.Started{Err: errors.New("no database")})
+	l.LogEvent(&fxevent.Started{})
+
+	var got []string
+	for _, e := range logs.All() {
+		assert.Equal(t, "fx", e.LoggerName)
+		got = append(got, e.Level.String()+" "+e.Message)
+	}
+	assert.Equal(t, []string{"info received signal", "info start failed: rolling back", "error start failed", "debug started"}, got)
+	assert.Equal(t, "terminated", logs.FilterMessage("received signal").All()[0].ContextMap()["signal"])
 }

@@ -21,7 +21,7 @@ type TB interface {
 	Fatalf(format string, args ...any)
 }
 
-// An Option configures [Start].
+// An Option configures [Start], [StartAll] and [Started].
 type Option interface {
 	apply(*config)
 	String() string
@@ -38,8 +38,9 @@ type runtimeOption sprag.Runtime
 func (o runtimeOption) apply(c *config) { c.rt, c.haveRuntime = sprag.Runtime(o), true }
 func (runtimeOption) String() string    { return "WithRuntime(...)" }
 
-// WithRuntime makes Start bind the service to rt, so that several services
-// of one test share a bus. Without it Start makes a new [Runtime].
+// WithRuntime makes Start, StartAll and Started bind their services to rt,
+// so that services of one test share a bus. Without it each call makes a
+// new [Runtime].
 func WithRuntime(rt sprag.Runtime) Option { return runtimeOption(rt) }
 
 type stopTimeoutOption time.Duration
@@ -49,8 +50,9 @@ func (o stopTimeoutOption) String() string {
 	return "StopTimeout(" + time.Duration(o).String() + ")"
 }
 
-// StopTimeout bounds the start that Start makes and the stop it registers.
-// The default is 10s, which inside a synctest bubble is virtual time.
+// StopTimeout bounds each start that Start, StartAll and Started make and
+// each stop they register. The default is 10s, which inside a synctest
+// bubble is virtual time.
 func StopTimeout(d time.Duration) Option { return stopTimeoutOption(d) }
 
 // Runtime returns a runtime for one test: a new bus whose listener

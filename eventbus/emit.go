@@ -34,12 +34,12 @@ func (b *Bus) Emit(ctx context.Context, topic string, payload any) error {
 	if t := b.topics.Load(); t != nil {
 		if e := t.get(topic); e != nil { // emitEntry, spelled out to save a call
 			s := e.list.cur.Load()
-			ls := s.slots[:s.n.Load()]
-			next, failed, err := runFrom(ctx, topic, payload, s, ls, 0)
+			n := int(s.n.Load())
+			next, failed, err := runFrom(ctx, topic, payload, s, n, 0)
 			if err == nil {
 				return nil
 			}
-			return finish(ctx, b, topic, payload, s, ls, false, next, failed, err)
+			return finish(ctx, b, topic, payload, s, n, false, next, failed, err)
 		}
 	}
 	if err := validateTopic(topic); err != nil {
@@ -59,52 +59,54 @@ func (b *Bus) lookup(topic string) *entry {
 // emitEntry calls the listeners of e.
 func emitEntry[T any](ctx context.Context, b *Bus, e *entry, payload T) error {
 	s := e.list.cur.Load()
-	ls := s.slots[:s.n.Load()]
-	next, failed, err := runFrom(ctx, e.topic, payload, s, ls, 0)
+	n := int(s.n.Load())
+	next, failed, err := runFrom(ctx, e.topic, payload, s, n, 0)
 	if err == nil {
 		return nil
 	}
-	return finish(ctx, b, e.topic, payload, s, ls, false, next, failed, err)
+	return finish(ctx, b, e.topic, payload, s, n, false, next, failed, err)
 }
 
 // dispatchPatterns calls the pattern listeners that match topic, a topic
 // that no listener subscribed to by name.
 func dispatchPatterns[T any](ctx context.Context, b *Bus, topic string, payload T) error {
 	s, ls := b.patterns.load()
-	next, failed, err := runMatching(ctx, topic, payload, s, ls, 0)
+	next, failed, err := runMatching(ctx, topic, payload, s, len(ls), 0)
 	if err == nil {
 		return nil
 	}
-	return finish(ctx, b, topic, payload, s, ls, true, next, failed, err)
+	return finish(ctx, b, topic, payload, s, len(ls), true, next, failed, err)
 }
 
-// finish handles an emit after the listener failed, at ls[next], failed
-// with err: it reports err, resumes after that listener, and joins every
-// failure. ls are the slots of s; matching says that they are the pattern
-// list's, whose listeners that do not match topic are skipped.
-func finish[T any](ctx context.Context, b *Bus, topic string, payload T, s *seg, ls []slot, matching bool, next int, failed *Subscription, err error) error {
+// finish handles an emit of the first n slots of s after the listener
+// failed, at slot next, failed with err: it reports err, resumes after
+// that listener, and joins every failure. matching says that s is the
+// pattern list's, whose listeners that do not match topic are skipped.
+func finish[T any](ctx context.Context, b *Bus, topic string, payload T, s *seg, n int, matching bool, next int, failed *Subscription, err error) error {
 	var errs []error
 	for err != nil {
 		b.report(ctx, topic, failed, err, &errs)
 		if matching {
-			next, failed, err = runMatching(ctx, topic, payload, s, ls, next+1)
+			next, failed, err = runMatching(ctx, topic, payload, s, n, next+1)
 		} else {
-			next, failed, err = runFrom(ctx, topic, payload, s, ls, next+1)
+			next, failed, err = runFrom(ctx, topic, payload, s, n, next+1)
 		}
 	}
 	return errors.Join(errs...)
 }
 
-// runFrom calls the listeners of ls[i:], slots of s, in order until one
-// fails, skipping removed ones (see seg.skip). It returns len(ls) and nil when all succeed, or the index
-// and the subscription of the listener that returned an error or panicked
-// and that error (a *PanicError for a panic). One deferred recover per
-// call keeps the loop free of per-listener defers: this is the whole hot
-// path.
-func runFrom[T any](ctx context.Context, topic string, payload T, s *seg, ls []slot, i int) (next int, failed *Subscription, err error) {
+// runFrom calls the listeners of the slots i to n-1 of s, in order until
+// one fails, skipping removed ones (see seg.skip). It returns n and nil
+// when all succeed, or the index and the subscription of the listener
+// that returned an error or panicked and that error (a *PanicError for a
+// panic). One deferred recover per call keeps the loop free of
+// per-listener defers: this is the whole hot path. It takes s and n rather
+// than a slice, and indexes s.slots afresh after each call, so that fewer
+// values live across the listener's call.
+func runFrom[T any](ctx context.Context, topic string, payload T, s *seg, n, i int) (next int, failed *Subscription, err error) {
 	defer catch(&err)
-	for next = i; next < len(ls); next++ {
-		sl := &ls[next]
+	for next = i; next < n; next++ {
+		sl := &s.slots[next]
 		failed = sl.sub.Load()
 		if s.skip(failed) {
 			continue
@@ -129,10 +131,10 @@ func runFrom[T any](ctx context.Context, topic string, payload T, s *seg, ls []s
 
 // runMatching is runFrom for the pattern list: it also skips the
 // listeners whose pattern does not match topic.
-func runMatching[T any](ctx context.Context, topic string, payload T, s *seg, ls []slot, i int) (next int, failed *Subscription, err error) {
+func runMatching[T any](ctx context.Context, topic string, payload T, s *seg, n, i int) (next int, failed *Subscription, err error) {
 	defer catch(&err)
-	for next = i; next < len(ls); next++ {
-		failed = ls[next].sub.Load()
+	for next = i; next < n; next++ {
+		failed = s.slots[next].sub.Load()
 		if s.skip(failed) || !failed.pat.match(topic) {
 			continue
 		}

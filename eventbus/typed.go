@@ -103,12 +103,12 @@ func (t *Topic[T]) Emit(ctx context.Context, b *Bus, payload T) error {
 		return emitObserved(ctx, b, t.name, payload, c.e)
 	}
 	s := c.e.list.cur.Load()
-	ls := s.slots[:s.n.Load()]
-	next, failed, err := runFrom(ctx, t.name, payload, s, ls, 0)
+	n := int(s.n.Load())
+	next, failed, err := runFrom(ctx, t.name, payload, s, n, 0)
 	if err == nil {
 		return nil
 	}
-	return finish(ctx, b, t.name, payload, s, ls, false, next, failed, err)
+	return finish(ctx, b, t.name, payload, s, n, false, next, failed, err)
 }
 
 // emitResolving is Emit when the cache is empty or of another bus.

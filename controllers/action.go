@@ -192,11 +192,7 @@ func (h *actionHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rw := s.enter(w, r, h.rt)
 	req := rw.request(r)
 	if isFormContentType(r.Header.Get("Content-Type")) {
-		if vary := rw.out().Header()["Vary"]; len(vary) > 0 {
-			rw.out().Header()["Vary"] = append(vary, "Accept")
-		} else {
-			rw.setHeader(slotVary, "Vary", "Accept")
-		}
+		rw.varyAccept()
 		req.formHTML = wantsHTML(r)
 	}
 	ctx, span := s.tel.startAction(r.Context(), h.rt)
@@ -220,7 +216,7 @@ func (h *actionHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		rw.out().WriteHeader(http.StatusNoContent)
 		return
 	}
-	s.writeJSON(rw, http.StatusOK, out, true)
+	s.writeJSON(rw, http.StatusOK, out)
 }
 
 // answerPage answers a browser's form post: see Action. ctx is the

@@ -27,8 +27,9 @@ import (
 //
 //   - a [Redirect], which answers with that redirect;
 //   - an *[HTTPError], which answers with its status and its public message;
-//   - any other error, which answers 500 with a generic message and is
-//     logged with the controller, the route and the request id.
+//   - any other error, which answers 500 with a problem that has no
+//     detail (its title is "Internal Server Error") and is logged with
+//     the controller, the route, the request id and the error's text.
 //
 // A panic in Load is recovered, logged with its stack, and answers 500.
 type Controller interface {
@@ -74,11 +75,7 @@ type loadHandler struct {
 
 func (h *loadHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rw := h.srv.enter(w, r, h.rt)
-	if vary := rw.out().Header()["Vary"]; len(vary) > 0 { // JSON or HTML, errors included
-		rw.out().Header()["Vary"] = append(vary, "Accept")
-	} else {
-		rw.setHeader(slotVary, "Vary", "Accept")
-	}
+	rw.varyAccept() // JSON or HTML, errors included
 	html := wantsHTML(r)
 	data, err := h.c.Load(r.Context(), rw.request(r))
 	if err != nil {

@@ -89,6 +89,10 @@
 // request gets HTML only when its Accept header names text/html with a
 // higher quality than JSON, as browsers' navigations do; "*/*", a missing
 // header and application/json get JSON. Load responses carry Vary: Accept.
+// [Request.WantsHTML] tells Load and actions which the server chose.
+// Every response of the server's handler, of any kind, has
+// X-Content-Type-Options: nosniff (net/http's own answers to requests it
+// cannot parse, such as a 431 for headers over the limit, never reach it).
 //
 // The page is the app's shell, an html/template set with [WithShell] (a
 // clean default is [DefaultShell]), executed with a [Page]. Page.JSON holds
@@ -118,9 +122,10 @@
 //
 // # Panics
 //
-// A panic in Load, an action, a middleware or a handler is recovered,
-// logged at error level through zap with the stack, the route and the
-// request id, and answered with a 500 problem; the server goes on serving.
+// A panic in Load, an action, a middleware, a handler or a stream's
+// authorization hook is recovered, logged at error level through zap with
+// the stack, the route and the request id, and answered with a 500
+// problem; the server goes on serving.
 // If the handler had already begun its response, the connection is aborted
 // instead (http.ErrAbortHandler), so the client sees a failed response
 // rather than a truncated one that looks whole. Mount, Handle and Stream
@@ -160,8 +165,11 @@
 // ids. A request answered below 500 is logged at debug level by default
 // ([WithRequestLogLevel]), since a line per request is the main cost of a
 // busy server's logs, and can be sampled ([WithRequestLogSampling]); one
-// answered 500 or more is always logged, at warn level, beside the error
-// line of its failure. Health probes are logged at debug level.
+// answered 500 or more is logged at warn level and never sampled, beside
+// the error line of its failure when there is one. The health probes are
+// the exception: /healthz and /readyz are logged at debug level, and
+// sampled, whatever their status (a 503 of /readyz is an answer, and its
+// reason has its own "not ready" warning).
 //
 // # Telemetry
 //
@@ -200,8 +208,9 @@
 // further behind than the buffer ([StreamBuffer]) skips the oldest events
 // and is told so. [WithMaxStreams] bounds the streams open at once; an
 // authorization hook ([StreamAuthorize]) decides which topics a client
-// may receive. Every stream ends when the server's stop begins, so the
-// graceful shutdown is not held up by them.
+// may receive. Streams go on while the server drains ([WithDrainDelay])
+// and every one ends as soon as the drain is over, before the graceful
+// shutdown, so that they do not hold it up.
 //
 // A browser subscribes with EventSource, to every topic of the stream or to
 // some, named as the options name them:

@@ -178,3 +178,33 @@ func TestNoDrainByDefault(t *testing.T) {
 		assert.Empty(t, logsWith(logs, "http server draining"))
 	})
 }
+
+// TestStreamsRunThroughTheDrain: a stream goes on forwarding events while
+// the server drains, and ends when the drain delay is over, before the
+// shutdown, which it then does not hold up.
+func TestStreamsRunThroughTheDrain(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		m := startMem(t, []Option{WithDrainDelay(10 * time.Second)}, func(s *Server) {
+			_, err := s.Stream("/events", Forward("tick"))
+			require.NoError(t, err)
+		})
+		stream := m.open(t, "/events")
+		synctest.Wait()
+
+		began := time.Now()
+		stopped := make(chan error, 1)
+		go func() { stopped <- m.Stop(context.Background()) }()
+		synctest.Wait() // draining
+
+		m.emit(t, "tick", 1)
+		assert.Equal(t, "1", stream.mustNext(t).data, "events still reach the stream during the drain")
+		assert.Equal(t, int64(1), m.StreamStats()[0].Clients)
+
+		_, err := stream.next()
+		require.ErrorIs(t, err, io.EOF, "the stream ends cleanly")
+		assert.Equal(t, 10*time.Second, time.Since(began), "when the drain delay is over")
+		require.NoError(t, <-stopped, "the stop's context has no deadline: a stream that held the shutdown up would hang it")
+		assert.Less(t, time.Since(began), 10*time.Second+time.Second, "the shutdown takes no more than net/http's first polls")
+	})
+}

@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // isFormContentType accepts application/x-www-form-urlencoded, with any
@@ -292,7 +293,7 @@ func memberType(t reflect.Type, name string) (reflect.Type, bool) {
 	case reflect.Interface:
 		return t, true
 	case reflect.Struct:
-		fields := jsonFields(t)
+		fields := cachedJSONFields(t)
 		if ft, ok := fields[name]; ok {
 			return ft, true
 		}
@@ -303,6 +304,21 @@ func memberType(t reflect.Type, name string) (reflect.Type, bool) {
 		}
 	}
 	return nil, false
+}
+
+// jsonFieldsCache holds jsonFields by struct type: an action's input type
+// is walked once, not on every form post. It grows with the struct types
+// of the actions' inputs, a set fixed by the code.
+var jsonFieldsCache sync.Map // reflect.Type -> map[string]reflect.Type
+
+// cachedJSONFields is jsonFields, computed once per type. The map it
+// returns is shared: read it, do not change it.
+func cachedJSONFields(t reflect.Type) map[string]reflect.Type {
+	if fields, ok := jsonFieldsCache.Load(t); ok {
+		return fields.(map[string]reflect.Type)
+	}
+	fields, _ := jsonFieldsCache.LoadOrStore(t, jsonFields(t))
+	return fields.(map[string]reflect.Type)
 }
 
 // jsonFields returns the fields encoding/json decodes into a struct of type

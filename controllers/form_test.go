@@ -292,3 +292,16 @@ func TestRequestForm(t *testing.T) {
 	require.Equal(t, http.StatusNoContent, postJSON(srv, "/f/go", `{"a":"1"}`).Code)
 	assert.Nil(t, got, "no form for a JSON body")
 }
+
+func TestJSONFieldsAreComputedOncePerType(t *testing.T) {
+	t.Parallel()
+	typ := reflect.TypeFor[formInput]()
+	first, second := cachedJSONFields(typ), cachedJSONFields(typ)
+	assert.Equal(t, reflect.ValueOf(first).Pointer(), reflect.ValueOf(second).Pointer(), "the same map, not a new walk")
+	assert.Equal(t, jsonFields(typ), first)
+	assert.Contains(t, first, "email")
+	assert.NotContains(t, first, "Ignored")
+
+	other := cachedJSONFields(reflect.TypeFor[address]())
+	assert.NotEqual(t, reflect.ValueOf(first).Pointer(), reflect.ValueOf(other).Pointer(), "one entry per type")
+}

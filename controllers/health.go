@@ -31,14 +31,14 @@ type Readiness struct {
 	Streams  []StreamStats      `json:"streams,omitempty"`   // the figures of the server's streams ([Server.Stream])
 }
 
-// ServiceReadiness is one service in [Readiness]. It carries the name and
-// the state only: why a service is unhealthy is logged, never sent, since
-// an error's text can hold internal detail such as addresses or
-// credentials in a connection string.
+// ServiceReadiness is one service in [Readiness]: its name, its state and
+// whether it is healthy, nothing more. Why a service is unhealthy is
+// logged, never sent, since an error's text can hold internal detail such
+// as addresses or credentials in a connection string.
 type ServiceReadiness struct {
-	Name    string `json:"name"`
-	State   string `json:"state"` // created, starting, running, stopping, stopped or failed
-	Healthy bool   `json:"healthy"`
+	Name    string `json:"name"`    // the service's full name: "email", or "email/outbox" for a child it adopted
+	State   string `json:"state"`   // created, starting, running, stopping, stopped or failed
+	Healthy bool   `json:"healthy"` // running, with no problem from its Health method, a task that gave up or a primitive
 }
 
 // builtinRoutes returns /healthz and /readyz.
@@ -46,7 +46,7 @@ func (s *Server) builtinRoutes() []*route {
 	healthz := &route{pattern: HealthzRoute, httpRoute: routePath(HealthzRoute), kind: kindBuiltin, owner: "server", quiet: true}
 	healthz.handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rw := s.enter(w, r, healthz)
-		s.writeJSON(rw, http.StatusOK, Liveness{Status: "ok"}, true)
+		s.writeJSON(rw, http.StatusOK, Liveness{Status: "ok"})
 	})
 	readyz := &route{pattern: ReadyzRoute, httpRoute: routePath(ReadyzRoute), kind: kindBuiltin, owner: "server", quiet: true}
 	readyz.handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -83,5 +83,5 @@ func (s *Server) serveReadyz(ctx context.Context, rw *responseWriter) {
 				zap.Error(report.Err()))
 		}
 	}
-	s.writeJSON(rw, status, body, true)
+	s.writeJSON(rw, status, body)
 }

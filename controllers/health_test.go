@@ -125,3 +125,33 @@ func TestReadyzOverTCPWhenAServiceStops(t *testing.T) {
 	assert.Equal(t, http.StatusServiceUnavailable, status)
 	assert.Equal(t, []string{"worker"}, body.NotReady)
 }
+
+// parentService adopts child, as "outbox", when it starts.
+type parentService struct {
+	sprag.Service
+	child *testService
+}
+
+func (p *parentService) OnStart(ctx context.Context) error { return p.Adopt(ctx, "outbox", p.child) }
+
+// TestReadyzNamesChildren holds ServiceReadiness's fields for an adopted
+// child: its full name, after its parent, and its health apart from the
+// parent's.
+func TestReadyzNamesChildren(t *testing.T) {
+	t.Parallel()
+	reg := sprag.NewRegistry()
+	child := &testService{healthErr: errors.New("smtp: 10.0.0.9:25 refused")}
+	email := &parentService{child: child}
+	startService(t, reg, "email", email, email)
+	srv, _ := newServer(t, reg, nil)
+
+	rec := serve(srv, http.MethodGet, "/readyz", nil)
+	assert.Equal(t, http.StatusServiceUnavailable, rec.Code)
+	assert.Equal(t, Readiness{
+		Services: []ServiceReadiness{
+			{Name: "email", State: "running", Healthy: true},
+			{Name: "email/outbox", State: "running", Healthy: false},
+		},
+		NotReady: []string{"email/outbox"},
+	}, decodeJSON[Readiness](t, rec.Body.Bytes()))
+}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/stretchr/testify/assert"
@@ -13,6 +14,8 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
+
+	"github.com/sprag-go/sprag/sprag"
 )
 
 func TestRequestLog(t *testing.T) {
@@ -116,4 +119,75 @@ func TestRequestLogSampling(t *testing.T) {
 	// The sampled logger is built once per base logger.
 	first, second := srv.requestLogger(), srv.requestLogger()
 	assert.Same(t, first, second)
+}
+
+// TestProbesAreLoggedAtDebugWhateverTheirStatus holds the exception to
+// "5xx at warn": a /readyz that answers 503 is logged at debug level, and
+// through the sampler, while another route's 503 is at warn, never
+// sampled.
+func TestProbesAreLoggedAtDebugWhateverTheirStatus(t *testing.T) {
+	t.Parallel()
+	reg := sprag.NewRegistry()
+	idle := &testService{} // bound, never started: /readyz answers 503
+	require.NoError(t, sprag.Bind(idle, "idle", sprag.NewRuntime(nil)))
+	require.NoError(t, reg.Provide("idle", idle))
+	srv, logs := newServer(t, reg, []Option{WithRequestLogSampling(time.Hour, 1, 0)}, // one line per message and level
+		&loader{route: "GET /down", load: func(context.Context, *Request) (any, error) {
+			return nil, NewError(http.StatusServiceUnavailable, "maintenance")
+		}})
+	for range 3 {
+		require.Equal(t, http.StatusServiceUnavailable, serve(srv, http.MethodGet, "/readyz", nil).Code)
+		require.Equal(t, http.StatusServiceUnavailable, serve(srv, http.MethodGet, "/down", nil).Code)
+	}
+	var probes, down []observer.LoggedEntry
+	for _, e := range logsWith(logs, "http request") {
+		switch e.ContextMap()["route"] {
+		case ReadyzRoute:
+			probes = append(probes, e)
+		case "GET /down":
+			down = append(down, e)
+		}
+	}
+	require.Len(t, probes, 1, "the probe's lines are sampled")
+	assert.Equal(t, zapcore.DebugLevel, probes[0].Level)
+	assert.EqualValues(t, http.StatusServiceUnavailable, probes[0].ContextMap()["status"])
+	require.Len(t, down, 3, "5xx lines of other routes are never sampled")
+	for _, e := range down {
+		assert.Equal(t, zapcore.WarnLevel, e.Level)
+	}
+	assert.Len(t, logsWith(logs, "not ready"), 3, "why /readyz is 503 has a warning of its own, on every probe")
+}
+
+// TestServiceLoggerBeforeAndAfterStart: without WithLogger, requests are
+// logged through the service's logger, with its service field, both when
+// the server is an unstarted handler and once it serves, when the logger
+// it read at the start is used without taking the scope's lock.
+func TestServiceLoggerBeforeAndAfterStart(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		srv, err := NewServer(nil, WithRequestLogLevel(zapcore.InfoLevel))
+		require.NoError(t, err)
+		core, logs := observer.New(zapcore.InfoLevel)
+		require.NoError(t, sprag.Bind(srv, "http", sprag.NewRuntime(zap.New(core))))
+		assert.Nil(t, srv.logger.Load(), "nothing is cached before the start")
+		serve(srv, http.MethodGet, "/healthz", nil, HeaderRequestID, "before") // at debug level: not logged
+		serve(srv, http.MethodGet, "/nowhere", nil, HeaderRequestID, "before")
+
+		ln := newMemListener()
+		srv.listen = ln.listen
+		require.NoError(t, srv.Start(context.Background()))
+		assert.Same(t, srv.Logger(), srv.logger.Load(), "the service's logger, read once")
+		status, err := get(memClient(ln), "/nowhere")
+		require.NoError(t, err)
+		assert.Equal(t, http.StatusNotFound, status)
+		require.NoError(t, srv.Stop(context.Background()))
+
+		entries := logsWith(logs, "http request")
+		require.Len(t, entries, 2)
+		for _, e := range entries {
+			assert.Equal(t, "http", e.ContextMap()["service"])
+			assert.Equal(t, zapcore.InfoLevel, e.Level)
+		}
+		assert.Equal(t, "before", entries[0].ContextMap()["request_id"])
+	})
 }

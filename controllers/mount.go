@@ -7,6 +7,8 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+
+	"github.com/sprag-go/sprag/sprag"
 )
 
 // routeKind says what serves a route, for errors and logs.
@@ -300,26 +302,32 @@ func checkPattern(pattern string) error {
 	return register(http.NewServeMux(), pattern, http.NotFoundHandler())
 }
 
-// register calls mux.Handle and turns its panic, for a malformed or
-// conflicting pattern, into an error.
+// register calls mux.Handle and returns the error it panics with, for a
+// malformed or conflicting pattern, as it is: that panic is how the mux
+// reports a refused pattern, not a bug, so it is not a sprag.PanicError
+// and no stack is taken.
 func register(mux *http.ServeMux, pattern string, h http.Handler) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			err = panicError(r)
+			if err, _ = r.(error); err == nil {
+				err = fmt.Errorf("panic: %v", r) // not reached: the mux panics with errors
+			}
 		}
 	}()
 	mux.Handle(pattern, h)
 	return nil
 }
 
-// callRoute calls c.Route, turning a panic into an error.
+// callRoute calls c.Route; a panic is an error holding a *sprag.PanicError.
 func callRoute(c Controller) (pattern string, err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			err = fmt.Errorf("route: %w", panicError(r))
-		}
-	}()
-	return c.Route(), nil
+	err = sprag.Safely(func() error {
+		pattern = c.Route()
+		return nil
+	})
+	if err != nil {
+		return "", fmt.Errorf("route: %w", err)
+	}
+	return pattern, nil
 }
 
 // wrap returns h in the controller's middleware. With middleware, the
@@ -338,18 +346,15 @@ func (s *Server) wrap(rt *route, h http.Handler, mws []Middleware) http.Handler 
 }
 
 // callMiddleware returns the controller's middleware, if it has any,
-// turning a panic into an error and refusing a nil one.
+// refusing a nil one; a panic is an error holding a *sprag.PanicError.
 func callMiddleware(c Controller) (mws []Middleware, err error) {
 	mc, ok := c.(MiddlewareController)
 	if !ok {
 		return nil, nil
 	}
-	defer func() {
-		if r := recover(); r != nil {
-			err = fmt.Errorf("middleware: %w", panicError(r))
-		}
-	}()
-	mws = mc.Middleware()
+	if err := sprag.Safely(func() error { mws = mc.Middleware(); return nil }); err != nil {
+		return nil, fmt.Errorf("middleware: %w", err)
+	}
 	for i, mw := range mws {
 		if mw == nil {
 			return nil, fmt.Errorf("middleware %d: %w: nil middleware", i, ErrInvalidRoute)
@@ -358,21 +363,13 @@ func callMiddleware(c Controller) (mws []Middleware, err error) {
 	return mws, nil
 }
 
-// callActions calls a.Actions, turning a panic into an error.
+// callActions calls a.Actions; a panic is an error holding a
+// *sprag.PanicError.
 func callActions(a Actioner) (actions []*ActionHandler, err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			err = fmt.Errorf("actions: %w", panicError(r))
-		}
-	}()
-	return a.Actions(), nil
-}
-
-func panicError(r any) error {
-	if err, ok := r.(error); ok {
-		return err
+	if err := sprag.Safely(func() error { actions = a.Actions(); return nil }); err != nil {
+		return nil, fmt.Errorf("actions: %w", err)
 	}
-	return fmt.Errorf("panic: %v", r)
+	return actions, nil
 }
 
 // isNil reports whether v is nil or a nil pointer, map, func or the like.

@@ -279,3 +279,31 @@ func TestMountWhileServing(t *testing.T) {
 	wg.Wait()
 	assert.Equal(t, http.StatusOK, serve(srv, http.MethodGet, "/late/t", nil).Code)
 }
+
+// panickyMiddleware is a controller whose Middleware panics.
+type panickyMiddleware struct{ loader }
+
+func (panickyMiddleware) Middleware() []Middleware { panic("no middleware today") }
+
+func TestMountPanicsArePanicErrors(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		give Controller
+		want string // the panic value
+	}{
+		{"Route", &panicky{}, "no route today"},
+		{"Actions", &panicky{inActions: true}, "no actions today"},
+		{"Middleware", &panickyMiddleware{loader{route: "GET /m"}}, "no middleware today"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			err := newServerForTest(t).Mount(tt.give)
+			var pe *sprag.PanicError
+			require.ErrorAs(t, err, &pe)
+			assert.Equal(t, tt.want, pe.Value)
+			assert.Contains(t, string(pe.Stack), "panicky", "the stack of the panic")
+		})
+	}
+}

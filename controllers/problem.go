@@ -5,6 +5,8 @@ import (
 	"net/http"
 
 	"go.uber.org/zap"
+
+	"github.com/sprag-go/sprag/sprag"
 )
 
 // ContentTypeProblem is the media type of every error response of a
@@ -39,8 +41,12 @@ type Problem struct {
 	Title string `json:"title"`
 	// Status is the response's HTTP status.
 	Status int `json:"status"`
-	// Detail explains this occurrence for the client: [HTTPError.Message];
-	// empty for a 500, whose cause is only logged.
+	// Detail explains this occurrence for the client: the Message of the
+	// [HTTPError] that chose the status, whatever the status, or the
+	// server's own reason for a refusal ("request body is larger than 1024
+	// bytes"). It is empty when there is none: for the 500 of any other
+	// error and of a panic, whose cause is only logged, and for the
+	// router's 404 and 405.
 	Detail string `json:"detail,omitempty"`
 	// Instance is the path of the request that failed, as the client sent
 	// it, without the query.
@@ -122,20 +128,30 @@ func (s *Server) httpError(rw *responseWriter, err error, html bool) (*HTTPError
 // internalError logs err and answers 500 with no detail.
 func (s *Server) internalError(rw *responseWriter, err error, msg string, html bool) {
 	s.logFailure(rw, msg, err)
-	s.writeError(rw, http.StatusInternalServerError, "", nil, html)
+	s.writeError(rw, http.StatusInternalServerError, "", html)
 }
 
 // logFailure logs a failure of the request at error level, with the
-// request's identity.
+// request's identity. A failure that is a recovered panic (a
+// *sprag.PanicError, such as a stream's authorization hook's) is logged as
+// the server's own recoveries are, "panic in http handler" with the panic
+// and its stack.
 func (s *Server) logFailure(rw *responseWriter, msg string, err error) {
+	fields := []zap.Field{zap.Error(err)}
+	var pe *sprag.PanicError
+	if errors.As(err, &pe) {
+		msg = "panic in http handler"
+		fields = append(fields, zap.Any("panic", pe.Value), zap.String("stack", string(pe.Stack)))
+	}
 	if ce := s.log().Check(zap.ErrorLevel, msg); ce != nil {
-		ce.Write(append(rw.fields(), zap.Error(err))...)
+		ce.Write(append(rw.fields(), fields...)...)
 	}
 }
 
-// writeError answers with a problem of the default type for status.
-func (s *Server) writeError(rw *responseWriter, status int, detail string, fields []FieldError, html bool) {
-	p := &HTTPError{Status: status, Message: detail, Fields: fields}
+// writeError answers with a problem of the default type for status, with
+// detail, "" for none.
+func (s *Server) writeError(rw *responseWriter, status int, detail string, html bool) {
+	p := &HTTPError{Status: status, Message: detail}
 	s.writeProblem(rw, p.problem(), html)
 }
 

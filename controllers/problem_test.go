@@ -8,6 +8,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.uber.org/zap/zapcore"
 )
 
 func TestProblemDocument(t *testing.T) {
@@ -59,4 +60,38 @@ func TestProblemForValidation(t *testing.T) {
 		"instance": "/orders/7/create", "request_id": "v-1",
 		"errors": [{"field": "customer_email", "rule": "email", "message": "must be a valid email address"}]
 	}`, rec.Body.String())
+}
+
+// TestProblemDetailOf500 holds Problem.Detail's promise: a 500 has the
+// message of an *HTTPError that chose the status, and no detail for any
+// other error or a panic, whose cause is only logged.
+func TestProblemDetailOf500(t *testing.T) {
+	t.Parallel()
+	srv, logs := newServer(t, nil, nil, &loader{route: "GET /fail/{kind}", load: func(_ context.Context, r *Request) (any, error) {
+		switch r.PathValue("kind") {
+		case "http-error":
+			return nil, &HTTPError{Status: http.StatusInternalServerError, Message: "the ledger is being migrated",
+				Err: errors.New("ledger: table locked by pid 4711")}
+		case "error":
+			return nil, errors.New("dial postgres://admin:s3cret@10.0.0.7: refused")
+		}
+		panic("nil map")
+	}})
+	tests := []struct {
+		give       string
+		wantDetail string
+	}{
+		{"http-error", "the ledger is being migrated"},
+		{"error", ""},
+		{"panic", ""},
+	}
+	for _, tt := range tests {
+		rec := serve(srv, http.MethodGet, "/fail/"+tt.give, nil)
+		require.Equal(t, http.StatusInternalServerError, rec.Code, tt.give)
+		p := problemOf(t, rec)
+		assert.Equal(t, tt.wantDetail, p.Detail, tt.give)
+		assert.NotContains(t, rec.Body.String(), "s3cret", tt.give)
+		assert.NotContains(t, rec.Body.String(), "4711", tt.give)
+	}
+	assert.Len(t, logs.FilterLevelExact(zapcore.ErrorLevel).AllUntimed(), 3, "each cause is logged")
 }

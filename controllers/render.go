@@ -21,15 +21,16 @@ func (s *Server) respond(rw *responseWriter, data any, html bool) {
 		s.writePage(rw, http.StatusOK, pageOf(data, nil, nil))
 		return
 	}
-	s.writeJSON(rw, http.StatusOK, data, true)
+	s.writeJSON(rw, http.StatusOK, data)
 }
 
 // problem500 is sent should a problem document ever fail to encode.
 var problem500 = []byte(`{"type":"about:blank","title":"Internal Server Error","status":500}`)
 
-// writeJSON answers with v encoded as JSON; see writeBody.
-func (s *Server) writeJSON(rw *responseWriter, status int, v any, isData bool) {
-	s.writeBody(rw, status, contentTypeJSON, v, isData)
+// writeJSON answers with v, the app's data or the server's own document,
+// encoded as JSON; see writeBody.
+func (s *Server) writeJSON(rw *responseWriter, status int, v any) {
+	s.writeBody(rw, status, contentTypeJSON, v, true)
 }
 
 // writeBody answers with v encoded as JSON, with the content type ct. v is
@@ -46,7 +47,6 @@ func (s *Server) writeBody(rw *responseWriter, status int, ct string, v any, isD
 		status, ct, b = http.StatusInternalServerError, ContentTypeProblem, problem500 // not reached: a problem always encodes
 	}
 	rw.setHeader(slotContentType, "Content-Type", ct)
-	rw.setHeader(slotNoSniff, "X-Content-Type-Options", "nosniff")
 	out := rw.out()
 	out.WriteHeader(status)
 	_, _ = out.Write(b) // a failed write means the client is gone; nothing to answer
@@ -99,7 +99,6 @@ func (s *Server) writePage(rw *responseWriter, status int, page *Page) {
 		return
 	}
 	rw.setHeader(slotContentType, "Content-Type", contentTypeHTML)
-	rw.setHeader(slotNoSniff, "X-Content-Type-Options", "nosniff")
 	out := rw.out()
 	out.WriteHeader(status)
 	_, _ = out.Write(buf.Bytes()) // a failed write means the client is gone

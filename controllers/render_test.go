@@ -63,8 +63,26 @@ func TestWantsHTML(t *testing.T) {
 				r.Header.Set("Accept", tt.give)
 			}
 			assert.Equal(t, tt.want, wantsHTML(r))
+			assert.Equal(t, tt.want, (&Request{http: r}).WantsHTML(), "Request.WantsHTML")
 		})
 	}
+}
+
+// TestRequestWantsHTMLAgreesWithTheAnswer: what Request.WantsHTML tells
+// Load is what the server then answers with.
+func TestRequestWantsHTMLAgreesWithTheAnswer(t *testing.T) {
+	t.Parallel()
+	var told bool
+	srv, _ := newServer(t, nil, nil, &loader{route: "GET /x", load: func(_ context.Context, r *Request) (any, error) {
+		told = r.WantsHTML()
+		return 1, nil
+	}})
+	for _, accept := range []string{"", "*/*", browserAccept, "text/html, application/json", "application/json;q=0.5, text/html", "text/html;q=0, */*"} {
+		rec := serve(srv, http.MethodGet, "/x", nil, "Accept", accept)
+		require.Equal(t, http.StatusOK, rec.Code, accept)
+		assert.Equal(t, told, rec.Header().Get("Content-Type") == contentTypeHTML, "Accept: %q", accept)
+	}
+	assert.False(t, (&Request{}).WantsHTML(), "a Request that no server made")
 }
 
 func TestParseQ(t *testing.T) {
@@ -199,4 +217,15 @@ func TestDefaultShellIsFresh(t *testing.T) {
 	var sb strings.Builder
 	require.NoError(t, a.Execute(&sb, &Page{Title: "T", Status: 200, JSON: "null"}))
 	assert.Contains(t, sb.String(), `<script id="sprag-data" type="application/json">null</script>`)
+}
+
+// TestWantsHTMLAllocatesNothing holds Request.WantsHTML's cost. Not
+// parallel: testing.AllocsPerRun counts the allocations of the whole
+// process.
+func TestWantsHTMLAllocatesNothing(t *testing.T) {
+	r, err := http.NewRequest(http.MethodGet, "/", nil)
+	require.NoError(t, err)
+	r.Header.Set("Accept", browserAccept)
+	req := &Request{http: r}
+	assert.Zero(t, testing.AllocsPerRun(100, func() { _ = req.WantsHTML() }))
 }

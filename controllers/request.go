@@ -126,6 +126,26 @@ func (r *Request) Route() string {
 	return r.http.Pattern
 }
 
+// WantsHTML reports whether the request's Accept header prefers an HTML
+// page to JSON, by the rules the server answers with (see Rendering in the
+// package documentation): it names text/html or application/xhtml+xml
+// with a higher quality than JSON's; "*/*", no header and a tie are JSON.
+// An action that answers a browser's form post with a redirect of its own
+// asks it:
+//
+//	if r.Form() != nil && r.WantsHTML() { // a browser's form post
+//		return nil, controllers.Redirect(http.StatusSeeOther, "/orders?placed="+id)
+//	}
+//
+// It parses the header on each call, without allocating, and is false for
+// a Request that no server made.
+func (r *Request) WantsHTML() bool {
+	if r.http == nil {
+		return false
+	}
+	return wantsHTML(r.http)
+}
+
 // HTTP returns the underlying *http.Request, for what Request does not
 // cover (cookies, the remote address, TLS state). Its body belongs to the
 // action's decoder: do not read it. In an action, its context lacks the

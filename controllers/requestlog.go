@@ -12,8 +12,9 @@ import (
 // DefaultRequestLogLevel is the level of the request line of a request
 // answered below 500 without [WithRequestLogLevel]: debug, so that an app
 // logging at info writes no line per successful request, the main cost of
-// a busy server's logs. Requests answered 500 or more are always logged,
-// at warn level (their failure has its own error line).
+// a busy server's logs. Requests answered 500 or more are logged at warn
+// level, except the health probes: /healthz and /readyz are logged at
+// debug level whatever their status.
 const DefaultRequestLogLevel = zapcore.DebugLevel
 
 // sampling is the configuration of WithRequestLogSampling.
@@ -47,9 +48,11 @@ func (s *Server) requestLogger() *zap.Logger {
 }
 
 // logRequest writes the request's line, "http request", with its method,
-// route pattern, status, duration, request id and trace: at warn level for
-// a status of 500 or more, never sampled; at debug level for the health
-// probes; at the WithRequestLogLevel level otherwise, through the sampler.
+// route pattern, status, duration, request id and trace: at debug level,
+// through the sampler, for the health probes, whatever their status (a 503
+// of /readyz is its answer, not a failure, and "not ready" says why); at
+// warn level, never sampled, for any other status of 500 or more; at the
+// WithRequestLogLevel level, through the sampler, otherwise.
 func (s *Server) logRequest(rw *responseWriter, d time.Duration) {
 	status := rw.finalStatus()
 	var ce *zapcore.CheckedEntry
@@ -79,8 +82,8 @@ type requestLevelOption zapcore.Level
 
 // WithRequestLogLevel sets the level of the request line ("http request")
 // of requests answered with a status below 500; the default is
-// [DefaultRequestLogLevel]. Requests answered 500 or more are always
-// logged, at warn level; /healthz and /readyz at debug level.
+// [DefaultRequestLogLevel]. Requests answered 500 or more are logged at
+// warn level; /healthz and /readyz at debug level, whatever their status.
 func WithRequestLogLevel(level zapcore.Level) Option { return requestLevelOption(level) }
 
 func (o requestLevelOption) apply(c *config) error {
@@ -97,8 +100,9 @@ type samplingOption sampling
 // WithRequestLogSampling passes the request lines of requests answered
 // below 500 through zap's sampler (zapcore.NewSamplerWithOptions): in each tick, the
 // first lines are logged, then one in thereafter (none when thereafter is
-// 0). Lines of requests answered 500 or more are never sampled. tick must
-// be positive and the counts not negative.
+// 0). The lines of the health probes pass through it too, whatever their
+// status; those of other requests answered 500 or more are never sampled.
+// tick must be positive and the counts not negative.
 func WithRequestLogSampling(tick time.Duration, first, thereafter int) Option {
 	return samplingOption{tick: tick, first: first, thereafter: thereafter}
 }

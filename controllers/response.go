@@ -40,6 +40,11 @@ type responseWriter struct {
 	hdr [slotCount]string
 }
 
+// headerNoSniffKey is the header every response of the server has, with
+// the value "nosniff": browsers take the Content-Type as sent, rather than
+// guess a type from the body. It is in canonical form, for direct map use.
+const headerNoSniffKey = "X-Content-Type-Options"
+
 // The slots of responseWriter.hdr.
 const (
 	slotRequestID = iota
@@ -48,6 +53,16 @@ const (
 	slotVary
 	slotCount
 )
+
+// varyAccept adds Accept to the response's Vary header: the answer depends
+// on the Accept header (JSON or HTML).
+func (rw *responseWriter) varyAccept() {
+	if vary := rw.out().Header()["Vary"]; len(vary) > 0 {
+		rw.out().Header()["Vary"] = append(vary, "Accept")
+		return
+	}
+	rw.setHeader(slotVary, "Vary", "Accept")
+}
 
 // out returns where the server's handlers write their answer.
 func (rw *responseWriter) out() http.ResponseWriter {

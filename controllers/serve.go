@@ -12,7 +12,9 @@ import (
 // ServeHTTP serves one request through the server's whole stack, in this
 // order:
 //
-//  1. the request id is read or made and set on the response;
+//  1. the request id is read or made and set on the response, with
+//     X-Content-Type-Options: nosniff, so that every response the handler
+//     writes has both;
 //  2. telemetry begins: the trace context of the headers is extracted, the
 //     request's server span starts and the request counts as active;
 //  3. the body is limited to the [WithBodyLimit] size;
@@ -35,6 +37,7 @@ import (
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { //nolint:contextcheck // the request's context is requestContext, which wraps r.Context()
 	rw := &responseWriter{ResponseWriter: w, srv: s, id: requestID(r.Header[headerRequestIDKey]), start: time.Now()}
 	rw.setHeader(slotRequestID, headerRequestIDKey, rw.id)
+	rw.setHeader(slotNoSniff, headerNoSniffKey, "nosniff")
 	rw.ctx = requestContext{Context: s.tel.begin(r.Context(), &rw.tel, r), rw: rw}
 	ctx := context.Context(&rw.ctx)
 	r = r.WithContext(ctx) //nolint:contextcheck // ctx wraps r.Context(): requestContext embeds it
@@ -61,7 +64,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { //nolint:co
 	}()
 	if s.cfg.crossOrigin != nil {
 		if err := s.cfg.crossOrigin.Check(r); err != nil {
-			s.writeError(rw, http.StatusForbidden, "cross-origin request refused", nil, rw.html())
+			s.writeError(rw, http.StatusForbidden, "cross-origin request refused", rw.html())
 			return
 		}
 	}
@@ -95,15 +98,15 @@ func (s *Server) recovered(rw *responseWriter, p any) (abort bool) {
 	// answer on the server's own writer. Drop what the handler set for the
 	// response it never wrote, such as a Content-Length or a
 	// Content-Encoding that the problem would contradict; keep the request
-	// id.
+	// id and nosniff.
 	rw.w = nil
 	h := rw.Header()
 	for name := range h {
-		if name != headerRequestIDKey {
+		if name != headerRequestIDKey && name != headerNoSniffKey {
 			delete(h, name)
 		}
 	}
-	s.writeError(rw, http.StatusInternalServerError, "", nil, rw.html())
+	s.writeError(rw, http.StatusInternalServerError, "", rw.html())
 	return false
 }
 
@@ -129,10 +132,10 @@ func (s *Server) serveUnmatched(w http.ResponseWriter, r *http.Request) {
 	h.ServeHTTP(&probe, r)
 	if allow := probe.header.Get("Allow"); allow != "" && probe.status == http.StatusMethodNotAllowed {
 		rw.out().Header().Set("Allow", allow)
-		s.writeError(rw, http.StatusMethodNotAllowed, "", nil, rw.html())
+		s.writeError(rw, http.StatusMethodNotAllowed, "", rw.html())
 		return
 	}
-	s.writeError(rw, http.StatusNotFound, "", nil, rw.html())
+	s.writeError(rw, http.StatusNotFound, "", rw.html())
 }
 
 // statusProbe records what the router's own 404 or 405 handler answers.

@@ -42,6 +42,7 @@ type Server struct {
 	unmatched *route       // what serves a request no route matches
 	mux       atomic.Pointer[muxes]
 
+	logger      atomic.Pointer[zap.Logger]    // log's logger, fixed by OnStart; nil before
 	sampled     atomic.Pointer[sampledLogger] // the request logger, built from the base logger
 	draining    atomic.Bool                   // the stop has begun: /readyz answers 503
 	openStreams atomic.Int64                  // stream clients connected, against WithMaxStreams
@@ -145,6 +146,9 @@ func (s *Server) Addr() string {
 // Request contexts derive from the service's context, so they also end
 // when the service is torn down after OnStop.
 func (s *Server) OnStart(ctx context.Context) error { //nolint:contextcheck // requests get the service context, which outlives ctx
+	// The service's logger is set by Bind, once, before the start: from
+	// here on it does not change, and requests read it without a lock.
+	s.logger.Store(s.log())
 	s.mu.Lock()
 	mountErr := errors.Join(s.mountErrs...)
 	s.mu.Unlock()
@@ -292,7 +296,12 @@ func (s *Server) Health(context.Context) error {
 }
 
 // log returns the logger of requests: WithLogger's, else the service's.
+// Once the server started, it is one atomic load; before (a Server driven
+// with httptest), reading the service's logger takes its scope's lock.
 func (s *Server) log() *zap.Logger {
+	if l := s.logger.Load(); l != nil {
+		return l
+	}
 	if s.cfg.logger != nil {
 		return s.cfg.logger
 	}

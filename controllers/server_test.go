@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"context"
+	"fmt"
 	"html/template"
 	"io"
 	"net"
@@ -11,6 +12,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/go-playground/validator/v10"
@@ -18,6 +20,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
+	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/sprag-go/sprag/sprag"
 )
@@ -128,47 +131,54 @@ func TestGracefulShutdownFinishesInFlightRequests(t *testing.T) {
 	assert.Equal(t, sprag.Stopped, srv.State())
 }
 
+// TestShutdownDeadlineClosesConnections holds OnStop's step 3: when the
+// stop's context ends before a request in flight completes, its
+// connection is closed at once, so the client gets no response, and the
+// stop reports the deadline. The Load here ignores its context, as a
+// handler stuck in a call without one would, so that nothing but the
+// closed connection can end the client's wait.
 func TestShutdownDeadlineClosesConnections(t *testing.T) {
 	t.Parallel()
-	entered := make(chan struct{})
-	release := make(chan struct{})
-	defer close(release)
-	ctrl := &loader{route: "GET /stuck", load: func(ctx context.Context, _ *Request) (any, error) {
-		close(entered)
-		select {
-		case <-release:
-		case <-ctx.Done(): // the service context ends after OnStop
-		}
-		return nil, ctx.Err()
-	}}
-	srv, _ := newServer(t, nil, []Option{WithAddr("127.0.0.1:0")}, ctrl)
-	require.NoError(t, sprag.Bind(srv, "http", sprag.NewRuntime(nil)))
-	require.NoError(t, srv.Start(context.Background()))
+	synctest.Test(t, func(t *testing.T) {
+		release := make(chan struct{})
+		ctrl := &loader{route: "GET /stuck", load: func(context.Context, *Request) (any, error) {
+			<-release
+			return "late", nil
+		}}
+		srv, _ := newServer(t, nil, nil, ctrl)
+		ln := newMemListener()
+		srv.listen = ln.listen
+		core, logs := observer.New(zapcore.ErrorLevel)
+		require.NoError(t, sprag.Bind(srv, "http", sprag.NewRuntime(zap.New(core))))
+		require.NoError(t, srv.Start(context.Background()))
 
-	tr := &http.Transport{DisableKeepAlives: true}
-	defer tr.CloseIdleConnections()
-	done := make(chan error, 1)
-	go func() {
-		resp, err := (&http.Client{Transport: tr}).Get("http://" + srv.Addr() + "/stuck")
-		if err == nil {
-			_, err = io.Copy(io.Discard, resp.Body)
-			_ = resp.Body.Close()
-		}
-		done <- err
-	}()
-	<-entered
+		got := make(chan error, 1)
+		go func() {
+			status, err := get(memClient(ln), "/stuck")
+			if err == nil {
+				err = fmt.Errorf("a response, status %d", status)
+			}
+			got <- err
+		}()
+		synctest.Wait() // the request is in Load
 
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel() // the stop deadline has passed already
-	err := srv.Stop(ctx)
-	require.ErrorIs(t, err, sprag.ErrStillRunning, "sprag names what still ran at the deadline")
-	// The client is not left hanging: either the connection is closed or,
-	// as the service context ends the request's, Load returns first and
-	// the client gets its 500.
-	if err := <-done; err != nil {
-		t.Logf("client: %v", err) // either outcome is fine; what matters is that it came
-	}
-	<-srv.Done() // and the teardown completes
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		began := time.Now()
+		err := srv.Stop(ctx)
+		assert.Equal(t, 5*time.Second, time.Since(began), "Stop waits until the deadline, no longer")
+		require.ErrorIs(t, err, sprag.ErrStillRunning, "sprag names what still ran at the deadline")
+
+		clientErr := <-got
+		require.Error(t, clientErr, "the connection is closed: the client gets no response")
+		assert.NotContains(t, clientErr.Error(), "a response")
+		<-srv.Done() // OnStop has returned: the teardown is complete
+		failed := logs.FilterMessage("OnStop failed").AllUntimed()
+		require.Len(t, failed, 1)
+		assert.Contains(t, failed[0].ContextMap()["error"], "shutdown: context deadline exceeded", "OnStop's error wraps the context's")
+
+		close(release) // Load returns; its answer has no connection left to go to
+	})
 }
 
 func TestWithControllers(t *testing.T) {

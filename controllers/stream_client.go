@@ -1,6 +1,7 @@
 package controllers
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"slices"
@@ -8,6 +9,8 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+
+	"github.com/sprag-go/sprag/sprag"
 )
 
 // ServeHTTP serves one client of the stream; the server routes to it.
@@ -24,14 +27,14 @@ func (st *Stream) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	hub := st.hub.Load()
 	if hub == nil || isClosed(hub.Closed()) {
 		st.refused.Add(1)
-		s.writeError(rw, http.StatusServiceUnavailable, "stream is not running", nil, false)
+		s.writeError(rw, http.StatusServiceUnavailable, "stream is not running", false)
 		return
 	}
 	if s.openStreams.Add(1) > int64(s.cfg.maxStreams) {
 		s.openStreams.Add(-1)
 		st.refused.Add(1)
 		rw.out().Header().Set("Retry-After", "5")
-		s.writeError(rw, http.StatusServiceUnavailable, "too many streams", nil, false)
+		s.writeError(rw, http.StatusServiceUnavailable, "too many streams", false)
 		return
 	}
 	defer s.openStreams.Add(-1)
@@ -44,7 +47,6 @@ func (st *Stream) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		reader.Resume(id)
 	}
 	rw.setHeader(slotContentType, "Content-Type", "text/event-stream")
-	rw.setHeader(slotNoSniff, "X-Content-Type-Options", "nosniff")
 	out := rw.out()
 	out.Header().Set("Cache-Control", "no-cache")
 	out.Header().Set("X-Accel-Buffering", "no") // nginx: do not buffer the stream
@@ -101,15 +103,18 @@ func (st *Stream) choose(req *Request) ([]bool, error) {
 	return allow, nil
 }
 
-// callAuthorize calls the authorization hook, turning a panic into an
-// error, which is answered 500 and logged.
+// callAuthorize calls the authorization hook. A panic is an error holding
+// a *sprag.PanicError, which is answered 500 and logged with its stack.
 func callAuthorize(fn func(*Request, []string) ([]string, error), r *Request, topics []string) (granted []string, err error) {
-	defer func() {
-		if p := recover(); p != nil {
-			err = fmt.Errorf("stream authorization: %w", panicError(p))
-		}
-	}()
-	return fn(r, topics)
+	err = sprag.Safely(func() (err error) {
+		granted, err = fn(r, topics)
+		return err
+	})
+	var pe *sprag.PanicError
+	if errors.As(err, &pe) {
+		return nil, fmt.Errorf("stream authorization: %w", err)
+	}
+	return granted, err
 }
 
 func isClosed(ch <-chan struct{}) bool {

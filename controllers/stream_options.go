@@ -128,7 +128,8 @@ func StreamHeartbeat(d time.Duration) StreamOption {
 // returning an error refuses it as Load's errors do: an *[HTTPError] with
 // its status (401, 403…), a [Redirect], or any other error as a logged 500.
 // fn runs on the request's goroutine before the stream opens; a panic in
-// it is a 500.
+// it is recovered, answered with a 500 problem and logged as a panic in
+// Load is, "panic in http handler" with its stack.
 func StreamAuthorize(fn func(r *Request, topics []string) ([]string, error)) StreamOption {
 	return streamOption{text: "controllers.StreamAuthorize()", apply: func(c *streamConfig) error {
 		if fn == nil {

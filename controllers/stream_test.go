@@ -12,6 +12,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+	"go.uber.org/zap/zapcore"
+	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/sprag-go/sprag/eventbus"
 	"github.com/sprag-go/sprag/sprag"
@@ -70,13 +72,14 @@ type memServer struct {
 	ln     *memListener
 	client *http.Client
 	bus    *eventbus.Bus
+	logs   *observer.ObservedLogs // the server's log
 }
 
 // startMem starts a server with opts in the current bubble; setup adds
 // streams before the start. The server stops at the end of the test.
 func startMem(t *testing.T, opts []Option, setup func(*Server)) *memServer {
 	t.Helper()
-	srv, _ := newServer(t, nil, opts)
+	srv, logs := newServer(t, nil, opts)
 	if setup != nil {
 		setup(srv)
 	}
@@ -88,7 +91,7 @@ func startMem(t *testing.T, opts []Option, setup func(*Server)) *memServer {
 	t.Cleanup(func() {
 		assert.NoError(t, srv.Stop(context.Background()))
 	})
-	return &memServer{Server: srv, ln: ln, client: memClient(ln), bus: rt.Bus}
+	return &memServer{Server: srv, ln: ln, client: memClient(ln), bus: rt.Bus, logs: logs}
 }
 
 // open connects to the stream at path; headers are name, value pairs. The
@@ -253,6 +256,26 @@ func TestStreamAuthorization(t *testing.T) {
 			assert.Equal(t, tt.want, resp.StatusCode, tt.name)
 			assert.Equal(t, ContentTypeProblem, resp.Header.Get("Content-Type"), tt.name)
 		}
+
+		// The hook's panic: a 500 problem that says nothing of it, and a
+		// log line that says everything, as for a panic in Load.
+		resp := m.request(t, "/events", "Authorization", "panic", HeaderRequestID, "auth-7")
+		assert.Equal(t, http.StatusInternalServerError, resp.StatusCode)
+		assert.JSONEq(t, `{"type":"about:blank","title":"Internal Server Error","status":500,
+			"instance":"/events","request_id":"auth-7"}`, resp.Body)
+		var panics []observer.LoggedEntry
+		for _, e := range logsWith(m.logs, "panic in http handler") {
+			if e.ContextMap()["request_id"] == "auth-7" {
+				panics = append(panics, e)
+			}
+		}
+		require.Len(t, panics, 1)
+		assert.Equal(t, zapcore.ErrorLevel, panics[0].Level)
+		fields := panics[0].ContextMap()
+		assert.Equal(t, "GET /events", fields["route"])
+		assert.Equal(t, "auth bug", fields["panic"])
+		assert.Equal(t, "stream authorization: panic: auth bug", fields["error"])
+		assert.Contains(t, fields["stack"], "TestStreamAuthorization", "the stack of the hook's panic")
 	})
 }
 

@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"net/http"
@@ -100,20 +101,16 @@ func newTelemetry(mp metric.MeterProvider, tp trace.TracerProvider, prop propaga
 	if tp != nil {
 		t.fixed = chooseTracer(tp)
 	}
-	var err, e error
-	t.duration, e = t.meter.Float64Histogram(MetricRequestDuration, metric.WithUnit("s"),
+	var errs [4]error
+	t.duration, errs[0] = t.meter.Float64Histogram(MetricRequestDuration, metric.WithUnit("s"),
 		metric.WithDescription("Duration of HTTP server requests."), metric.WithExplicitBucketBoundaries(durationBuckets...))
-	err = e
-	t.active, e = t.meter.Int64UpDownCounter(MetricActiveRequests, metric.WithUnit("{request}"),
+	t.active, errs[1] = t.meter.Int64UpDownCounter(MetricActiveRequests, metric.WithUnit("{request}"),
 		metric.WithDescription("Number of active HTTP server requests."))
-	err = joinErr(err, e)
-	t.reqSize, e = t.meter.Int64Histogram(MetricRequestBodySize, metric.WithUnit("By"),
+	t.reqSize, errs[2] = t.meter.Int64Histogram(MetricRequestBodySize, metric.WithUnit("By"),
 		metric.WithDescription("Size of HTTP server request bodies."))
-	err = joinErr(err, e)
-	t.respSize, e = t.meter.Int64Histogram(MetricResponseBodySize, metric.WithUnit("By"),
+	t.respSize, errs[3] = t.meter.Int64Histogram(MetricResponseBodySize, metric.WithUnit("By"),
 		metric.WithDescription("Size of HTTP server response bodies."))
-	err = joinErr(err, e)
-	if err != nil {
+	if err := errors.Join(errs[:]...); err != nil {
 		return nil, fmt.Errorf("telemetry: %w", err)
 	}
 	for i := range t.activeSets {
@@ -126,16 +123,6 @@ func newTelemetry(mp metric.MeterProvider, tp trace.TracerProvider, prop propaga
 		}
 	}
 	return t, nil
-}
-
-func joinErr(a, b error) error {
-	if a == nil {
-		return b
-	}
-	if b == nil {
-		return a
-	}
-	return fmt.Errorf("%w; %w", a, b)
 }
 
 // chooseTracer returns tp's tracer, off when tp is a no-op provider: the
@@ -368,21 +355,22 @@ func (t *telemetry) startAction(ctx context.Context, rt *route) (context.Context
 // http.route. The figures are counted by the streams anyway; the callback
 // reads them only when a reader collects, so they cost nothing per event.
 func (t *telemetry) observeStreams(stats func() []StreamStats) (metric.Registration, error) {
-	clients, err := t.meter.Int64ObservableUpDownCounter(MetricStreamClients, metric.WithUnit("{client}"),
+	var (
+		clients                           metric.Int64ObservableUpDownCounter
+		published, dropped, gaps, refused metric.Int64ObservableCounter
+		errs                              [5]error
+	)
+	clients, errs[0] = t.meter.Int64ObservableUpDownCounter(MetricStreamClients, metric.WithUnit("{client}"),
 		metric.WithDescription("Clients connected to the server's event streams."))
-	published, e := t.meter.Int64ObservableCounter(MetricStreamPublished, metric.WithUnit("{event}"),
+	published, errs[1] = t.meter.Int64ObservableCounter(MetricStreamPublished, metric.WithUnit("{event}"),
 		metric.WithDescription("Bus events forwarded to event streams."))
-	err = joinErr(err, e)
-	dropped, e := t.meter.Int64ObservableCounter(MetricStreamDropped, metric.WithUnit("{event}"),
+	dropped, errs[2] = t.meter.Int64ObservableCounter(MetricStreamDropped, metric.WithUnit("{event}"),
 		metric.WithDescription("Events that stream clients skipped because they fell behind, summed over clients."))
-	err = joinErr(err, e)
-	gaps, e := t.meter.Int64ObservableCounter(MetricStreamGaps, metric.WithUnit("{gap}"),
+	gaps, errs[3] = t.meter.Int64ObservableCounter(MetricStreamGaps, metric.WithUnit("{gap}"),
 		metric.WithDescription("Gap markers sent to stream clients."))
-	err = joinErr(err, e)
-	refused, e := t.meter.Int64ObservableCounter(MetricStreamRefused, metric.WithUnit("{stream}"),
+	refused, errs[4] = t.meter.Int64ObservableCounter(MetricStreamRefused, metric.WithUnit("{stream}"),
 		metric.WithDescription("Stream connections refused: over the limit, or the server not running."))
-	err = joinErr(err, e)
-	if err != nil {
+	if err := errors.Join(errs[:]...); err != nil {
 		return nil, fmt.Errorf("telemetry: %w", err)
 	}
 	reg, err := t.meter.RegisterCallback(func(_ context.Context, o metric.Observer) error {

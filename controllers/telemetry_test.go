@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -247,21 +249,52 @@ func TestSpanInLogs(t *testing.T) {
 	}
 }
 
+// TestNoTelemetryWithoutSDK holds "with no SDK installed, nothing is
+// recorded and nothing is allocated": with otel's global defaults and
+// with no-op providers, a request's telemetry extracts no trace context,
+// starts no span, records no metric and allocates nothing. The same
+// measure with an SDK finds a span, metrics and allocations, so it can
+// tell. Not parallel: testing.AllocsPerRun counts the allocations of the
+// whole process.
 func TestNoTelemetryWithoutSDK(t *testing.T) {
-	t.Parallel()
-	var sawSpan bool
-	ctrl := &loader{route: "GET /x", load: func(ctx context.Context, _ *Request) (any, error) {
-		sawSpan = trace.SpanFromContext(ctx).SpanContext().IsValid()
-		return 1, nil
-	}}
-	for _, opts := range [][]Option{
-		nil, // otel's globals, with no SDK installed by this test binary
-		{WithTracerProvider(tracenoop.NewTracerProvider())},
-	} {
-		srv, _ := newServer(t, nil, opts, ctrl)
-		serve(srv, http.MethodGet, "/x", nil, "traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
-		assert.False(t, sawSpan)
+	req := httptest.NewRequest(http.MethodGet, "/x", nil)
+	req.Header.Set("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
+	// perRequest measures what ServeHTTP asks of the telemetry for one
+	// request: begin, then end.
+	perRequest := func(t *testing.T, opts ...Option) (allocs float64, rt requestTelemetry, ctx context.Context) {
+		t.Helper()
+		srv, err := NewServer(nil, opts...)
+		require.NoError(t, err)
+		rw := &responseWriter{req: req}
+		allocs = testing.AllocsPerRun(100, func() {
+			rw.tel = requestTelemetry{}
+			ctx = srv.tel.begin(context.Background(), &rw.tel, req)
+			srv.tel.end(ctx, rw, time.Millisecond)
+		})
+		return allocs, rw.tel, ctx
 	}
+	tests := []struct {
+		name string
+		give []Option
+	}{
+		{"otel's globals", nil}, // no SDK is installed as the global by this test binary outside TestGlobalProviders
+		{"no-op providers", []Option{WithTracerProvider(tracenoop.NewTracerProvider()), WithMeterProvider(metricnoop.NewMeterProvider())}},
+	}
+	for _, tt := range tests {
+		allocs, rt, ctx := perRequest(t, tt.give...)
+		assert.Zero(t, allocs, "%s: nothing is allocated", tt.name)
+		assert.Nil(t, rt.span, "%s: no span is started", tt.name)
+		assert.False(t, rt.metrics, "%s: no metric is recorded", tt.name)
+		assert.False(t, trace.SpanContextFromContext(ctx).IsValid(), "%s: the traceparent is not even extracted", tt.name)
+	}
+
+	k := newTelemetryKit(t)
+	allocs, rt, ctx := perRequest(t, k.options()...)
+	assert.Positive(t, allocs, "with an SDK, the same measure counts allocations")
+	assert.NotNil(t, rt.span)
+	assert.True(t, rt.metrics)
+	assert.True(t, trace.SpanContextFromContext(ctx).IsValid())
+	assert.NotEmpty(t, k.spans.Ended())
 }
 
 func TestOTelHTTPMiddleware(t *testing.T) {

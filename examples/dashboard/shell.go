@@ -1,9 +1,12 @@
 package main
 
 import (
+	"crypto/sha256"
 	"embed"
+	"encoding/hex"
 	"fmt"
 	"html/template"
+	"io/fs"
 	"net/http"
 	"strconv"
 	"time"
@@ -62,11 +65,22 @@ var assets = map[string]string{
 	"GET /assets/dashboard.js":  "web/dashboard.js",
 }
 
-// handleAssets serves the style sheet and the script.
+// handleAssets serves the style sheet and the script, each with
+// Cache-Control: no-cache and an ETag of its content: a browser keeps its
+// copy but asks again before each use, and gets 304 Not Modified until a
+// new build serves new files. (Embedded files have no modification time,
+// so without the ETag there would be nothing to revalidate against.)
 func handleAssets(srv *controllers.Server) error {
 	for route, name := range assets {
-		err := srv.Handle(route, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			w.Header().Set("Cache-Control", "no-cache") // revalidated: a new build serves new files
+		body, err := fs.ReadFile(web, name)
+		if err != nil {
+			return fmt.Errorf("asset %s: %w", name, err)
+		}
+		sum := sha256.Sum256(body)
+		etag := `"` + hex.EncodeToString(sum[:16]) + `"`
+		err = srv.Handle(route, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Cache-Control", "no-cache")
+			w.Header().Set("ETag", etag) // ServeFileFS answers a matching If-None-Match with 304
 			http.ServeFileFS(w, r, web, name)
 		}))
 		if err != nil {

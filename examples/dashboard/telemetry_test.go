@@ -140,12 +140,15 @@ func TestDashboardTracesToStdout(t *testing.T) {
 	require.Equal(t, http.StatusOK, status, body)
 	p.stop() // every span is written when it ends
 
+	type spanContext struct{ TraceID, SpanID string }
 	type span struct {
 		Name        string
-		SpanContext struct{ TraceID, SpanID string }
-		Parent      struct{ TraceID, SpanID string }
+		SpanContext spanContext
+		Parent      spanContext
+		Links       []struct{ SpanContext spanContext }
 	}
 	byName := map[string]span{}
+	var collects []span
 	for _, line := range strings.Split(p.stdout.String(), "\n") {
 		if !strings.HasPrefix(line, "{") {
 			continue
@@ -153,6 +156,9 @@ func TestDashboardTracesToStdout(t *testing.T) {
 		var s span
 		require.NoError(t, json.Unmarshal([]byte(line), &s), line)
 		byName[s.Name] = s
+		if s.Name == "interval collect" {
+			collects = append(collects, s)
+		}
 	}
 	request, ok := byName["POST /orders/create"]
 	require.True(t, ok, "the request's span; spans: %v", keys(byName))
@@ -164,8 +170,20 @@ func TestDashboardTracesToStdout(t *testing.T) {
 			assert.Equal(t, request.SpanContext.TraceID, listener.SpanContext.TraceID, "%s is in the order's trace", name)
 		}
 	}
-	_, ok = byName["interval collect"]
-	assert.True(t, ok, "a timer run is a span of its own; spans: %v", keys(byName))
+	// A timer run outlives what scheduled it (MetricsService's OnStart,
+	// with no span of its own to link to): each run is the root of a trace
+	// of its own, with no parent and no link.
+	const noTrace, noSpan = "00000000000000000000000000000000", "0000000000000000"
+	require.NotEmpty(t, collects, "the collection runs at the start; spans: %v", keys(byName))
+	traces := map[string]bool{}
+	for _, c := range collects {
+		assert.Equal(t, spanContext{TraceID: noTrace, SpanID: noSpan}, c.Parent, "a collection's span is a root")
+		assert.Empty(t, c.Links, "and links to nothing")
+		assert.NotEqual(t, noTrace, c.SpanContext.TraceID)
+		assert.NotEqual(t, request.SpanContext.TraceID, c.SpanContext.TraceID, "not in the order's trace")
+		traces[c.SpanContext.TraceID] = true
+	}
+	assert.Len(t, traces, len(collects), "each run is a trace of its own")
 }
 
 func keys[V any](m map[string]V) []string {

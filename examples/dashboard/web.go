@@ -5,7 +5,6 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
-	"strings"
 
 	"go.uber.org/fx"
 
@@ -87,24 +86,19 @@ func (c *DashboardController) Actions() []*controllers.ActionHandler {
 	return []*controllers.ActionHandler{controllers.Action("order", c.order)}
 }
 
-// order places the order. A browser's form post without JavaScript is
-// redirected to the dashboard with the new order's id, for the notice;
-// the page's script, which asks for JSON, gets the order.
+// order places the order. A browser's form post without JavaScript (a
+// form body whose Accept header prefers HTML, as the server negotiates
+// it) is redirected to the dashboard with the new order's id, for the
+// notice; the page's script, which asks for JSON, gets the order.
 func (c *DashboardController) order(ctx context.Context, r *controllers.Request, in NewOrder) (any, error) {
 	placed, err := c.orders.Place(ctx, in)
 	if err != nil {
 		return nil, err
 	}
-	if r.Form() != nil && prefersHTML(r.Header().Get("Accept")) {
+	if r.Form() != nil && r.WantsHTML() { // a browser's form post, by the server's own negotiation
 		return nil, controllers.Redirect(http.StatusSeeOther, "/dashboard?placed="+strconv.FormatInt(placed.Order.ID, 10)+"#recent")
 	}
 	return placed, nil
-}
-
-// prefersHTML reports whether an Accept header asks for a page rather
-// than JSON, as a browser's form post does.
-func prefersHTML(accept string) bool {
-	return strings.Contains(accept, "text/html") && !strings.Contains(accept, "application/json")
 }
 
 // OrdersParams is what OrdersController receives.

@@ -81,9 +81,6 @@ func NewHub(size int) *Hub {
 	return h
 }
 
-// Size returns the number of events the ring holds.
-func (h *Hub) Size() int { return len(h.ring) }
-
 // Publish hands an encoded event to the hub: data is the event's JSON, one
 // line; entry says which of the stream's subscriptions it came from, for the
 // clients' filters. It never blocks and takes no lock. A topic holding CR or

@@ -84,8 +84,7 @@ func (b *bridge) start(ctx, svcCtx context.Context, svc managed) error {
 			return b.deliver(dctx, d, in)
 		})
 		if err != nil {
-			_ = in.Close(ctx)
-			return err
+			return errors.Join(fmt.Errorf("deliver %q: %w", d.name, err), in.Close(ctx))
 		}
 		sub, err := b.bus.ListenEvents(d.name, b.onEmit(d), eventbus.WithName("cluster bridge "+d.name))
 		if err != nil {
@@ -96,8 +95,10 @@ func (b *bridge) start(ctx, svcCtx context.Context, svc managed) error {
 		b.tasks = append(b.tasks, task)
 		b.mu.Unlock()
 	}
-	_, err := spawn(svc, "cluster publish buffer", b.flushLoop)
-	return err
+	if _, err := spawn(svc, "cluster publish buffer", b.flushLoop); err != nil {
+		return fmt.Errorf("publish buffer: %w", err)
+	}
+	return nil
 }
 
 // onEmit returns the bus listener of d: it publishes local emits.

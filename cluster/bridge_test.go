@@ -76,14 +76,21 @@ func TestAtMostOnceReachesEveryReplicaOnce(t *testing.T) {
 	nodes, rts, got := replicas(t, srv.URL(), []string{"a", "b", "c"}, nil, atMostOnce())
 
 	emit(context.Background(), t, rts[0], seq(1, 20)...)
-	eventually(t, 10*time.Second, func() bool { return got[1].len() >= 20 && got[2].len() >= 20 }, "b and c get the events")
-	time.Sleep(200 * time.Millisecond) // a duplicate would arrive by now
+	// Core NATS keeps a publisher's order: once the last event arrived,
+	// a second copy of an earlier one on the same subscription would have
+	// arrived before it.
+	eventually(t, 10*time.Second, func() bool { return got[1].counts()[20] > 0 && got[2].counts()[20] > 0 }, "b and c get the events")
 	for i, who := range []string{"a (its own emit, locally)", "b", "c"} {
 		exactlyOnce(t, got[i], seq(1, 20), who)
 	}
 	assert.Equal(t, []Order{{ID: 1, Item: "book"}}, got[1].got()[:1], "decoded into the typed payload")
 	assert.Equal(t, int64(20), nodes[0].Stats().Published)
-	eventually(t, 5*time.Second, func() bool { return nodes[1].Stats().Delivered == 20 }, "b counts the deliveries")
+	for _, n := range nodes[1:] {
+		eventually(t, 5*time.Second, func() bool { return n.Stats().Delivered == 20 }, "%s counts the deliveries", n.ReplicaName())
+		assert.Zero(t, n.Stats().Published, "%s does not publish what it received: no copy goes round", n.ReplicaName())
+	}
+	eventually(t, 5*time.Second, func() bool { return nodes[0].Stats().Suppressed == 20 }, "a receives its own events back and skips them")
+	assert.Zero(t, nodes[0].Stats().Delivered, "a's listeners ran once, at the emit")
 
 	origin, remote := cluster.Origin(got[1].ctxs[0])
 	assert.True(t, remote)
@@ -111,19 +118,23 @@ func TestAtMostOnceDropsWhileDisconnected(t *testing.T) {
 	require.NoError(t, a.Health(context.Background()))
 	eventually(t, 5*time.Second, func() bool { return a.Stats().Reconnects >= 1 }, "a counts the reconnect")
 	emit(context.Background(), t, rtA, 3)
+	assert.Equal(t, int64(1), a.Stats().Published, "the events emitted while disconnected were never handed to NATS")
 	eventually(t, 5*time.Second, func() bool { return got.len() >= 1 }, "b gets events again")
-	time.Sleep(200 * time.Millisecond)
 	exactlyOnce(t, &got, []int{3}, "b")
 }
 
 func TestAtLeastOnceFanOutExactlyOnce(t *testing.T) {
 	srv := clustertest.StartServer(t)
+	js := engine(t, srv.URL())
 	nodes, rts, got := replicas(t, srv.URL(), []string{"a", "b", "c"}, nil, atLeastOnce())
 
 	emit(context.Background(), t, rts[0], seq(1, 50)...)
-	eventually(t, 15*time.Second, func() bool { return got[1].len() >= 50 && got[2].len() >= 50 }, "b and c get the events")
+	published(t, nodes[0], 50)
+	for _, who := range []string{"a", "b", "c"} {
+		info := settled(t, js, who)
+		assert.Equal(t, uint64(50), info.Delivered.Consumer, "%s's consumer delivered each event once", who)
+	}
 	eventually(t, 5*time.Second, func() bool { return nodes[0].Stats().Suppressed == 50 }, "a receives its own events back and skips them")
-	time.Sleep(300 * time.Millisecond)
 	for i, who := range []string{"a", "b", "c"} {
 		exactlyOnce(t, got[i], seq(1, 50), who)
 	}
@@ -141,13 +152,18 @@ func TestAtLeastOnceRedeliversWithBackoff(t *testing.T) {
 		}
 		return nil
 	}
+	js := engine(t, srv.URL())
 	nodes, rts, got := replicas(t, srv.URL(), []string{"a", "b"}, fail, atLeastOnce(cluster.Backoff(100*time.Millisecond, time.Second)))
 	emit(context.Background(), t, rts[0], 7)
-	eventually(t, 10*time.Second, func() bool { return got[1].len() >= 3 }, "b gets the event until its listener succeeds")
-	time.Sleep(500 * time.Millisecond)
+	published(t, nodes[0], 1)
+	info := settled(t, js, "b")
+	assert.Equal(t, uint64(3), info.Delivered.Consumer, "delivered three times, then acknowledged")
 	require.Equal(t, 3, got[1].len(), "acknowledged on the third delivery, not delivered again")
 	attempts := []int{cluster.Attempt(got[1].ctxs[0]), cluster.Attempt(got[1].ctxs[1]), cluster.Attempt(got[1].ctxs[2])}
 	assert.Equal(t, []int{1, 2, 3}, attempts)
+	at := got[1].times()
+	assert.GreaterOrEqual(t, at[1].Sub(at[0]), 100*time.Millisecond, "the first redelivery waits for Backoff")
+	assert.GreaterOrEqual(t, at[2].Sub(at[1]), 200*time.Millisecond, "the second waits twice as long")
 	eventually(t, 5*time.Second, func() bool { return nodes[1].Stats().Delivered == 1 }, "b counts the delivery")
 	assert.Equal(t, int64(2), nodes[1].Stats().Retried)
 }
@@ -184,6 +200,7 @@ func TestAtLeastOnceDeadLettersAfterMaxDeliveries(t *testing.T) {
 		}
 		return nil
 	}
+	js := engine(t, srv.URL())
 	nodes, rts, got := replicas(t, srv.URL(), []string{"a", "b", "c"}, fail, atLeastOnce(cluster.MaxDeliveries(3)))
 	emit(context.Background(), t, rts[0], 9)
 
@@ -194,8 +211,10 @@ func TestAtLeastOnceDeadLettersAfterMaxDeliveries(t *testing.T) {
 	assert.Equal(t, "a", dead[0].Headers().Get(cluster.HeaderOrigin))
 	assert.JSONEq(t, `{"id":9,"item":"book"}`, string(dead[0].Data()))
 	eventually(t, 5*time.Second, func() bool { return nodes[1].Stats().Dead == 1 }, "b counts it")
-	time.Sleep(300 * time.Millisecond)
-	assert.Equal(t, 3, got[1].len(), "b's listener was called MaxDeliveries times, no more")
+	published(t, nodes[0], 1)
+	assert.Equal(t, uint64(3), settled(t, js, "b").Delivered.Consumer, "b's consumer delivered it MaxDeliveries times, no more")
+	assert.Equal(t, 3, got[1].len(), "b's listener was called MaxDeliveries times")
+	assert.Equal(t, uint64(1), settled(t, js, "c").Delivered.Consumer)
 	exactlyOnce(t, got[2], []int{9}, "c, whose listener works,")
 }
 
@@ -221,13 +240,17 @@ func TestAtLeastOnceUndecodableGoesToTheDeadLettersAtOnce(t *testing.T) {
 
 func TestAtLeastOnceDropsDuplicatesWithinTheWindow(t *testing.T) {
 	srv := clustertest.StartServer(t)
-	_, rts, got := replicas(t, srv.URL(), []string{"a", "b"}, nil, atLeastOnce())
+	js := engine(t, srv.URL())
+	nodes, rts, got := replicas(t, srv.URL(), []string{"a", "b"}, nil, atLeastOnce())
 	ctx := cluster.WithMessageID(context.Background(), "order-7")
 	emit(ctx, t, rts[0], 7)
 	emit(ctx, t, rts[0], 7)
 	emit(context.Background(), t, rts[0], 8)
-	eventually(t, 10*time.Second, func() bool { return got[1].counts()[8] == 1 }, "b gets the later event")
-	time.Sleep(300 * time.Millisecond)
+	published(t, nodes[0], 3) // the engine acknowledges a duplicate too
+	s, err := js.Stream(context.Background(), "SPRAG_EVENTS")
+	require.NoError(t, err)
+	assert.Equal(t, uint64(2), s.CachedInfo().State.Msgs, "the stream stored the second emit of order-7 not at all")
+	assert.Equal(t, uint64(2), settled(t, js, "b").Delivered.Consumer)
 	exactlyOnce(t, got[1], []int{7, 8}, "b")
 }
 
@@ -249,10 +272,9 @@ func TestAtLeastOnceBuffersWhileDisconnected(t *testing.T) {
 	assert.Equal(t, int64(1), a.Stats().Rejected)
 
 	proxy.Restore()
-	eventually(t, 15*time.Second, func() bool { return got.len() >= 3 }, "the buffer is published after the reconnect")
-	time.Sleep(300 * time.Millisecond)
+	eventually(t, 15*time.Second, func() bool { return a.Stats().Buffered == 0 && a.Stats().Published == 3 }, "the buffer is published after the reconnect")
+	assert.Equal(t, uint64(3), settled(t, engine(t, srv.URL()), "b").Delivered.Consumer)
 	assert.Equal(t, []Order{{ID: 1, Item: "book"}, {ID: 2, Item: "book"}, {ID: 3, Item: "book"}}, got.got(), "in order, once each")
-	assert.Zero(t, a.Stats().Buffered)
 }
 
 func TestAtLeastOnceSharedGroup(t *testing.T) {
@@ -262,28 +284,40 @@ func TestAtLeastOnceSharedGroup(t *testing.T) {
 	nodes, rts, got := replicas(t, srv.URL(), []string{"w1", "w2"}, nil, shared)
 
 	emit(context.Background(), t, rtE, seq(1, 40)...)
-	eventually(t, 15*time.Second, func() bool { return got[0].len()+got[1].len() >= 40 }, "the group handles every event")
-	time.Sleep(300 * time.Millisecond)
+	published(t, emitter, 40)
+	js := engine(t, srv.URL())
+	assert.Equal(t, uint64(40), settled(t, js, "group_billing").Delivered.Consumer, "the group's consumer delivered each event once")
 	all := &received{}
 	all.orders = append(got[0].got(), got[1].got()...)
 	exactlyOnce(t, all, seq(1, 40), "the group")
-	assert.Equal(t, int64(40), emitter.Stats().Published)
 
-	// A member that listens handles its own emits, synchronously.
+	// A member that listens handles its own emits, synchronously, and
+	// does not publish them: no other member can get them.
 	emit(context.Background(), t, rts[0], 100)
 	assert.Equal(t, 1, got[0].counts()[100])
 	assert.Equal(t, int64(1), nodes[0].Stats().Local)
-	time.Sleep(300 * time.Millisecond)
+	assert.Zero(t, nodes[0].Stats().Published)
+	s, err := js.Stream(context.Background(), "SPRAG_EVENTS")
+	require.NoError(t, err)
+	assert.Equal(t, uint64(40), s.CachedInfo().State.Msgs, "the stream holds the web replica's events only")
 	assert.Zero(t, got[1].counts()[100], "and no other member gets it")
 }
 
 func TestAtLeastOnceWaitsForAListener(t *testing.T) {
 	srv := clustertest.StartServer(t)
+	js := engine(t, srv.URL())
 	_, rtA := startNode(t, srv.URL(), "a", atLeastOnce(cluster.Backoff(100*time.Millisecond, 100*time.Millisecond), cluster.MaxDeliveries(100)))
 	b, rtB := startNode(t, srv.URL(), "b", atLeastOnce(cluster.Backoff(100*time.Millisecond, 100*time.Millisecond), cluster.MaxDeliveries(100)))
 	emit(context.Background(), t, rtA, 5)
-	time.Sleep(time.Second)
-	assert.Zero(t, b.Stats().Retried+b.Stats().Dead, "b, without a listener yet, leaves the event in its consumer")
+	eventually(t, 5*time.Second, func() bool { return consumerOf(t, js, "b").NumPending == 1 }, "the event reaches b's consumer")
+	// Without a listener, b's delivery task looks for one every 200ms and
+	// pulls nothing meanwhile: over a second, the event stays in the
+	// consumer, never delivered, and b sends no pull request.
+	holds(t, time.Second, func() bool {
+		info := consumerOf(t, js, "b")
+		return info.Delivered.Consumer == 0 && info.NumWaiting == 0
+	}, "b, without a listener yet, leaves the event in its consumer")
+	assert.Zero(t, b.Stats().Retried+b.Stats().Dead)
 	var got received
 	got.listen(t, rtB.Bus, nil) // b's service starts listening late
 	eventually(t, 5*time.Second, func() bool { return got.len() == 1 }, "the event reaches the late listener")
@@ -308,7 +342,10 @@ func TestAtLeastOnceConsumerRecoversAfterALongDisconnection(t *testing.T) {
 
 	proxy.Cut()
 	eventually(t, 5*time.Second, func() bool { return !b.Stats().Connected }, "b sees the cut")
-	time.Sleep(6500 * time.Millisecond) // longer than a pull request's expiry
+	// The scenario, not a wait for something to happen: the outage lasts
+	// longer than a pull request's expiry (5s), so that the pull b had
+	// sent is gone from the server when b comes back.
+	time.Sleep(6500 * time.Millisecond)
 	proxy.Restore()
 	eventually(t, 10*time.Second, func() bool { return b.Stats().Connected }, "b reconnects")
 	close(busy)
@@ -319,31 +356,34 @@ func TestAtLeastOnceConsumerRecoversAfterALongDisconnection(t *testing.T) {
 
 func TestAtLeastOnceReplicaResumesUnderItsName(t *testing.T) {
 	srv := clustertest.StartServer(t)
-	_, rtA := startNode(t, srv.URL(), "a", atLeastOnce())
+	a, rtA := startNode(t, srv.URL(), "a", atLeastOnce())
 	b, _ := startNode(t, srv.URL(), "b", atLeastOnce())
 	require.NoError(t, b.Stop(context.Background()))
 
 	emit(context.Background(), t, rtA, 1, 2) // while b is down
+	published(t, a, 2)
 	_, rtB := startNode(t, srv.URL(), "b", atLeastOnce())
 	var got received
 	got.listen(t, rtB.Bus, nil)
-	eventually(t, 15*time.Second, func() bool { return got.len() >= 2 }, "b gets what was emitted while it was down")
-	time.Sleep(300 * time.Millisecond)
+	assert.Equal(t, uint64(2), settled(t, engine(t, srv.URL()), "b").Delivered.Consumer, "b's consumer kept what was emitted while b was down")
 	exactlyOnce(t, &got, []int{1, 2}, "b")
 }
 
 func TestStopDeliveringHandsEventsToTheGroup(t *testing.T) {
 	srv := clustertest.StartServer(t)
 	shared := atLeastOnce(cluster.Shared("billing"))
-	_, rtE := startNode(t, srv.URL(), "web", shared)
+	web, rtE := startNode(t, srv.URL(), "web", shared)
 	nodes, _, got := replicas(t, srv.URL(), []string{"w1", "w2"}, nil, shared)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	require.NoError(t, nodes[0].StopDelivering(ctx))
 
 	emit(context.Background(), t, rtE, seq(1, 10)...)
-	eventually(t, 10*time.Second, func() bool { return got[1].len() >= 10 }, "w2 handles everything")
+	published(t, web, 10)
+	assert.Equal(t, uint64(10), settled(t, engine(t, srv.URL()), "group_billing").Delivered.Consumer, "each event delivered once")
+	exactlyOnce(t, got[1], seq(1, 10), "w2, which handles everything,")
 	assert.Zero(t, got[0].len(), "w1 no longer handles events")
+	assert.Zero(t, nodes[0].Stats().Delivered)
 }
 
 func TestEmitOfTheWrongTypeIsRefused(t *testing.T) {
@@ -354,13 +394,24 @@ func TestEmitOfTheWrongTypeIsRefused(t *testing.T) {
 	assert.Contains(t, err.Error(), "order:completed")
 }
 
-func TestEmitAfterTheNodeStoppedIsRefused(t *testing.T) {
+func TestEmitAfterTheNodeStoppedIsLocalOnly(t *testing.T) {
 	srv := clustertest.StartServer(t)
 	n, rt := startNode(t, srv.URL(), "a", atLeastOnce())
+	var got received
+	got.listen(t, rt.Bus, nil)
 	require.NoError(t, n.Stop(context.Background()))
-	// The bridge's listener is gone with the node: the emit is local only.
+
+	// The bridge's listener is gone with the node: the local listeners run
+	// and nothing is published or buffered.
 	require.NoError(t, orderCompleted.Emit(context.Background(), rt.Bus, Order{ID: 1}))
-	assert.Zero(t, n.Stats().Published)
+	assert.Equal(t, []Order{{ID: 1}}, got.got(), "the local listener ran")
+	st := n.Stats()
+	assert.Zero(t, st.Published)
+	assert.Zero(t, st.Buffered)
+	assert.Zero(t, st.Rejected)
+	s, err := engine(t, srv.URL()).Stream(context.Background(), "SPRAG_EVENTS")
+	require.NoError(t, err)
+	assert.Zero(t, s.CachedInfo().State.Msgs, "the stream holds no event")
 }
 
 func TestAtLeastOnceTopicWithoutAListenerOfItsOwn(t *testing.T) {

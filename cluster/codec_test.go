@@ -12,6 +12,7 @@ import (
 
 	"github.com/sprag-go/sprag/cluster"
 	"github.com/sprag-go/sprag/cluster/clustertest"
+	"github.com/sprag-go/sprag/sprag"
 	"github.com/sprag-go/sprag/spragtest"
 )
 
@@ -50,8 +51,8 @@ func TestAnotherCodec(t *testing.T) {
 
 func TestCodecNamesAreChecked(t *testing.T) {
 	_, err := cluster.New(cluster.URL("nats://127.0.0.1:4222"), cluster.WithCodec(badName{}))
-	require.Error(t, err)
-	assert.Contains(t, err.Error(), "codec")
+	require.ErrorIs(t, err, sprag.ErrInvalidArgument)
+	assert.Contains(t, err.Error(), "cluster.WithCodec(a.b)")
 }
 
 type badName struct{ gobCodec }

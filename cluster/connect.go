@@ -17,14 +17,13 @@ import (
 
 // conn is the node's connection to NATS and, without a URL, the embedded
 // server it runs. Its connection handlers run on the NATS client's
-// goroutine: they only count and signal.
+// goroutine: they only log, count and signal.
 type conn struct {
 	nc  *nats.Conn
 	js  jetstream.JetStream
 	srv *server.Server // the embedded server, or nil
 
-	reconnects  atomic.Int64
-	disconnects atomic.Int64
+	reconnects atomic.Int64
 
 	mu        sync.Mutex
 	reconnect chan struct{} // closed at the next reconnect, then replaced; guarded by mu
@@ -46,7 +45,6 @@ func connect(ctx context.Context, cfg *config, log *zap.Logger) (*conn, error) {
 		nats.ReconnectJitter(100*time.Millisecond, time.Second),
 		nats.RetryOnFailedConnect(false),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
-			c.disconnects.Add(1)
 			log.Warn("nats disconnected", zap.Error(err))
 		}),
 		nats.ReconnectHandler(func(nc *nats.Conn) {

@@ -41,6 +41,10 @@
 //     buffer ([PublishBuffer]), in order, and past it the emitter gets an
 //     error wrapping [ErrBufferFull].
 //
+// Once the node has stopped, its bridge is gone: an emit of a distributed
+// topic runs the local listeners only, as on an app that does not scale
+// out, and is neither published nor buffered.
+//
 // # Subjects
 //
 // A topic's segments become a subject's tokens, so that NATS matches

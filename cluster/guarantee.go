@@ -34,7 +34,7 @@ func (m Mode) String() string {
 // Guarantee is how a distributed topic is delivered: [AtMostOnce] or
 // [AtLeastOnce], with its options. Its zero value is not valid.
 type Guarantee struct {
-	Mode          Mode
+	Mode          Mode          // at most once or at least once; the zero Mode is not valid
 	Group         string        // shared delivery group; "" for fan-out
 	MaxDeliveries int           // deliveries before the dead letter; at-least-once
 	Backoff       time.Duration // wait before the first redelivery; at-least-once
@@ -125,6 +125,8 @@ func (g Guarantee) validate() error {
 // A DeliveryOption configures [AtLeastOnce].
 type DeliveryOption interface {
 	applyDelivery(*Guarantee)
+	// String returns the option as it would be written in Go, such as
+	// cluster.Shared("billing").
 	String() string
 }
 

@@ -33,12 +33,14 @@ import (
 // Implementations must be safe for concurrent use.
 type Lease interface {
 	// Acquire makes this replica the holder of the lease name for ttl if
-	// nobody holds it, or fails with [ErrLeaseHeld].
+	// nobody holds it, this replica included, or fails with
+	// [ErrLeaseHeld].
 	Acquire(ctx context.Context, name string, ttl time.Duration) (Grant, error)
 	// Renew extends g for ttl if it is still the lease's current grant,
 	// or fails with [ErrLeaseLost].
 	Renew(ctx context.Context, g Grant, ttl time.Duration) (Grant, error)
-	// Release gives the lease up if g is still its current grant.
+	// Release gives the lease up if g is still its current grant, or
+	// fails with [ErrLeaseLost].
 	Release(ctx context.Context, g Grant) error
 	// Claim records that the tick of job name runs, or fails with
 	// [ErrTickTaken]; the record lasts at least keep.

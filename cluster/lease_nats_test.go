@@ -14,6 +14,7 @@ import (
 
 	"github.com/sprag-go/sprag/cluster"
 	"github.com/sprag-go/sprag/cluster/clustertest"
+	"github.com/sprag-go/sprag/sprag"
 )
 
 func kvOf(t *testing.T, url string) (jetstream.KeyValue, jetstream.JetStream) {
@@ -130,6 +131,8 @@ func TestLeaseOwnershipComesFromTheCompareAndSet(t *testing.T) {
 	ctx := context.Background()
 	g, err := a.Leases().Acquire(ctx, "job", 10*time.Second)
 	require.NoError(t, err)
+	_, err = a.Leases().Acquire(ctx, "job", 10*time.Second)
+	require.ErrorIs(t, err, cluster.ErrLeaseHeld, "held by a itself, under its first grant")
 
 	kv, _ := kvOf(t, srv.URL())
 	require.NoError(t, kv.Purge(ctx, "job.lease"))
@@ -176,16 +179,80 @@ func TestLeaseWatchComesBackAfterAServerRestart(t *testing.T) {
 	require.NoError(t, err, "and b takes the lease at once")
 }
 
-func TestLeaseRefusesFractionalTTLs(t *testing.T) {
+func TestLeaseRefusesTTLsOfNoWholeSeconds(t *testing.T) {
 	srv := clustertest.StartServer(t)
 	a, _ := startNode(t, srv.URL(), "a")
-	_, err := a.Leases().Acquire(context.Background(), "job", 1500*time.Millisecond)
-	require.Error(t, err, "JetStream would cut the TTL to 1s, shorter than asked")
+	ctx := context.Background()
+	for _, ttl := range []time.Duration{1500 * time.Millisecond, 500 * time.Millisecond, 0} {
+		_, err := a.Leases().Acquire(ctx, "job", ttl)
+		require.ErrorIs(t, err, sprag.ErrInvalidArgument, "JetStream would cut a TTL of %v to whole seconds", ttl)
+	}
+	g, err := a.Leases().Acquire(ctx, "job", time.Second)
+	require.NoError(t, err)
+	_, err = a.Leases().Renew(ctx, g, 2500*time.Millisecond)
+	require.ErrorIs(t, err, sprag.ErrInvalidArgument)
+	_, err = a.Leases().Renew(ctx, g, 2*time.Second)
+	require.NoError(t, err, "the grant is still current")
+}
+
+// TestLeaseClaimKeepsWholeSeconds: a tick's record lasts keep rounded up
+// to whole seconds, never less than keep.
+func TestLeaseClaimKeepsWholeSeconds(t *testing.T) {
+	srv := clustertest.StartServer(t)
+	a, _ := startNode(t, srv.URL(), "a")
+	ctx := context.Background()
+	tick := time.Unix(1700000000, 0)
+	claimed := time.Now()
+	_, err := a.Leases().Claim(ctx, "job", tick, 1100*time.Millisecond)
+	require.NoError(t, err)
+	kv, _ := kvOf(t, srv.URL())
+	eventually(t, 10*time.Second, func() bool {
+		_, err := kv.Get(ctx, "job.tick.1700000000000")
+		return errors.Is(err, jetstream.ErrKeyNotFound)
+	}, "the tick's record expires")
+	assert.GreaterOrEqual(t, time.Since(claimed), 2*time.Second, "1.1s is kept as 2s")
+	_, err = a.Leases().Claim(ctx, "job", tick, time.Second)
+	require.NoError(t, err, "past its record, a tick can be claimed again: TickRecord bounds the skew it covers")
 }
 
 func TestLeasesBeforeTheNodeRuns(t *testing.T) {
 	n, err := cluster.New(cluster.URL("nats://127.0.0.1:1"))
 	require.NoError(t, err)
-	_, err = n.Leases().Acquire(context.Background(), "job", time.Second)
-	require.Error(t, err)
+	ctx := context.Background()
+	l := n.Leases()
+	_, err = l.Acquire(ctx, "job", time.Second)
+	require.ErrorIs(t, err, sprag.ErrNotRunning)
+	_, err = l.Renew(ctx, cluster.Grant{Name: "job"}, time.Second)
+	require.ErrorIs(t, err, sprag.ErrNotRunning)
+	require.ErrorIs(t, l.Release(ctx, cluster.Grant{Name: "job"}), sprag.ErrNotRunning)
+	_, err = l.Claim(ctx, "job", time.Now(), time.Second)
+	require.ErrorIs(t, err, sprag.ErrNotRunning)
+}
+
+// TestLeaseRequestsWhileDisconnected: a request that cannot reach NATS
+// fails with an error wrapping ErrDisconnected, which Singleton takes for
+// "keep the grant until its deadline".
+func TestLeaseRequestsWhileDisconnected(t *testing.T) {
+	srv := clustertest.StartServer(t)
+	proxy := clustertest.NewProxy(t, srv.URL())
+	a, _ := startNode(t, proxy.URL(), "a")
+	ctx := context.Background()
+	g, err := a.Leases().Acquire(ctx, "job", 10*time.Second) // creates the bucket
+	require.NoError(t, err)
+
+	proxy.Cut()
+	eventually(t, 5*time.Second, func() bool { return !a.Stats().Connected }, "a sees the cut")
+	rctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	_, err = a.Leases().Renew(rctx, g, 10*time.Second)
+	require.ErrorIs(t, err, cluster.ErrDisconnected)
+	assert.Contains(t, err.Error(), `"job"`, "the error names the lease")
+	_, err = a.Leases().Acquire(rctx, "other", 10*time.Second)
+	require.ErrorIs(t, err, cluster.ErrDisconnected)
+	_, err = a.Leases().Claim(rctx, "job", time.Unix(1700000000, 0), time.Minute)
+	require.ErrorIs(t, err, cluster.ErrDisconnected)
+	require.ErrorIs(t, a.Leases().Release(rctx, g), cluster.ErrDisconnected)
+	// The client sends what it buffered once it reconnects: a request that
+	// failed so may still take effect. That is why a caller keeps its
+	// grant only until its own deadline.
 }

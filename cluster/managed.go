@@ -6,20 +6,28 @@ import (
 	"reflect"
 	"time"
 
+	"go.uber.org/zap"
+
 	"github.com/sprag-go/sprag/sprag"
 )
 
-// This file holds every call of sprag's timer and task methods.
+// This file holds what the package needs of a sprag service (managed),
+// the check that a service provides it (asManaged), and the helpers that
+// start the package's labelled tasks and fixed-rate timers on a service
+// (spawn, every).
 
 // managed is what the package needs of a service: the methods that the
 // embedded sprag.Service promotes.
 type managed interface {
 	sprag.Interface
+	Logger() *zap.Logger
 	Schedule(sched sprag.Schedule, fn func(ctx context.Context) error, opts ...sprag.TimerOption) (*sprag.Timer, error)
 	Spawn(fn func(ctx context.Context) error, opts ...sprag.TaskOption) (*sprag.Task, error)
 	AddCleanup(fn func(ctx context.Context) error) error
-	Context() context.Context
 }
+
+// sprag.Service provides every method that managed lists.
+var _ managed = (*sprag.Service)(nil)
 
 // asManaged returns svc's managed methods.
 func asManaged(svc sprag.Interface) (managed, error) {

@@ -42,10 +42,9 @@ type natsLease struct {
 
 // observation is what the watch last saw of a lease.
 type observation struct {
-	holder   string
-	revision uint64
-	at       time.Time // when this replica saw it
-	gone     bool      // deleted, or expired
+	holder string
+	at     time.Time // when this replica saw it
+	gone   bool      // deleted, or expired
 }
 
 func newNATSLease(n *Node, c *conn) *natsLease {
@@ -97,7 +96,9 @@ func (l nodeLease) Claim(ctx context.Context, name string, tick time.Time, keep 
 }
 
 // markerTTL is how long the bucket keeps the marker of a key that
-// expired. A tick stays claimed for its keep and then this long.
+// expired: the bucket allows per-key TTLs only with markers, and the
+// marker of an expired lease tells the watch it is gone. A marker does
+// not keep a key taken: Create succeeds on it.
 const markerTTL = time.Minute
 
 // bucketTimeout bounds the creation of the bucket, whatever the context
@@ -302,9 +303,9 @@ func (l *natsLease) follow(ctx context.Context, w jetstream.KeyWatcher, reconnec
 
 func (l *natsLease) record(e jetstream.KeyValueEntry) {
 	name := e.Key()[:len(e.Key())-len(".lease")]
-	o := observation{holder: string(e.Value()), revision: e.Revision(), at: time.Now()}
+	o := observation{holder: string(e.Value()), at: time.Now()}
 	if op := e.Operation(); op == jetstream.KeyValueDelete || op == jetstream.KeyValuePurge {
-		o = observation{revision: e.Revision(), at: time.Now(), gone: true}
+		o = observation{at: time.Now(), gone: true}
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()

@@ -254,9 +254,14 @@ func (n *Node) JetStream() jetstream.JetStream {
 }
 
 // Leases returns the node's lease engine, which keeps leases and ticks of
-// singleton jobs in a JetStream key-value bucket; see [Singleton]. It is
-// usable once the node runs; before, its methods return errors wrapping
-// sprag.ErrNotRunning.
+// singleton jobs in a JetStream key-value bucket; see [Singleton] and
+// [Lease] for what it guarantees. It is usable once the node runs;
+// before, its methods return errors wrapping sprag.ErrNotRunning. A
+// request that cannot reach NATS fails with an error wrapping
+// [ErrDisconnected]. JetStream counts the TTLs of keys in whole seconds:
+// Acquire and Renew refuse a TTL that is not a whole number of seconds
+// of at least 1s with an error wrapping sprag.ErrInvalidArgument, and
+// Claim keeps a tick's record for keep rounded up to whole seconds.
 func (n *Node) Leases() Lease { return nodeLease{n} }
 
 // stopTimeout bounds the cleanups that talk to NATS when the stop's

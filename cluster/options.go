@@ -11,6 +11,8 @@ import (
 // An Option configures [New].
 type Option interface {
 	applyNode(*config)
+	// String returns the option as it would be written in Go, such as
+	// cluster.Replica("web-1").
 	String() string
 }
 

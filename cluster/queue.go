@@ -28,6 +28,8 @@ const (
 // [RetryOption]s [MaxDeliveries], [Backoff] and [AckWait].
 type QueueOption interface {
 	applyQueue(*queueConfig)
+	// String returns the option as it would be written in Go, such as
+	// cluster.Capacity(100).
 	String() string
 }
 
@@ -171,7 +173,7 @@ func NewQueue[T any](ctx context.Context, node *Node, name string, opts ...Queue
 		return nil, fmt.Errorf("queue %q: %w", name, err)
 	}
 	if err := node.AddCleanup(q.close); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("queue %q: %w", name, err)
 	}
 	return q, nil
 }

@@ -26,6 +26,7 @@ type worker struct {
 	handler func(ctx context.Context, item int) error
 	workers int
 	opts    []cluster.QueueOption
+	qopts   []queue.Option // more options of the queue primitive
 	q       *cluster.Queue[int]
 }
 
@@ -35,7 +36,7 @@ func (w *worker) OnStart(ctx context.Context) error {
 		return err
 	}
 	w.q = q
-	_, err = queue.New(w, w.handler, queue.Workers(w.workers), queue.Label("jobs"), queue.BackedBy[int](q))
+	_, err = queue.New(w, w.handler, append([]queue.Option{queue.Workers(w.workers), queue.Label("jobs"), queue.BackedBy[int](q)}, w.qopts...)...)
 	return err
 }
 
@@ -93,7 +94,14 @@ func TestQueueHandsEachItemToOneReplica(t *testing.T) {
 		require.NoError(t, ws[i%3].q.Push(ctx, i))
 	}
 	eventually(t, 20*time.Second, func() bool { items, _ := h.count(); return items == 300 }, "every item is handled")
-	time.Sleep(300 * time.Millisecond)
+	backlog, err := ws[0].q.Backlog(ctx)
+	require.NoError(t, err)
+	assert.Zero(t, backlog)
+	// Once the workers have stopped, no handler runs any more: the counts
+	// are final.
+	for _, w := range ws {
+		require.NoError(t, w.Stop(ctx))
+	}
 	items, runs := h.count()
 	assert.Equal(t, 300, items)
 	assert.Equal(t, 300, runs, "none twice")
@@ -109,10 +117,64 @@ func TestQueueHandsEachItemToOneReplica(t *testing.T) {
 	assert.Equal(t, int64(300), acked)
 	assert.Equal(t, int64(300), pushed)
 	assert.Greater(t, replicasThatWorked, 1, "the work is shared")
-	backlog, err := ws[0].q.Backlog(ctx)
-	require.NoError(t, err)
-	assert.Zero(t, backlog)
-	assert.Nil(t, ws[0].q.Drain(ctx), "a durable queue holds nothing locally")
+}
+
+// TestQueueStopHandsPrefetchedItemsBack: items a replica pulled ahead of
+// its workers go back to the engine when its queue stops (the queue
+// primitive's call of Drain), so that another replica handles them at
+// once rather than after AckWait; Drain gives the primitive nothing, so
+// Overflow never runs.
+func TestQueueStopHandsPrefetchedItemsBack(t *testing.T) {
+	srv := clustertest.StartServer(t)
+	js := engine(t, srv.URL())
+	var h handled
+	busy, release := make(chan struct{}), make(chan struct{})
+	n, _ := startNode(t, srv.URL(), "b")
+	var overflowed []int
+	b := &worker{node: n, workers: 1, opts: []cluster.QueueOption{cluster.AckWait(30 * time.Second), cluster.Prefetch(8)},
+		handler: func(_ context.Context, item int) error {
+			h.add("b", item)
+			if item == 0 {
+				close(busy)
+				<-release // held while b begins to stop
+			}
+			return nil
+		},
+		qopts: []queue.Option{queue.Overflow(func(_ context.Context, items []int) error {
+			overflowed = append(overflowed, items...)
+			return nil
+		})},
+	}
+	spragtest.Start(t, "b-worker", b, spragtest.StopTimeout(10*time.Second))
+	ctx := context.Background()
+	for i := range 5 {
+		require.NoError(t, b.q.Push(ctx, i))
+	}
+	<-busy
+	eventually(t, 5*time.Second, func() bool {
+		c, err := js.Consumer(ctx, "SPRAG_Q_jobs", "workers")
+		require.NoError(t, err)
+		return c.CachedInfo().NumAckPending == 5
+	}, "b holds every item: one in its worker, four pulled ahead")
+
+	a := startWorker(t, srv.URL(), "a", func(_ context.Context, item int) error { h.add("a", item); return nil }, 1, cluster.AckWait(30*time.Second))
+	stopped := make(chan error, 1)
+	go func() { stopped <- b.Stop(ctx) }()
+	eventually(t, 5*time.Second, func() bool { return b.State() == sprag.Stopping }, "b begins to stop")
+	close(release)
+	require.NoError(t, <-stopped)
+
+	eventually(t, 10*time.Second, func() bool { return a.q.Stats().Acked == 4 }, "a handles the four items b pulled ahead, without waiting for AckWait")
+	assert.Equal(t, []string{"b"}, h.of(0), "b finished the item it held")
+	for i := 1; i < 5; i++ {
+		assert.Equal(t, []string{"a"}, h.of(i), "item %d, pulled ahead by b, is handled by a alone", i)
+	}
+	st := b.q.Stats()
+	assert.Equal(t, int64(1), st.Pulled, "b's worker took one item")
+	assert.Equal(t, int64(1), st.Acked)
+	assert.Zero(t, st.InFlight)
+	assert.Empty(t, overflowed, "Drain gives nothing: the items stay in the engine")
+	assert.Nil(t, b.q.Drain(ctx), "a shared queue holds nothing locally")
 }
 
 func TestQueueRetriesAndDeadLetters(t *testing.T) {
@@ -161,9 +223,10 @@ func TestQueueUndecodableItemGoesToTheDeadLettersAtOnce(t *testing.T) {
 	dead := deadLetters(t, srv.URL(), 1)
 	assert.Contains(t, dead[0].Headers().Get(cluster.HeaderError), "cannot decode")
 	assert.Equal(t, "1", dead[0].Headers().Get(cluster.HeaderAttempts))
+	eventually(t, 5*time.Second, func() bool { return w.q.Stats().Dead == 1 }, "the dead letter is counted")
 	items, _ := h.count()
-	assert.Zero(t, items)
-	assert.Equal(t, int64(1), w.q.Stats().Dead)
+	assert.Zero(t, items, "no handler sees it")
+	assert.Zero(t, w.q.Stats().Pulled)
 }
 
 func TestQueuePushWaitsForRoom(t *testing.T) {
@@ -254,20 +317,30 @@ func TestQueueItemOfADeadReplicaIsRedelivered(t *testing.T) {
 
 func TestQueueLongHandlerKeepsItsItem(t *testing.T) {
 	srv := clustertest.StartServer(t)
+	js := engine(t, srv.URL())
 	var h handled
+	release := make(chan struct{})
+	var ws []*worker
 	for _, name := range []string{"a", "b"} {
-		startWorker(t, srv.URL(), name, func(_ context.Context, item int) error {
+		ws = append(ws, startWorker(t, srv.URL(), name, func(_ context.Context, item int) error {
 			h.add(name, item)
-			time.Sleep(3500 * time.Millisecond) // longer than AckWait
+			<-release // runs until the test has seen three AckWaits pass
 			return nil
-		}, 1, cluster.AckWait(time.Second))
+		}, 1, cluster.AckWait(time.Second)))
 	}
 	n, _ := startNode(t, srv.URL(), "pusher")
-	q, err := cluster.NewQueue[int](context.Background(), n, "jobs", append(fastRetry, cluster.AckWait(time.Second))...)
+	ctx := context.Background()
+	q, err := cluster.NewQueue[int](ctx, n, "jobs", append(fastRetry, cluster.AckWait(time.Second))...)
 	require.NoError(t, err)
-	require.NoError(t, q.Push(context.Background(), 1))
-	time.Sleep(5 * time.Second)
-	assert.Len(t, h.of(1), 1, "the handler tells the engine it is alive: no redelivery")
+	require.NoError(t, q.Push(ctx, 1))
+	eventually(t, 5*time.Second, func() bool { return len(h.of(1)) == 1 }, "a worker takes the item")
+	holds(t, 3500*time.Millisecond, func() bool { return len(h.of(1)) == 1 }, "the handler tells the engine it is alive: no redelivery")
+	close(release)
+	eventually(t, 5*time.Second, func() bool { return ws[0].q.Stats().Acked+ws[1].q.Stats().Acked == 1 }, "the item is acknowledged")
+	c, err := js.Consumer(ctx, "SPRAG_Q_jobs", "workers")
+	require.NoError(t, err)
+	assert.Equal(t, uint64(1), c.CachedInfo().Delivered.Consumer, "delivered once")
+	assert.Len(t, h.of(1), 1)
 }
 
 func TestQueuePushWhileDisconnected(t *testing.T) {
@@ -280,13 +353,19 @@ func TestQueuePushWhileDisconnected(t *testing.T) {
 	proxy.Cut()
 	eventually(t, 5*time.Second, func() bool { return !n.Stats().Connected }, "a sees the cut")
 	require.ErrorIs(t, q.TryPush(1), cluster.ErrDisconnected)
+	short, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+	defer cancel()
+	err = q.Push(short, 1)
+	require.ErrorIs(t, err, cluster.ErrDisconnected, "Push gives up when its context ends")
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+	assert.Contains(t, err.Error(), `queue "jobs"`)
 	pushed := make(chan error, 1)
 	go func() {
 		pctx, cancel := context.WithTimeout(ctx, 20*time.Second)
 		defer cancel()
 		pushed <- q.Push(pctx, 1)
 	}()
-	time.Sleep(300 * time.Millisecond)
+	holds(t, 300*time.Millisecond, func() bool { return len(pushed) == 0 }, "Push waits while the engine cannot be reached")
 	proxy.Restore()
 	require.NoError(t, <-pushed, "Push waits for the engine")
 	item, done, err := q.Pull(ctx)

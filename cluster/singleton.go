@@ -37,6 +37,8 @@ const (
 // A SingletonOption configures [Singleton].
 type SingletonOption interface {
 	applySingleton(*singletonConfig)
+	// String returns the option as it would be written in Go, such as
+	// cluster.LeaseTTL(5s).
 	String() string
 }
 
@@ -63,15 +65,17 @@ func LeaseTTL(d time.Duration) SingletonOption {
 
 // LeaseMargin sets how long before its lease could expire a run's context
 // ends. It must exceed the clock skew between the NATS servers and the
-// time a paused process needs to notice its context ended; the default is
-// a fifth of the TTL, at least 1s. It must be less than the TTL.
+// time a paused process needs to notice its context ended; the default
+// (also for 0) is a fifth of the TTL, at least 1s. It must be positive
+// and less than the TTL.
 func LeaseMargin(d time.Duration) SingletonOption {
 	return singletonOption{func(c *singletonConfig) { c.margin = d }, fmt.Sprintf("cluster.LeaseMargin(%v)", d)}
 }
 
 // TickRecord sets how long the record that a tick ran is kept, which
 // bounds the clock skew between replicas that cannot make a tick run
-// twice. The default is twice the period, at least 30s.
+// twice. It must be at least the period; the default (also for 0) is
+// twice the period, at least 30s.
 func TickRecord(d time.Duration) SingletonOption {
 	return singletonOption{func(c *singletonConfig) { c.keep = d }, fmt.Sprintf("cluster.TickRecord(%v)", d)}
 }
@@ -136,11 +140,15 @@ type JobStats struct {
 // An error or panic of fn is logged by the service, and the job keeps
 // ticking.
 //
-// Singleton must be called while svc starts or runs. It fails with an
-// error wrapping sprag.ErrInvalidArgument for a nil svc, leases or fn, a
-// name not made of letters, digits, '-' and '_', a period under 100ms, a
-// TTL that is not a whole number of seconds of at least 2s, or a margin
-// not less than the TTL, and with svc's error when svc refuses timers.
+// Singleton must be called while svc starts or runs. Its errors name the
+// job, and nothing is started then. It fails with an error wrapping
+// sprag.ErrInvalidArgument for a nil svc or one that does not embed
+// sprag.Service, a nil leases or fn, a name not made of letters, digits,
+// '-' and '_', a period under 100ms, a [LeaseTTL] that is not a whole
+// number of seconds of at least 2s, a [LeaseMargin] that is negative or
+// not less than the TTL, or a [TickRecord] shorter than the period; and
+// with an error wrapping sprag.ErrNotRunning when svc is neither starting
+// nor running.
 func Singleton(svc sprag.Interface, leases Lease, name string, period time.Duration, fn JobFunc, opts ...SingletonOption) (*Job, error) {
 	m, err := asManaged(svc)
 	if err != nil {
@@ -182,14 +190,14 @@ func Singleton(svc sprag.Interface, leases Lease, name string, period time.Durat
 	}
 	j := &Job{
 		svc: m, leases: leases, name: name, period: period, ttl: c.ttl, margin: c.margin, keep: c.keep,
-		label: c.label, fn: fn, log: loggerOf(m).With(zap.String("job", name)),
+		label: c.label, fn: fn, log: m.Logger().With(zap.String("job", name)),
 	}
 	if err := m.AddCleanup(j.release); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("cluster.Singleton(%q): %w", name, err)
 	}
 	renewal, err := every(m, c.ttl/3, c.label+" lease", j.renew)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("cluster.Singleton(%q): %w", name, err)
 	}
 	j.mu.Lock()
 	j.renewal = renewal
@@ -197,20 +205,12 @@ func Singleton(svc sprag.Interface, leases Lease, name string, period time.Durat
 	next, err := j.svc.Schedule(ticks(period), j.tick, sprag.Label(c.label))
 	if err != nil {
 		renewal.Cancel()
-		return nil, err
+		return nil, fmt.Errorf("cluster.Singleton(%q): %w", name, err)
 	}
 	j.mu.Lock()
 	j.next = next
 	j.mu.Unlock()
 	return j, nil
-}
-
-// loggerOf returns the service's logger.
-func loggerOf(svc managed) *zap.Logger {
-	if l, ok := svc.(interface{ Logger() *zap.Logger }); ok {
-		return l.Logger()
-	}
-	return zap.NewNop()
 }
 
 // Name returns the job's name.

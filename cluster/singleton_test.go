@@ -22,12 +22,17 @@ type replicaJob struct {
 	sprag.Service
 	leases cluster.Lease
 	fn     cluster.JobFunc
+	period time.Duration // 1s when zero
 	opts   []cluster.SingletonOption
 	job    *cluster.Job
 }
 
 func (s *replicaJob) OnStart(context.Context) error {
-	j, err := cluster.Singleton(s, s.leases, "report", time.Second, s.fn, s.opts...)
+	period := s.period
+	if period == 0 {
+		period = time.Second
+	}
+	j, err := cluster.Singleton(s, s.leases, "report", period, s.fn, s.opts...)
 	s.job = j
 	return err
 }
@@ -301,12 +306,19 @@ func TestSingletonRefusesBadArguments(t *testing.T) {
 		{name: "fractional TTL", leases: leases, job: "j", period: time.Second, fn: fn, opts: []cluster.SingletonOption{cluster.LeaseTTL(2500 * time.Millisecond)}},
 		{name: "short TTL", leases: leases, job: "j", period: time.Second, fn: fn, opts: []cluster.SingletonOption{cluster.LeaseTTL(time.Second)}},
 		{name: "margin over TTL", leases: leases, job: "j", period: time.Second, fn: fn, opts: []cluster.SingletonOption{cluster.LeaseMargin(time.Minute)}},
+		{name: "margin equal to the TTL", leases: leases, job: "j", period: time.Second, fn: fn, opts: []cluster.SingletonOption{cluster.LeaseTTL(5 * time.Second), cluster.LeaseMargin(5 * time.Second)}},
+		{name: "negative margin", leases: leases, job: "j", period: time.Second, fn: fn, opts: []cluster.SingletonOption{cluster.LeaseMargin(-time.Second)}},
 		{name: "short tick record", leases: leases, job: "j", period: time.Minute, fn: fn, opts: []cluster.SingletonOption{cluster.TickRecord(time.Second)}},
 	}
 	_, err := cluster.Singleton((*replicaJob)(nil), leases, "j", time.Second, fn)
 	require.ErrorIs(t, err, sprag.ErrInvalidArgument, "a nil service")
+	_, err = cluster.Singleton(nil, leases, "j", time.Second, fn)
+	require.ErrorIs(t, err, sprag.ErrInvalidArgument, "a nil interface")
 	svc := &replicaJob{leases: leases, fn: fn}
 	spragtest.Start(t, "svc", svc)
+	_, err = cluster.Singleton(wrapped{svc}, leases, "j", time.Second, fn)
+	require.ErrorIs(t, err, sprag.ErrInvalidArgument, "a service that does not embed sprag.Service")
+	assert.Contains(t, err.Error(), `"j"`)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := cluster.Singleton(svc, tt.leases, tt.job, tt.period, tt.fn, tt.opts...)
@@ -321,4 +333,82 @@ func TestSingletonOptionsSayTheirPackage(t *testing.T) {
 	assert.Equal(t, "cluster.LeaseMargin(1s)", cluster.LeaseMargin(time.Second).String())
 	assert.Equal(t, "cluster.TickRecord(1m0s)", cluster.TickRecord(time.Minute).String())
 	assert.Equal(t, `cluster.JobLabel("x")`, cluster.JobLabel("x").String())
+}
+
+// wrapped is a sprag.Interface that does not embed sprag.Service, and so
+// lacks the managed methods Singleton needs.
+type wrapped struct{ sprag.Interface }
+
+func TestSingletonRefusesAServiceThatDoesNotRun(t *testing.T) {
+	leases := clustertest.NewLeases().For("a")
+	fn := func(context.Context, cluster.Run) error { return nil }
+
+	bound := &plain{}
+	require.NoError(t, sprag.Bind(bound, "bound", sprag.NewRuntime(nil)))
+	_, err := cluster.Singleton(bound, leases, "j", time.Second, fn)
+	require.ErrorIs(t, err, sprag.ErrNotRunning, "before it starts")
+	assert.Contains(t, err.Error(), `"j"`, "the error names the job")
+
+	stopped := &plain{}
+	spragtest.Start(t, "stopped", stopped)
+	require.NoError(t, stopped.Stop(context.Background()))
+	_, err = cluster.Singleton(stopped, leases, "j", time.Second, fn)
+	require.ErrorIs(t, err, sprag.ErrNotRunning, "once it stopped")
+}
+
+// keeps records the keep of every Claim made through it.
+type keeps struct {
+	cluster.Lease
+	mu   sync.Mutex
+	seen []time.Duration
+}
+
+func (k *keeps) Claim(ctx context.Context, name string, tick time.Time, keep time.Duration) (uint64, error) {
+	k.mu.Lock()
+	k.seen = append(k.seen, keep)
+	k.mu.Unlock()
+	return k.Lease.Claim(ctx, name, tick, keep)
+}
+
+func (k *keeps) all() []time.Duration {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return append([]time.Duration(nil), k.seen...)
+}
+
+// TestSingletonDefaultsFollowTheirOptions: the default margin is a fifth
+// of the TTL, at least 1s; the default tick record twice the period, at
+// least 30s; and a zero option means the default.
+func TestSingletonDefaultsFollowTheirOptions(t *testing.T) {
+	tests := []struct {
+		name         string
+		period       time.Duration
+		opts         []cluster.SingletonOption
+		wantDeadline time.Duration // from the tick: TTL − margin
+		wantKeep     time.Duration
+	}{
+		{name: "defaults", period: time.Second, wantDeadline: 8 * time.Second, wantKeep: 30 * time.Second},
+		{name: "zero options", period: time.Second, opts: []cluster.SingletonOption{cluster.LeaseTTL(20 * time.Second), cluster.LeaseMargin(0), cluster.TickRecord(0)},
+			wantDeadline: 16 * time.Second, wantKeep: 30 * time.Second},
+		{name: "at least 1s of margin", period: 20 * time.Second, opts: []cluster.SingletonOption{cluster.LeaseTTL(2 * time.Second)},
+			wantDeadline: time.Second, wantKeep: 40 * time.Second},
+		{name: "set", period: time.Second, opts: []cluster.SingletonOption{cluster.LeaseTTL(3 * time.Second), cluster.LeaseMargin(500 * time.Millisecond), cluster.TickRecord(5 * time.Second)},
+			wantDeadline: 2500 * time.Millisecond, wantKeep: 5 * time.Second},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				k := &keeps{Lease: clustertest.NewLeases().For("a")}
+				var log runLog
+				s := &replicaJob{leases: k, fn: log.quick("a"), period: tt.period, opts: tt.opts}
+				spragtest.Start(t, "a", s)
+				time.Sleep(tt.period + time.Second)
+				synctest.Wait()
+				runs := log.all()
+				require.NotEmpty(t, runs)
+				assert.Equal(t, tt.wantDeadline, runs[0].run.Deadline.Sub(runs[0].run.Tick))
+				assert.Equal(t, tt.wantKeep, k.all()[0])
+			})
+		})
+	}
 }

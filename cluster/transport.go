@@ -53,9 +53,9 @@ type Message struct {
 // Route is what a replica subscribes to: the topics that match Pattern,
 // with the declaration's guarantee, as Replica.
 type Route struct {
-	Pattern   string // a topic or pattern of the bus
-	Guarantee Guarantee
-	Replica   string // the subscribing replica; names a fan-out consumer
+	Pattern   string    // a topic or pattern of the bus
+	Guarantee Guarantee // the declaration's: the mode, the group, the redelivery figures
+	Replica   string    // the subscribing replica; names a fan-out consumer
 }
 
 // Inbox is a subscription of a [Route]. Next and Close may be called from
@@ -73,6 +73,7 @@ type Inbox interface {
 // Reject, the first call settles the delivery; for an at-most-once
 // delivery they do nothing.
 type Delivery interface {
+	// Message is the message delivered; the same on every call.
 	Message() *Message
 	// Attempt is 1 for the first delivery of the message to this route,
 	// and counts up with each redelivery.

@@ -2,6 +2,8 @@ package clustertest_test
 
 import (
 	"context"
+	"fmt"
+	"strings"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -59,7 +61,12 @@ func TestServerRestartKeepsItsAddressAndData(t *testing.T) {
 func TestClusterFormsAJetStreamCluster(t *testing.T) {
 	c := clustertest.StartCluster(t, 3)
 	require.Len(t, c.URLs(), 3)
-	assert.Contains(t, c.URL(), c.URLs()[2])
+	require.Len(t, c.Servers, 3)
+	for i, s := range c.Servers {
+		assert.Equal(t, fmt.Sprintf("n%d", i+1), s.Name())
+		assert.Equal(t, c.URLs()[i], s.URL(), "Servers and URLs are in the same order")
+	}
+	assert.Equal(t, strings.Join(c.URLs(), ","), c.URL())
 	_, js := connect(t, c.URLs()[1])
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -75,8 +82,11 @@ func TestProxyCutsAndRestores(t *testing.T) {
 	require.True(t, nc.IsConnected())
 	p.Cut()
 	waitUntil(t, func() bool { return !nc.IsConnected() }, "the client sees the cut")
-	time.Sleep(200 * time.Millisecond)
-	assert.False(t, nc.IsConnected(), "no reconnection through a cut proxy")
+	// The client retries every 50ms: over half a second, none of its
+	// attempts gets through.
+	for deadline := time.Now().Add(500 * time.Millisecond); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		require.False(t, nc.IsConnected(), "no reconnection through a cut proxy")
+	}
 	p.Restore()
 	waitUntil(t, nc.IsConnected, "the client reconnects")
 	p.Close()
@@ -94,6 +104,8 @@ func TestLeasesKeepTheLeaseContract(t *testing.T) {
 		assert.Equal(t, "a", g.Holder)
 		_, err = b.Acquire(ctx, "job", 10*time.Second)
 		require.ErrorIs(t, err, cluster.ErrLeaseHeld)
+		_, err = a.Acquire(ctx, "job", 10*time.Second)
+		require.ErrorIs(t, err, cluster.ErrLeaseHeld, "held by a itself, under its first grant")
 
 		time.Sleep(6 * time.Second)
 		g2, err := a.Renew(ctx, g, 10*time.Second)
@@ -116,7 +128,10 @@ func TestLeasesKeepTheLeaseContract(t *testing.T) {
 		t2, err := b.Claim(ctx, "job", tick.Add(time.Second), time.Minute)
 		require.NoError(t, err)
 		assert.Greater(t, t2, t1, "tokens grow")
-		assert.Len(t, l.Claims(), 2)
+		assert.Equal(t, []clustertest.Claimed{
+			{Job: "job", Tick: tick, Holder: "a", Token: t1},
+			{Job: "job", Tick: tick.Add(time.Second), Holder: "b", Token: t2},
+		}, l.Claims(), "each successful claim, in order")
 
 		l.Cut("a")
 		_, err = a.Acquire(ctx, "other", time.Second)

@@ -29,12 +29,13 @@ type record struct {
 	expires time.Time
 }
 
-// Claimed is a tick claimed through the engine.
+// Claimed is a tick claimed through the engine: one successful
+// cluster.Lease.Claim.
 type Claimed struct {
-	Job    string
-	Tick   time.Time
-	Holder string
-	Token  uint64
+	Job    string    // the job's name, as given to Claim
+	Tick   time.Time // the tick, as given to Claim
+	Holder string    // the replica whose Lease claimed it (see Leases.For)
+	Token  uint64    // the fencing token Claim returned: larger than every earlier claim's
 }
 
 // NewLeases returns an empty engine.

@@ -14,6 +14,7 @@ import (
 // [Proxy.Restore]. It is closed when the test ends, and waits for its
 // goroutines then. Its methods are safe for concurrent use.
 type Proxy struct {
+	tb     testing.TB // reports what goes wrong in the proxy itself
 	target string
 	ln     net.Listener
 	wg     sync.WaitGroup // the accept loop and two copies per connection
@@ -32,7 +33,7 @@ func NewProxy(tb testing.TB, target string) *Proxy {
 	if err != nil {
 		tb.Fatalf("clustertest: proxy listen: %v", err)
 	}
-	p := &Proxy{target: hostPort(target), ln: ln, conns: make(map[net.Conn]struct{})}
+	p := &Proxy{tb: tb, target: hostPort(target), ln: ln, conns: make(map[net.Conn]struct{})}
 	p.wg.Add(1)
 	go p.accept()
 	tb.Cleanup(p.Close)
@@ -66,6 +67,9 @@ func (p *Proxy) accept() {
 		}
 		up, err := net.Dial("tcp", p.target)
 		if err != nil {
+			// The server is down (a test may shut it down): the client
+			// sees its connection close and retries, as it would.
+			p.tb.Logf("clustertest: proxy %s: dial %s: %v", p.ln.Addr(), p.target, err)
 			_ = c.Close()
 			continue
 		}
@@ -85,10 +89,14 @@ func (p *Proxy) accept() {
 }
 
 // pipe copies from src to dst until either side closes, then closes both.
+// A copy ends without error when src closes, and with net.ErrClosed when
+// Cut or Close closed a side; any other error (a reset) is logged on the
+// test, since the client then sees its connection drop.
 func (p *Proxy) pipe(dst, src net.Conn) {
 	defer p.wg.Done()
-	_, err := io.Copy(dst, src)
-	_ = err // a closed connection is how every pipe ends
+	if _, err := io.Copy(dst, src); err != nil && !errors.Is(err, net.ErrClosed) {
+		p.tb.Logf("clustertest: proxy %s: copy from %s to %s: %v", p.ln.Addr(), src.RemoteAddr(), dst.RemoteAddr(), err)
+	}
 	_ = dst.Close()
 	_ = src.Close()
 	p.mu.Lock()
@@ -130,8 +138,8 @@ func (p *Proxy) Close() {
 	p.closed = true
 	p.closeAllLocked()
 	p.mu.Unlock()
-	if err := p.ln.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
-		_ = err // nothing to do: the listener is gone either way
+	if err := p.ln.Close(); err != nil {
+		p.tb.Errorf("clustertest: proxy %s: close the listener: %v", p.ln.Addr(), err)
 	}
 	p.wg.Wait()
 }

@@ -118,6 +118,9 @@ func (s *Server) Restart() {
 // given the route list of all the others up front. It is shut down when
 // the test ends.
 type Cluster struct {
+	// Servers are the cluster's servers, named "n1", "n2", … in this
+	// order, which is also the order of URLs. Each is shut down with the
+	// cluster.
 	Servers []*Server
 }
 

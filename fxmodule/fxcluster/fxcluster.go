@@ -39,6 +39,10 @@ const group = `group:"cluster.options"`
 // ([Options]).
 type Params struct {
 	fx.In
+	// Options are the options that modules of the app added with
+	// [Options], in the order fx resolves the value group; the node
+	// applies them after those given to [Module], so that, for an option
+	// that sets one value, the later one wins.
 	Options []cluster.Option `group:"cluster.options"`
 }
 

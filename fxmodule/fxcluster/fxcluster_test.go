@@ -2,9 +2,12 @@ package fxcluster_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/fx"
@@ -25,13 +28,17 @@ type Order struct {
 
 var orderCompleted = eventbus.NewTopic[Order]("order:completed")
 
-// Reports takes the node and listens to orders.
+// Reports takes the node and listens to orders. It records the node's
+// state when it starts and when it begins to stop, and its OnStop waits
+// for release.
 type Reports struct {
 	sprag.Service
 	node     *cluster.Node
 	got      chan Order
 	stopping chan struct{}
 	release  chan struct{}
+
+	nodeAtStart, nodeAtStop sprag.State // written by OnStart, OnStop
 }
 
 type reportsParams struct {
@@ -44,6 +51,7 @@ func newReports(p reportsParams) *Reports {
 }
 
 func (r *Reports) OnStart(context.Context) error {
+	r.nodeAtStart = r.node.State()
 	_, err := sprag.ListenTopic(r, orderCompleted, func(_ context.Context, o Order) error {
 		r.got <- o
 		return nil
@@ -52,6 +60,7 @@ func (r *Reports) OnStart(context.Context) error {
 }
 
 func (r *Reports) OnStop(context.Context) error {
+	r.nodeAtStop = r.node.State()
 	close(r.stopping)
 	<-r.release
 	return nil
@@ -67,12 +76,33 @@ func TestModuleRunsTheNodeBeforeItsServices(t *testing.T) {
 	)
 	app.RequireStart()
 	close(reports.release)
+	assert.Equal(t, sprag.Running, reports.nodeAtStart, "the node runs when the service that takes it starts")
 	require.NoError(t, reports.node.Health(context.Background()))
 	require.NoError(t, sprag.EmitTopic(context.Background(), reports, orderCompleted, Order{ID: 1}))
 	assert.Equal(t, Order{ID: 1}, <-reports.got)
 	assert.Equal(t, int64(1), reports.node.Stats().Published, "the topic declared through Options is distributed")
+
+	// A cleanup of the node runs when the node's scope closes, at its stop.
+	reportsAtNodeStop := make(chan sprag.State, 1)
+	require.NoError(t, reports.node.AddCleanup(func(context.Context) error {
+		reportsAtNodeStop <- reports.State()
+		return nil
+	}))
 	app.RequireStop()
+	assert.Equal(t, sprag.Running, reports.nodeAtStop, "the node still runs when the service begins to stop")
+	assert.Equal(t, sprag.Stopped, <-reportsAtNodeStop, "the service has stopped when the node stops")
 	assert.Equal(t, sprag.Stopped, reports.node.State())
+}
+
+func TestOptionsComeAfterTheModulesOptions(t *testing.T) {
+	var node *cluster.Node
+	app := fx.New(fxmodule.Module, fx.NopLogger,
+		fxcluster.Module(cluster.DataDir(t.TempDir()), cluster.Replica("a")),
+		fxcluster.Options(cluster.Replica("b")),
+		fx.Populate(fx.Annotate(&node, fx.ParamTags(`name:"cluster"`))),
+	)
+	require.NoError(t, app.Err())
+	assert.Equal(t, "b", node.ReplicaName(), "the option of Options wins")
 }
 
 // TestModuleStopsDeliveriesBeforeServicesStop: while a replica's services
@@ -95,6 +125,7 @@ func TestModuleStopsDeliveriesBeforeServicesStop(t *testing.T) {
 	a, ra := newApp("a")
 	close(ra.release)
 	b, rb := newApp("b")
+	consumerOfB := consumerOf(t, srv.URL(), "b_")
 
 	stopped := make(chan struct{})
 	go func() {
@@ -103,10 +134,21 @@ func TestModuleStopsDeliveriesBeforeServicesStop(t *testing.T) {
 	}()
 	<-rb.stopping // b's services are stopping: their listeners no longer run
 	require.NoError(t, sprag.EmitTopic(context.Background(), ra, orderCompleted, Order{ID: 7}))
-	time.Sleep(500 * time.Millisecond)
-	assert.Zero(t, rb.node.Stats().Delivered, "b hands nothing to its stopping services")
+	// The emit returned once the stream stored the event. b no longer
+	// pulls: the event waits in b's consumer, never delivered.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		info := consumerOfB()
+		require.Zero(t, info.Delivered.Consumer, "b hands nothing to its stopping services")
+		if info.NumPending == 1 && info.NumWaiting == 0 {
+			break
+		}
+		require.True(t, time.Now().Before(deadline), "the event waits in b's consumer, which no pull request of b's waits on: %+v", info)
+		time.Sleep(10 * time.Millisecond)
+	}
 	close(rb.release)
 	<-stopped
+	assert.Zero(t, rb.node.Stats().Delivered, "b delivered nothing until it stopped")
 
 	b2, rb2 := newApp("b") // b again, under its name
 	close(rb2.release)
@@ -122,6 +164,34 @@ func TestModuleStopsDeliveriesBeforeServicesStop(t *testing.T) {
 
 func TestModuleFailsOnBadOptions(t *testing.T) {
 	app := fx.New(fxmodule.Module, fxcluster.Module(), fx.NopLogger)
-	require.Error(t, app.Err())
+	require.ErrorIs(t, app.Err(), sprag.ErrInvalidArgument, "the error of cluster.New")
 	assert.Contains(t, app.Err().Error(), "cluster.DataDir")
+}
+
+// consumerOf returns a function that reads the state of the one durable
+// consumer of the events stream whose name begins with prefix.
+func consumerOf(t *testing.T, url, prefix string) func() *jetstream.ConsumerInfo {
+	t.Helper()
+	nc, err := nats.Connect(url)
+	require.NoError(t, err)
+	t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	require.NoError(t, err)
+	return func() *jetstream.ConsumerInfo {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		s, err := js.Stream(ctx, "SPRAG_EVENTS")
+		require.NoError(t, err)
+		list := s.ListConsumers(ctx)
+		var found *jetstream.ConsumerInfo
+		for info := range list.Info() {
+			if strings.HasPrefix(info.Name, prefix) {
+				found = info
+			}
+		}
+		require.NoError(t, list.Err())
+		require.NotNil(t, found, "a consumer %s… of the events stream", prefix)
+		return found
+	}
 }

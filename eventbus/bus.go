@@ -22,10 +22,11 @@ import (
 //
 // Emit takes no lock: it finds the topic's entry in a hash table and
 // iterates the entry's listener list, both read through atomic loads, and
-// allocates nothing unless a listener fails. Listen, Unsubscribe and Clear
-// change them under one mutex, in place: no change copies the table or a
-// whole list, except the amortized growth and compaction that keep each
-// O(1) (see the package documentation, "Cost").
+// allocates nothing unless a listener fails (see [Bus.Emit] for the
+// exceptions). Listen, Unsubscribe and Clear change them under one mutex,
+// in place: no change copies the table or a whole list, except the
+// amortized growth and compaction that keep each O(1) (see the package
+// documentation, "Cost").
 type Bus struct {
 	// Read by every emit; written by New, and through the atomic pointers.
 	topics   atomic.Pointer[table] // nil until the first topic
@@ -42,11 +43,13 @@ type Bus struct {
 	total  atomic.Int64 // live subscriptions
 }
 
-// New returns an empty bus configured by opts.
+// New returns an empty bus configured by opts. A nil Option is ignored.
 func New(opts ...Option) *Bus {
 	b := &Bus{}
 	for _, o := range opts {
-		o.apply(b)
+		if o != nil {
+			o.apply(b)
+		}
 	}
 	return b
 }
@@ -61,7 +64,8 @@ func New(opts ...Option) *Bus {
 // Listen costs O(1) amortized for a topic: the first listener of a topic
 // also costs O(pattern listeners), to merge those that match. A pattern
 // costs O(topics). Listen fails with an error wrapping [ErrNilListener] or
-// [ErrInvalidTopic] and naming the topic; it never panics.
+// [ErrInvalidTopic] and naming the topic; it never panics. A nil
+// ListenOption is ignored, and a nil *Bus is an error.
 func (b *Bus) Listen(topic string, fn func(ctx context.Context, payload any) error, opts ...ListenOption) (*Subscription, error) {
 	if fn == nil {
 		return nil, fmt.Errorf("listen to %q: %w", topic, ErrNilListener)
@@ -82,6 +86,9 @@ func (b *Bus) ListenEvents(topic string, fn func(ctx context.Context, e Event) e
 // subscribe validates topic, finishes sub and adds it to the bus. named is
 // the user's function, whose name identifies the listener by default.
 func (b *Bus) subscribe(topic string, sub *Subscription, named any, opts []ListenOption) (*Subscription, error) {
+	if b == nil {
+		return nil, fmt.Errorf("listen to %q: nil *eventbus.Bus", topic)
+	}
 	sub.bus, sub.topic = b, topic
 	if IsPattern(topic) {
 		p, err := compilePattern(topic)
@@ -94,7 +101,9 @@ func (b *Bus) subscribe(topic string, sub *Subscription, named any, opts []Liste
 	}
 	var cfg listenConfig
 	for _, o := range opts {
-		cfg = o.applyListen(cfg)
+		if o != nil { // bad input is never a panic
+			cfg = o.applyListen(cfg)
+		}
 	}
 	sub.name, sub.onRemoved = cfg.name, cfg.onRemoved
 	if sub.name == "" {

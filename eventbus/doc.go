@@ -88,7 +88,9 @@
 //
 // # Cost
 //
-// Emit takes no lock and allocates nothing while the listeners succeed.
+// Emit takes no lock and allocates nothing while the listeners succeed
+// (removing a [Once] listener that it calls is a change, made as
+// Unsubscribe makes it; refusing a malformed topic allocates the error).
 // Listen and Unsubscribe take one mutex and, on a topic, cost the same at
 // 100,000 listeners as at 1,000. The structures behind that:
 //

@@ -24,9 +24,12 @@ import (
 //
 // An empty topic, one with an empty segment, or one that holds '*' is
 // refused with an error wrapping [ErrInvalidTopic]. Emit takes no lock and
-// does not allocate unless a listener fails. It costs one hash lookup and
-// O(listeners of the topic); a topic that has no listener of its own costs
-// O(pattern listeners), to find those that match.
+// does not allocate unless a listener fails, but for two exceptions:
+// removing a [Once] listener that it calls is a change, made under the
+// bus's mutex as [Subscription.Unsubscribe] makes it, and refusing a
+// malformed topic allocates the error that names it. It costs one hash
+// lookup and O(listeners of the topic); a topic that has no listener of
+// its own costs O(pattern listeners), to find those that match.
 func (b *Bus) Emit(ctx context.Context, topic string, payload any) error {
 	if b.observer != nil {
 		return emitObserved(ctx, b, topic, payload, b.lookup(topic))

@@ -63,8 +63,14 @@ func WithName(name string) ListenOption { return nameOption(name) }
 
 type onRemovedOption struct{ fn func() }
 
-func (o onRemovedOption) applyListen(c listenConfig) listenConfig { c.onRemoved = o.fn; return c }
-func (onRemovedOption) String() string                            { return "eventbus.OnRemoved()" }
+func (o onRemovedOption) applyListen(c listenConfig) listenConfig {
+	if o.fn != nil { // ignored: it does not undo an OnRemoved given before it
+		c.onRemoved = o.fn
+	}
+	return c
+}
+
+func (onRemovedOption) String() string { return "eventbus.OnRemoved()" }
 
 // OnRemoved makes the bus call fn once the subscription is removed, for
 // whichever reason: [Subscription.Unsubscribe], [Bus.Clear], [Bus.ClearAll],
@@ -78,5 +84,6 @@ func (onRemovedOption) String() string                            { return "even
 // fn may use the bus, also to listen again. A panic in fn is recovered and
 // reported to the bus's [ErrorHandler] as a *[ListenerError] for the
 // subscription, whose error wraps [ErrOnRemoved] and the *[PanicError]; the
-// removal stands. A nil fn is ignored.
+// removal stands. A nil fn is ignored: it does not undo an OnRemoved given
+// before it.
 func OnRemoved(fn func()) ListenOption { return onRemovedOption{fn} }

@@ -92,7 +92,10 @@ func (s *Subscription) makeOnce() {
 // reaches the listener after Unsubscribe returned skips it, and no emit
 // that begins afterwards calls it. Only a call that an emit on another
 // goroutine had already begun may still be running or about to run. When
-// Unsubscribe returns, the function given to [OnRemoved] has run.
+// a call that removed the subscription (it returns true) returns, the
+// function given to [OnRemoved] has run; a call that returns false does
+// not wait for the call that removed it, and the OnRemoved of a [Once]
+// listener that an emit claimed runs only when the listener returns.
 //
 // Unsubscribe costs O(1) amortized for a listener of a topic, and
 // O(topics) for a pattern listener (times log n for each topic it

@@ -91,9 +91,10 @@ func (t *Topic[T]) Listen(b *Bus, fn func(ctx context.Context, payload T) error,
 // is larger than a pointer. Emitting on a pattern is refused with an error
 // wrapping [ErrInvalidTopic].
 //
-// Emit takes no lock. The first emit on a bus (and each one on another bus
-// than the last) allocates once to remember the bus; later emits allocate
-// nothing while the listeners succeed.
+// The first emit on a bus (and each one on another bus than the last)
+// takes the bus's mutex to find the topic's entry, and allocates once to
+// remember the bus; later emits take no lock and allocate nothing while
+// the listeners succeed (see [Bus.Emit] for the exceptions).
 func (t *Topic[T]) Emit(ctx context.Context, b *Bus, payload T) error {
 	c := t.cache.Load()
 	if c == nil || c.bus != b {

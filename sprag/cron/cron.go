@@ -33,16 +33,18 @@ type Schedule struct {
 //	"@hourly", "@daily"   descriptors; "@every 90s" is a fixed delay
 //	"CRON_TZ=Europe/Paris 0 9 * * MON-FRI"  a time zone prefix (TZ= works too)
 //
-// The fields are read in the zone of the prefix, or of the [TimeZone]
-// option, or time.Local. A bad spec, a spec that names no time in the next
-// five years, or a zone given both in the spec and as an option is an
+// An @every delay is at least one second, in whole seconds: a fraction of
+// a second is dropped. The fields are read in the zone of the prefix, or
+// of the [TimeZone] option, or time.Local. A bad spec, an @every delay
+// below one second, a spec that names no time in the next five years, a
+// zone given both in the spec and as an option, or a nil TimeZone is an
 // error wrapping sprag.ErrInvalidArgument that says why.
 func Parse(spec string, opts ...Option) (*Schedule, error) {
 	var c config
 	for _, o := range opts {
 		o.applyCron(&c)
 	}
-	s, err := parse(spec, c.loc)
+	s, err := parse(spec, c)
 	if err != nil {
 		return nil, fmt.Errorf("cron spec %q: %w: %w", spec, sprag.ErrInvalidArgument, err)
 	}
@@ -50,8 +52,11 @@ func Parse(spec string, opts ...Option) (*Schedule, error) {
 }
 
 // parse returns the schedule of spec, or why spec is refused.
-func parse(spec string, loc *time.Location) (*Schedule, error) {
-	sched, err := parseSpec(spec, loc)
+func parse(spec string, c config) (*Schedule, error) {
+	if c.zoned && c.loc == nil {
+		return nil, errors.New("nil time zone given with TimeZone (use time.Local or time.UTC)")
+	}
+	sched, err := parseSpec(spec, c.loc)
 	if err != nil {
 		return nil, err
 	}
@@ -85,8 +90,9 @@ func (s *Schedule) String() string { return s.spec }
 // schedule. Options: [TimeZone], [Label] (default: fn's name), [Jitter].
 //
 // Add fails, scheduling nothing, with an error wrapping
-// sprag.ErrInvalidArgument for a bad spec (as [Parse] says) or a nil fn,
-// and sprag.ErrNotRunning when o's scope is not open.
+// sprag.ErrInvalidArgument that names o and the job for a nil o, a bad
+// spec (as [Parse] says), a nil fn or a negative Jitter, and
+// sprag.ErrNotRunning when o's scope is not open.
 func Add(o sprag.Owner, spec string, fn func(ctx context.Context) error, opts ...Option) (*sprag.Timer, error) {
 	sc, err := sprag.ScopeOf(o, "cron job")
 	if err != nil {
@@ -100,7 +106,16 @@ func Add(o sprag.Owner, spec string, fn func(ctx context.Context) error, opts ..
 	if label == "" {
 		label = sprag.FuncLabel(fn)
 	}
-	sched, err := parse(spec, c.loc)
+	if err := sc.Accepting("cron job", label); err != nil {
+		return nil, err
+	}
+	switch {
+	case fn == nil:
+		return nil, sc.Invalid("cron job", label, "nil function")
+	case c.jitter < 0:
+		return nil, sc.Invalid("cron job", label, "jitter must not be negative, got %v", c.jitter)
+	}
+	sched, err := parse(spec, c)
 	if err != nil {
 		return nil, sc.Invalid("cron job", label, "cron spec %q: %v", spec, err)
 	}
@@ -122,6 +137,9 @@ func parseSpec(spec string, loc *time.Location) (sched robfig.Schedule, err erro
 	case prefixed && loc != nil:
 		return nil, errors.New("time zone given both in the spec and with TimeZone")
 	}
+	if err := checkEvery(spec); err != nil {
+		return nil, err
+	}
 	defer func() {
 		if r := recover(); r != nil {
 			sched, err = nil, fmt.Errorf("cron parser: %v", r)
@@ -135,4 +153,24 @@ func parseSpec(spec string, loc *time.Location) (sched robfig.Schedule, err erro
 		ss.Location = loc
 	}
 	return sched, nil
+}
+
+// checkEvery refuses an @every delay below one second, which the parser
+// would silently round up to one second.
+func checkEvery(spec string) error {
+	if prefixed := strings.HasPrefix(spec, "CRON_TZ=") || strings.HasPrefix(spec, "TZ="); prefixed {
+		_, spec, _ = strings.Cut(spec, " ")
+	}
+	rest, ok := strings.CutPrefix(strings.TrimSpace(spec), "@every ")
+	if !ok {
+		return nil
+	}
+	d, err := time.ParseDuration(rest)
+	if err != nil {
+		return nil // the parser says why
+	}
+	if d < time.Second {
+		return fmt.Errorf("@every needs a delay of at least one second, got %v", d)
+	}
+	return nil
 }

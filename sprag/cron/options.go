@@ -15,11 +15,12 @@ type config struct {
 	label  string
 	jitter time.Duration
 	loc    *time.Location
+	zoned  bool // TimeZone was given, perhaps with a nil loc
 }
 
 type timeZoneOption struct{ loc *time.Location }
 
-func (o timeZoneOption) applyCron(c *config) { c.loc = o.loc }
+func (o timeZoneOption) applyCron(c *config) { c.loc, c.zoned = o.loc, true }
 func (o timeZoneOption) String() string {
 	if o.loc == nil {
 		return "cron.TimeZone(nil)"
@@ -29,7 +30,8 @@ func (o timeZoneOption) String() string {
 
 // TimeZone makes a spec's fields read in loc. Without it, and without a
 // CRON_TZ= or TZ= prefix in the spec, they are read in time.Local. A spec
-// with a prefix and this option is refused: say the zone once.
+// with a prefix and this option is refused: say the zone once. A nil loc
+// is refused too, with an error wrapping sprag.ErrInvalidArgument.
 func TimeZone(loc *time.Location) Option { return timeZoneOption{loc: loc} }
 
 type labelOption string

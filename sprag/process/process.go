@@ -324,11 +324,28 @@ func (p *Process) Done() <-chan struct{} { return p.task.Done() }
 // returns the result of its task: nil after status 0, ctx's error after a
 // stop, an error wrapping the *exec.ExitError of a failure, or wrapping
 // sprag.ErrRestartLimit when it failed more often than its policy allows.
-func (p *Process) Wait(ctx context.Context) error { return p.task.Wait(ctx) }
+func (p *Process) Wait(ctx context.Context) error {
+	err := p.task.Wait(ctx)
+	select {
+	case <-p.task.Done():
+		return p.Err()
+	default:
+		return err // ctx ended first
+	}
+}
 
 // Err returns what Wait returns once the process has ended for good, and
 // nil before.
-func (p *Process) Err() error { return p.task.Err() }
+func (p *Process) Err() error {
+	err := p.task.Err()
+	if err != nil && p.cfg.restart != nil && !errors.Is(err, sprag.ErrRestartLimit) && !errors.Is(err, context.Canceled) {
+		// With a restart policy, the task ends with a failure that is not
+		// a give-up only when a stop came while it waited to restart: that
+		// is a stop, not a failure for good.
+		return fmt.Errorf("%w: stopped while waiting to restart after: %w", context.Canceled, err)
+	}
+	return err
+}
 
 // Stats returns the process's figures at this moment.
 func (p *Process) Stats() Stats {
@@ -358,7 +375,7 @@ func (p *Process) report() (any, error) {
 	default:
 		return st, nil
 	}
-	if err := task.Err(); err != nil && !errors.Is(err, sprag.ErrRestartLimit) && !errors.Is(err, context.Canceled) {
+	if err := p.Err(); err != nil && !errors.Is(err, sprag.ErrRestartLimit) && !errors.Is(err, context.Canceled) {
 		return st, err
 	}
 	return st, nil
@@ -369,8 +386,10 @@ func (p *Process) report() (any, error) {
 // whichever comes first, SIGKILL. It waits until the process has been
 // reaped, or ctx ends: it returns nil once the process was stopped, the
 // error of a process that had already failed for good, or an error
-// wrapping ctx's when ctx ended first. A Stop of a process that has
-// ended returns at once.
+// wrapping ctx's when ctx ended first. A process waiting to restart
+// after a failure is stopped too: it does not start again, Stop returns
+// nil, and Wait and Err return an error wrapping context.Canceled. A Stop
+// of a process that has ended returns at once.
 func (p *Process) Stop(ctx context.Context) error {
 	p.mu.Lock()
 	if p.stopCtx == nil {
@@ -379,11 +398,19 @@ func (p *Process) Stop(ctx context.Context) error {
 	task := p.task
 	p.mu.Unlock()
 	task.Cancel()
-	err := task.Wait(ctx)
-	if errors.Is(err, context.Canceled) {
-		return nil // stopped as asked
+	select {
+	case <-task.Done():
+	case <-ctx.Done():
+		select {
+		case <-task.Done():
+		default:
+			return fmt.Errorf("service %q: stop process %s: %w", p.scope.Name(), p.label, ctx.Err())
+		}
 	}
-	return err
+	if err := p.Err(); !errors.Is(err, context.Canceled) {
+		return err // nil after status 0, or the failure of a process that had ended for good
+	}
+	return nil // stopped as asked
 }
 
 // deadline returns the context that bounds the grace period of a stop:

@@ -87,6 +87,7 @@ type Queue[T any] struct {
 	live       atomic.Int64 // workers still running
 	meter      throughput
 	metrics    metric.Registration // the figures' OpenTelemetry callback
+	leftAtStop leftCounters        // the items overflowed or dropped at stop, counted once the callback is gone
 
 	inFlight                                         atomic.Int64
 	processed, failed, rejected, overflowed, dropped atomic.Int64
@@ -165,7 +166,10 @@ func New[T any](o sprag.Owner, handler func(ctx context.Context, item T) error, 
 		q.ch = make(chan T, c.capacity)
 	}
 	q.intake, q.closeIntake = context.WithCancel(context.Background()) //nolint:gosec // closeIntake is called when the queue stops accepting
-	return q, q.start(sc)
+	if err := q.start(sc); err != nil {
+		return nil, err
+	}
+	return q, nil
 }
 
 // start attaches the queue to its scope and starts its workers; on
@@ -270,7 +274,11 @@ func (q *Queue[T]) Enqueue(ctx context.Context, item T) error {
 		return nil
 	case <-ctx.Done():
 		q.rejected.Add(1)
-		return fmt.Errorf("service %q: queue %s: %w: %w", q.scope.Name(), q.label, ErrFull, context.Cause(ctx))
+		err := fmt.Errorf("service %q: queue %s: %w: %w", q.scope.Name(), q.label, ErrFull, ctx.Err())
+		if cause := context.Cause(ctx); cause != ctx.Err() { //nolint:errorlint // a cause of its own, set with WithCancelCause or WithTimeoutCause
+			err = fmt.Errorf("%w: %w", err, cause)
+		}
+		return err
 	case <-q.intake.Done():
 		return q.closedErr()
 	}
@@ -374,37 +382,50 @@ func (q *Queue[T]) finish() {
 	ctx := q.scope.CloseContext()
 	if q.overflow != nil {
 		q.overflowed.Add(int64(len(rest)))
+		q.leftAtStop.overflowed.Add(context.Background(), int64(len(rest)), q.leftAtStop.attrs)
 		if err := sprag.Safely(func() error { return q.overflow(ctx, rest) }); err != nil {
 			q.scope.LogFailure("queue", q.label+" overflow", err)
 		}
 		return
 	}
 	q.dropped.Add(int64(len(rest)))
+	q.leftAtStop.dropped.Add(context.Background(), int64(len(rest)), q.leftAtStop.attrs)
 	q.scope.LogFailure("queue", q.label, fmt.Errorf("%w: %d unprocessed (set queue.Overflow to keep them)", ErrDropped, len(rest)))
 }
 
+// leftCounters are the counters of the items left at stop. They count
+// once, when the last worker has returned, and then the callback of the
+// other figures goes: synchronous counters keep their sums for the
+// collections that follow.
+type leftCounters struct {
+	overflowed, dropped metric.Int64Counter
+	attrs               metric.AddOption
+}
+
 // observe registers the queue's figures with its scope's meter, read when
-// metrics are collected: sprag.queue.depth, sprag.queue.handled,
-// sprag.queue.failed, sprag.queue.overflowed and sprag.queue.dropped, with
-// the attributes sprag.service and sprag.queue (the label). They cost the
-// items nothing.
+// metrics are collected: sprag.queue.depth, sprag.queue.handled and
+// sprag.queue.failed, and the counters sprag.queue.overflowed and
+// sprag.queue.dropped, with the attributes sprag.service and sprag.queue
+// (the label). They cost the items nothing.
 func (q *Queue[T]) observe(sc *sprag.Scope) (metric.Registration, error) {
 	m := sc.Meter()
 	depth, err1 := m.Int64ObservableGauge("sprag.queue.depth", metric.WithUnit("{item}"), metric.WithDescription("Items accepted and waiting for a worker."))
 	handled, err2 := m.Int64ObservableCounter("sprag.queue.handled", metric.WithUnit("{item}"), metric.WithDescription("Items handled without error."))
 	failed, err3 := m.Int64ObservableCounter("sprag.queue.failed", metric.WithUnit("{item}"), metric.WithDescription("Items whose handler failed or panicked."))
-	overflowed, err4 := m.Int64ObservableCounter("sprag.queue.overflowed", metric.WithUnit("{item}"), metric.WithDescription("Items handed to Overflow at stop."))
-	dropped, err5 := m.Int64ObservableCounter("sprag.queue.dropped", metric.WithUnit("{item}"), metric.WithDescription("Items left at stop without Overflow."))
+	overflowed, err4 := m.Int64Counter("sprag.queue.overflowed", metric.WithUnit("{item}"), metric.WithDescription("Items handed to Overflow at stop."))
+	dropped, err5 := m.Int64Counter("sprag.queue.dropped", metric.WithUnit("{item}"), metric.WithDescription("Items left at stop without Overflow."))
 	if err := errors.Join(err1, err2, err3, err4, err5); err != nil {
 		return nil, sc.Invalid("queue", q.label, "instruments: %v", err)
 	}
-	attrs := metric.WithAttributes(attribute.String("sprag.service", sc.Name()), attribute.String("sprag.queue", q.label))
+	set := attribute.NewSet(attribute.String("sprag.service", sc.Name()), attribute.String("sprag.queue", q.label))
+	q.leftAtStop = leftCounters{overflowed: overflowed, dropped: dropped, attrs: metric.WithAttributeSet(set)}
+	overflowed.Add(context.Background(), 0, q.leftAtStop.attrs) // reported, as zero, from the start
+	dropped.Add(context.Background(), 0, q.leftAtStop.attrs)
+	attrs := metric.WithAttributeSet(set)
 	return m.RegisterCallback(func(_ context.Context, o metric.Observer) error {
 		o.ObserveInt64(depth, int64(len(q.ch)), attrs)
 		o.ObserveInt64(handled, q.processed.Load(), attrs)
 		o.ObserveInt64(failed, q.failed.Load(), attrs)
-		o.ObserveInt64(overflowed, q.overflowed.Load(), attrs)
-		o.ObserveInt64(dropped, q.dropped.Load(), attrs)
 		return nil
-	}, depth, handled, failed, overflowed, dropped)
+	}, depth, handled, failed)
 }

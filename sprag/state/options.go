@@ -55,7 +55,9 @@ func (hiddenOption) String() string            { return "state.Hidden()" }
 
 // Hidden keeps an observable's figures out of its owner's health details:
 // for a primitive that holds one and reports figures of its own
-// (sprag/watch).
+// (sprag/watch). A hidden observable claims no name in the health
+// details, so its label is not checked for duplicates: the primitive
+// that holds it names itself there.
 func Hidden() Option { return hiddenOption{} }
 
 // DedupeOption is returned by [Dedupe] and [DedupeFunc]: an equality that

@@ -109,7 +109,8 @@ type Stats struct {
 // New fails, creating nothing, with an error wrapping
 // [sprag.ErrNotRunning] when o's scope is not open,
 // [sprag.ErrDuplicateName] when o already has an observable of that
-// label, and [sprag.ErrInvalidArgument] for a DedupeFunc of another type.
+// label (unless it is [Hidden]), and [sprag.ErrInvalidArgument] for a nil
+// o, or a DedupeFunc of another type or with a nil function.
 func New[T any](o sprag.Owner, initial T, opts ...Option) (*Observable[T], error) {
 	sc, err := sprag.ScopeOf(o, "observable")
 	if err != nil {
@@ -122,13 +123,17 @@ func New[T any](o sprag.Owner, initial T, opts ...Option) (*Observable[T], error
 	if c.label == "" {
 		c.label = reflect.TypeFor[T]().String()
 	}
+	if err := sc.Accepting("observable", c.label); err != nil {
+		return nil, err
+	}
 	equal, err := EqualFunc[T](c.dedupe)
 	if err != nil {
 		return nil, sc.Invalid("observable", c.label, "%v", err)
 	}
 	ob := &Observable[T]{scope: sc, label: c.label, equal: equal, value: initial, version: 1}
 	if c.unset {
-		ob.version = 0
+		var zero T
+		ob.value, ob.version = zero, 0 // initial is ignored: there is no value until the first Set
 	}
 	remove := func() {}
 	if !c.hidden {

@@ -39,6 +39,9 @@ func (b *Backoff) Next(now time.Time, last sprag.Run) time.Time {
 func (b *Backoff) delay(n int) time.Duration {
 	d := b.Initial
 	for i := 1; i < n && d < b.Max; i++ {
+		if d > b.Max/2 { // doubling would pass Max, or overflow
+			return b.Max
+		}
 		d *= 2
 	}
 	return min(d, b.Max)

@@ -29,9 +29,11 @@ import (
 // value, the error count and the last error are in [Watcher.Stats] and in
 // the owner's health details under "watcher <label>".
 //
-// The watcher stops with its owner, or with [Watcher.Cancel]: a poll in
-// progress, or the stream follower, sees its context cancelled and the
-// owner's Stop waits for it.
+// The watcher stops with its owner: a poll in progress, or the stream
+// follower, sees its context cancelled and the owner's Stop waits for it.
+// [Watcher.Cancel] stops it earlier: no poll begins after it returns,
+// though one under way finishes, and a stream follower's context is
+// cancelled.
 type Watcher[T any] struct {
 	scope          *sprag.Scope
 	label          string
@@ -149,6 +151,9 @@ func newWatcher[T any](o sprag.Owner, fn any, isNil bool, opts []Option) (*Watch
 	}
 	if c.label == "" && !isNil {
 		c.label = sprag.FuncLabel(fn)
+	}
+	if err := sc.Accepting("watcher", c.label); err != nil {
+		return nil, err
 	}
 	w := &Watcher[T]{scope: sc, label: c.label, unhealthyAfter: c.unhealthyAfter}
 	switch {

@@ -55,11 +55,11 @@ func (s *Scope) callback(kind Kind, label, topic string, onClose func()) (*Callb
 // Call calls fn with ctx and v as a run of cb's scope, and returns fn's
 // error as a *[CallbackError] (a panic as a *[PanicError] inside it),
 // logged with the scope's name and the callback's label. It calls nothing
-// and returns nil once cb is closed or its scope has begun to close. It
-// allocates nothing of its own.
+// and returns nil once cb is closed or its scope has begun to close, or
+// for a nil cb. It allocates nothing of its own.
 func Call[T any](ctx context.Context, cb *Callback, fn func(context.Context, T) error, v T) (err error) {
 	var c call
-	if !cb.begin(ctx, &c) {
+	if cb == nil || !cb.begin(ctx, &c) {
 		return nil
 	}
 	defer cb.exit(&c, &err)
@@ -139,5 +139,10 @@ func (cb *Callback) close() {
 	}
 }
 
-// Label returns the callback's label.
-func (cb *Callback) Label() string { return cb.act.label }
+// Label returns the callback's label, or "" for a nil Callback.
+func (cb *Callback) Label() string {
+	if cb == nil {
+		return ""
+	}
+	return cb.act.label
+}

@@ -94,11 +94,12 @@ func (e *CallbackError) Unwrap() error { return e.Err }
 // It wraps [ErrStillRunning].
 type StuckError struct {
 	Service string
-	Running []Activity // what was still running, in the order it began
+	Running []Activity // what was still running: tasks in spawn order, then timer runs by label, then callbacks
 }
 
-// Activity is one piece of managed work that is running: a task, or an
-// interval, timeout or listener callback.
+// Activity is one piece of managed work that is running: a task, a timer
+// run, a listener or other callback, OnStart or OnStop, or the child's
+// stop or the cleanup in progress.
 type Activity struct {
 	Kind  Kind
 	Label string

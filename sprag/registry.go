@@ -215,7 +215,8 @@ func (r *Registry) All() iter.Seq2[string, Interface] {
 // WaitFor waits until a service is registered under name and has finished
 // starting, then returns it: the late binding of the original's wait_for.
 // It returns an error when the service failed to start or was stopped, or
-// when ctx ends first; that error wraps ctx's error and names the service.
+// when ctx ends first; that error wraps context.Cause(ctx) (ctx's error
+// unless a cause was given) and names the service.
 func (r *Registry) WaitFor(ctx context.Context, name string) (Interface, error) {
 	r.mu.Lock()
 	svc, ok := r.services[name]

@@ -75,6 +75,7 @@ type Scope struct {
 	closing  bool          // teardown has begun; it runs once
 	current  *activity     // the teardown step running in the background
 	tornDown chan struct{} // closed when the cleanups have run
+	stopped  chan struct{} // closed when the first Close has returned
 	done     chan struct{} // closed when everything of the scope has returned
 	onDone   func()        // the owner's last word before done closes
 	atDone   []func()      // run once done has closed
@@ -130,7 +131,7 @@ func (s *Scope) initLocked(name string, rt Runtime) {
 		s.ctx, s.cancel = context.WithCancel(context.Background())
 		s.running = make(map[*Timer]struct{})
 		s.epoch = time.Now()
-		s.tornDown = make(chan struct{})
+		s.tornDown, s.stopped = make(chan struct{}), make(chan struct{})
 		s.done = make(chan struct{})
 		s.ready.Store(true)
 	}

@@ -153,15 +153,19 @@ func (s *Scope) SpawnAfter(d time.Duration, fn func(ctx context.Context) error, 
 	return t, nil
 }
 
-// fire starts a SpawnAfter task on the time package's goroutine.
+// fire starts a SpawnAfter task on the time package's goroutine. It sets
+// startedBit before it reads cancelledBit, as cut does the reverse, so
+// that a task cancelled as it fires either runs or ends unrun, not both.
 func (t *Task) fire() {
 	s := t.s
 	s.mu.Lock()
-	t.mu.Lock()
-	run := t.state.Load()&finishing == 0 && s.open()
-	t.mu.Unlock()
-	if !run {
+	why, open := ErrStopped, s.open()
+	if t.state.Or(startedBit)&cancelledBit != 0 || !open {
 		s.mu.Unlock()
+		if open { // cancelled by Cancel, not by Close
+			why = context.Canceled
+		}
+		t.finish(fmt.Errorf("task %s did not run: %w", t.Label(), why))
 		return
 	}
 	s.runs.Begin(&t.act.Work)

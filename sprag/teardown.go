@@ -59,15 +59,18 @@ func (s *Scope) Close(ctx context.Context) error {
 }
 
 // waitDone waits, for a second Close or Stop, until the first has torn
-// down or ctx ends. Called from the scope's own work it returns at once:
-// that work is what the first one may be waiting for.
+// down and returned, or ctx ends. Called from the scope's own work it
+// returns at once: that work is what the first one may be waiting for.
 func (s *Scope) waitDone(ctx context.Context) error {
 	if s.ownWork(goid.Get()) {
 		return nil
 	}
-	select {
-	case <-s.tornDown:
-	case <-ctx.Done():
+	for _, ch := range []chan struct{}{s.tornDown, s.stopped} {
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return nil
+		}
 	}
 	return nil
 }
@@ -119,7 +122,7 @@ func (s *Scope) teardown(ctx context.Context, firstAct *activity, first func(con
 	waitFor := slices.DeleteFunc(slices.Clone(acts), func(a *activity) bool {
 		return a == firstAct || s.owner != nil && a == &s.owner.startAct
 	})
-	tasks := s.tasks
+	tasks := s.tasks // kept in s.tasks and s.callbacks: ownWork finds a Stop from them
 	for s.timers.Len() > 0 {
 		s.timers.First().endLocked()
 	}
@@ -129,7 +132,6 @@ func (s *Scope) teardown(ctx context.Context, firstAct *activity, first func(con
 	if s.wheel != nil {
 		s.wheel.Stop()
 	}
-	s.callbacks, s.tasks = nil, nil
 	s.mu.Unlock()
 	s.cancel()
 	for _, t := range tasks {
@@ -184,6 +186,7 @@ func (s *Scope) teardown(ctx context.Context, firstAct *activity, first func(con
 		}
 		s.mu.Unlock()
 	}
+	close(s.stopped)
 	return errors.Join(errs...)
 }
 

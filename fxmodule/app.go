@@ -79,14 +79,19 @@ func (a *Application) Err() error { return reduceError(a.App.Err()) }
 // Err does. When ctx ends before every service has started, the error
 // names the service that was starting then, and Start returns once the
 // services that had started are stopped again (which the stop timeout
-// bounds).
+// bounds). So it does too when ctx ends later, in a hook that the app's
+// own invokes appended after the services' hooks.
 func (a *Application) Start(ctx context.Context) error {
+	if ctx == nil {
+		return errors.New("start the app: the context is nil")
+	}
 	err := a.App.Start(ctx)
 	if err == nil {
 		return nil
 	}
 	if ctx.Err() != nil && a.link.watch != nil {
 		a.link.watch.waitRollback()
+		a.link.watch.stopAfterReady(ctx)
 		err = a.link.watch.startError(err)
 	}
 	return reduceError(err)

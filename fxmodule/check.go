@@ -30,9 +30,14 @@ func (w *wiring) check() error {
 			continue
 		}
 		if d.kind == serviceDecl {
-			if same := w.byName[d.name]; same[0] != d {
+			switch first := w.byName[d.name][0]; first {
+			case d:
+			case serverProvide.decl:
+				errs = append(errs, d.wiringError(fmt.Errorf("%w: %q is the name of the app's HTTP server (fxmodule.HTTPServiceName): give the service another name",
+					sprag.ErrDuplicateName, d.name)))
+			default:
 				errs = append(errs, d.wiringError(fmt.Errorf("%w: service %s has that name too: give each service its own name",
-					sprag.ErrDuplicateName, describe(same[0]))))
+					sprag.ErrDuplicateName, describe(first))))
 			}
 		}
 		for _, dp := range d.deps {

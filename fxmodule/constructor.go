@@ -76,6 +76,19 @@ func newConstructor(ctor any, tags []string) *constructor {
 			c.problem = fmt.Errorf("parameter tag %d %q: %w", i, tag, err)
 		} else if tag != "" && isIn(v.Type().In(i)) {
 			c.problem = fmt.Errorf("parameter tag %d %q: parameter %d is an fx.In struct, whose fields carry their own tags", i, tag, i)
+		} else if err := fieldProblem(reflect.StructField{Name: "V", Type: v.Type().In(i), Tag: reflect.StructTag(tag)}); tag != "" && err != nil {
+			c.problem = fmt.Errorf("parameter tag %d %q: %w", i, tag, err)
+		}
+	}
+	for i := range v.Type().NumIn() {
+		if c.problem != nil {
+			break
+		}
+		if i < len(c.tags) && c.tags[i] != "" {
+			continue // checked with its tag
+		}
+		if err := paramProblem(v.Type().In(i)); err != nil {
+			c.problem = fmt.Errorf("parameter %d: %w", i, err)
 		}
 	}
 	return c
@@ -230,20 +243,114 @@ func checkTag(tag string) error {
 	return nil
 }
 
-// isIn reports whether t is an fx.In parameter struct.
+// isIn reports whether t is an fx.In parameter struct: it embeds fx.In,
+// directly or through the structs it embeds, as dig sees it.
 func isIn(t reflect.Type) bool { return embeds(t, inType) }
 
-// embeds reports whether struct type t embeds marker directly.
+// embeds reports whether t is marker, or a struct that embeds marker,
+// directly or through the types it embeds (dig's rule for fx.In and
+// fx.Out).
 func embeds(t, marker reflect.Type) bool {
-	if t.Kind() != reflect.Struct {
-		return false
-	}
-	for i := range t.NumField() {
-		if f := t.Field(i); f.Anonymous && f.Type == marker {
+	queue := []reflect.Type{t}
+	for len(queue) > 0 {
+		t, queue = queue[0], queue[1:]
+		if t == marker {
 			return true
+		}
+		if t.Kind() != reflect.Struct {
+			continue
+		}
+		for i := range t.NumField() {
+			if f := t.Field(i); f.Anonymous {
+				queue = append(queue, f.Type)
+			}
 		}
 	}
 	return false
+}
+
+// paramProblem says what dig, under fx, would refuse in a parameter of
+// type t when fx.New provides the constructor: fx would report it, with a
+// stack, as a failure of the function fxmodule builds with reflect.
+func paramProblem(t reflect.Type) error {
+	switch {
+	case embeds(t, outType) || t.Kind() == reflect.Pointer && embeds(t.Elem(), outType) || embeds(t, reflect.PointerTo(outType)):
+		return fmt.Errorf("%s is an fx.Out struct, which only a constructor's results can be: take the values it holds", t)
+	case isIn(t):
+		return inProblem(t)
+	case embeds(t, reflect.PointerTo(inType)):
+		return fmt.Errorf("%s embeds *fx.In: embed fx.In itself", t)
+	case t.Kind() == reflect.Pointer && isIn(t.Elem()):
+		return fmt.Errorf("%s is a pointer to an fx.In struct: take the struct itself", t)
+	}
+	return nil
+}
+
+// inProblem says what dig would refuse in the fields of t, an fx.In struct.
+func inProblem(t reflect.Type) error {
+	ignoreUnexported := false
+	for i := range t.NumField() {
+		if f := t.Field(i); f.Type == inType {
+			if v := f.Tag.Get("ignore-unexported"); v != "" {
+				b, err := strconv.ParseBool(v)
+				if err != nil {
+					return fmt.Errorf("%s: `ignore-unexported:%q` on fx.In: want true or false", t, v)
+				}
+				ignoreUnexported = b
+			}
+			break
+		}
+	}
+	for i := range t.NumField() {
+		f := t.Field(i)
+		switch {
+		case f.Type == inType:
+		case !f.IsExported() && ignoreUnexported:
+		case !f.IsExported():
+			return fmt.Errorf("%s.%s is unexported, and fx fills only exported fields: export it, or tag fx.In with `ignore-unexported:\"true\"`", t, f.Name)
+		default:
+			if err := fieldProblem(f); err != nil {
+				return fmt.Errorf("%s.%s: %w", t, f.Name, err)
+			}
+		}
+	}
+	return nil
+}
+
+// fieldProblem says what dig would refuse in f, a field of an fx.In
+// struct or a parameter with its tag.
+func fieldProblem(f reflect.StructField) error {
+	optional := false
+	if v := f.Tag.Get("optional"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return fmt.Errorf("`optional:%q`: want true or false", v)
+		}
+		optional = b
+	}
+	group := f.Tag.Get("group")
+	if group == "" {
+		return paramProblem(f.Type)
+	}
+	name, opts, _ := strings.Cut(group, ",")
+	for opt := range strings.SplitSeq(opts, ",") {
+		switch opt {
+		case "", "soft":
+		case "flatten":
+			return fmt.Errorf("`group:%q`: flatten is for results, not parameters", group)
+		default:
+			return fmt.Errorf("`group:%q`: unknown option %q: the option is soft", group, opt)
+		}
+	}
+	switch {
+	case f.Type.Kind() != reflect.Slice:
+		return fmt.Errorf("`group:%q` on a %s: a group is taken as a slice, []%s", name, f.Type, f.Type)
+	case f.Tag.Get("name") != "":
+		return fmt.Errorf("`group:%q` and `name:%q`: take a group or a name, not both", name, f.Tag.Get("name"))
+	case optional:
+		return fmt.Errorf("`group:%q` is optional: a group is never missing, only empty; drop optional", name)
+	}
+	return nil
 }
 
 // isServiceType reports whether t is a pointer to a struct that embeds

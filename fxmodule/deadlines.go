@@ -30,6 +30,7 @@ type deadlineWatch struct {
 
 	mu           sync.Mutex
 	stopTimeout  time.Duration     // bounds the stops of the start's rollback
+	ownTimeout   bool              // stopTimeout is the shortest of StopTimeout's
 	started      []sprag.Interface // services started by their hooks, in order
 	starting     sprag.Interface   // the service whose Start runs now; fx starts one hook at a time
 	hung         string            // the service that was starting when the start context ended
@@ -55,9 +56,12 @@ type deadlineWatchParams struct {
 
 func newDeadlineWatch(p deadlineWatchParams) *deadlineWatch {
 	w := &deadlineWatch{log: p.Logger, stopTimeout: fx.DefaultTimeout}
-	for _, t := range p.Timeouts {
-		w.stopTimeout = min(w.stopTimeout, time.Duration(t))
+	for i, t := range p.Timeouts { // the shortest, not capped by fx's default
+		if i == 0 || time.Duration(t) < w.stopTimeout {
+			w.stopTimeout = time.Duration(t)
+		}
 	}
+	w.ownTimeout = len(p.Timeouts) > 0
 	if p.Link != nil {
 		p.Link.watch = w
 	}
@@ -69,7 +73,8 @@ func newDeadlineWatch(p deadlineWatchParams) *deadlineWatch {
 // the app's start timed out (see [Module]) is bounded by d too, and by fx's
 // default of 15 seconds when an app built with fx.New sets only
 // fx.StopTimeout. [App] reads fx.StopTimeout itself. Given several times,
-// the shortest d counts for that rollback.
+// the shortest d counts for that rollback, with App too (fx's own stop
+// keeps the last).
 func StopTimeout(d time.Duration) fx.Option {
 	return fx.Options(fx.StopTimeout(d), fx.Provide(func() stopTimeoutOut { return stopTimeoutOut{Timeout: stopTimeout(d)} }))
 }
@@ -79,10 +84,14 @@ type stopTimeoutOut struct {
 	Timeout stopTimeout `group:"sprag.stop.timeout"`
 }
 
-// setStopTimeout sets the bound of the rollback's stops.
+// setStopTimeout sets the bound of the rollback's stops to d, the app's
+// stop timeout, or keeps the shortest of StopTimeout's when it is shorter.
 func (w *deadlineWatch) setStopTimeout(d time.Duration) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	if w.ownTimeout {
+		d = min(d, w.stopTimeout)
+	}
 	w.stopTimeout = d
 }
 
@@ -222,6 +231,31 @@ func (w *deadlineWatch) rollback(ctx context.Context) {
 	stopCtx, cancel := w.stopContext(ctx)
 	defer cancel()
 	w.stopAll(stopCtx, started)
+}
+
+// stopAfterReady stops, the last first, the services still running after
+// a start whose context ended once they had all started, in a hook
+// appended after theirs: fx's rollback gets that ended context and runs
+// no stop hook. Each stop gets a context of its own, bounded by the stop
+// timeout. It does nothing when the watch's own rollback ran, or when
+// the services never all started.
+func (w *deadlineWatch) stopAfterReady(ctx context.Context) {
+	w.mu.Lock()
+	if !w.ready || w.rolledBack {
+		w.mu.Unlock()
+		return
+	}
+	w.rolledBack = true
+	running := slices.DeleteFunc(slices.Clone(w.started), func(svc sprag.Interface) bool { return svc.State() != sprag.Running })
+	timeout := w.stopTimeout
+	w.mu.Unlock()
+	if len(running) == 0 {
+		return
+	}
+	w.log.Warn("stopping the services that had started", zap.Strings("services", names(running)), zap.Duration("timeout", timeout))
+	stopCtx, cancel := w.stopContext(ctx)
+	defer cancel()
+	w.stopAll(stopCtx, running)
 }
 
 // stopContext returns a context for stopping services after ctx, the

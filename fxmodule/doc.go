@@ -51,12 +51,15 @@
 //
 // When a service fails to start, the app's Start returns the error, which
 // names the service, and fx stops the services that had started, in
-// reverse. When the start's context ends first (fx.StartTimeout), fx's
-// rollback receives that ended context and runs no stop hook (fx issue
-// 1035): fxmodule then logs, at error level, which service was still
-// starting (App's Start names it in its error too), and stops the services
-// that had started, the last first, each with a fresh context bounded by
-// the app's stop timeout (see [StopTimeout]).
+// reverse. When the start's context ends before every service has started
+// (fx.StartTimeout), fx's rollback receives that ended context and runs no
+// stop hook (fx issue 1035): fxmodule then logs, at error level, which
+// service was still starting (App's Start names it in its error too), and
+// stops the services that had started, the last first, each with a fresh
+// context bounded by the app's stop timeout (see [StopTimeout]). When it
+// ends later, in a hook that the app's own invokes appended after the
+// services', [App]'s Start stops the services the same way; an app built
+// with fx.New leaves them running.
 //
 // A stop bounded by fx.StopTimeout returns at the deadline; work still
 // running then is named, service and task, in the error that fx logs for

@@ -34,6 +34,13 @@ type WiringError struct {
 // or `controller main.NewDashboard at main.go:40: <Err>`. Paths are
 // relative to the working directory when the file is below it.
 func (e *WiringError) Error() string {
+	if e == nil {
+		return "<nil>"
+	}
+	what := "the wiring is wrong" // a WiringError built without its Err
+	if e.Err != nil {
+		what = e.Err.Error()
+	}
 	var who string
 	switch {
 	case e.controller && e.Constructor != "":
@@ -45,7 +52,7 @@ func (e *WiringError) Error() string {
 	default:
 		who = fmt.Sprintf("service %q", e.Service)
 	}
-	return who + ": " + e.Err.Error()
+	return who + ": " + what
 }
 
 // Unwrap returns Err.

@@ -47,7 +47,7 @@ func newFxLogger(p fxLoggerParams) fxevent.Logger {
 	l := p.Logger
 	if l == nil { // nothing was provided: fx.New failed early
 		mode, _ := modeFromEnv()
-		l = &logger{defaultLogger(mode, zapcore.Lock(os.Stderr), os.Getenv("NO_COLOR") == "")}
+		l = &logger{Logger: defaultLogger(mode, zapcore.Lock(os.Stderr), os.Getenv("NO_COLOR") == "")}
 	}
 	named := l.Named("fx").WithOptions(zap.AddStacktrace(zap.LevelEnablerFunc(func(zapcore.Level) bool { return false })))
 	debug := &fxevent.ZapLogger{Logger: named}

@@ -11,7 +11,9 @@ import (
 )
 
 // HTTPServiceName is the name of the app's HTTP server among its services:
-// inject it as *controllers.Server tagged `name:"http"`.
+// inject it as *controllers.Server tagged `name:"http"`. No service of the
+// app's may take the name, with or without [Controllers]: the wiring check
+// reports it as a name given twice.
 const HTTPServiceName = "http"
 
 // serverProvide provides the app's controllers.Server as the service

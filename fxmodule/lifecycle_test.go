@@ -104,8 +104,9 @@ func TestStopTimeoutNamesTheStuckServiceAndTask(t *testing.T) {
 
 // TestStartTimeoutStopsWhatStartedAndLeavesNothingRunning covers fx issue
 // 1035: on a start timeout fx rolls back with the expired start context.
+// It is not parallel: its leak check would count the goroutines of the
+// tests running beside it.
 func TestStartTimeoutStopsWhatStartedAndLeavesNothingRunning(t *testing.T) {
-	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		var j journal
 		logger, _ := observed(t)

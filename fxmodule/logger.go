@@ -43,7 +43,10 @@ func DevLogger() fx.Option {
 }
 
 // logger is the logger Module uses: the app's, or a default one.
-type logger struct{ *zap.Logger }
+type logger struct {
+	*zap.Logger
+	envErr error // SPRAG_LOG's mistake, which fails the app's first invoke
+}
 
 type loggerParams struct {
 	fx.In
@@ -54,12 +57,11 @@ type loggerParams struct {
 
 func newLogger(p loggerParams) (*logger, error) {
 	if p.Logger != nil {
-		return &logger{p.Logger}, nil
+		return &logger{Logger: p.Logger}, nil
 	}
-	mode, err := modeFromEnv()
-	if err != nil {
-		return nil, err
-	}
+	// A mistake in SPRAG_LOG fails fx.New in Module's first invoke, not
+	// here: LogFxEvents needs this logger to report it.
+	mode, envErr := modeFromEnv()
 	if len(p.Modes) > 0 {
 		mode = devLogs
 	}
@@ -72,8 +74,12 @@ func newLogger(p loggerParams) (*logger, error) {
 		}
 		return nil
 	}))
-	return &logger{l}, nil
+	return &logger{Logger: l, envErr: envErr}, nil
 }
+
+// checkLogEnv fails fx.New when SPRAG_LOG is neither dev nor json, and
+// the app has no logger of its own.
+func checkLogEnv(l *logger) error { return l.envErr }
 
 // modeFromEnv returns the mode SPRAG_LOG asks for.
 func modeFromEnv() (logMode, error) {

@@ -77,11 +77,12 @@ func TestSPRAGLogAndDevLoggerChooseTheDefaultLogger(t *testing.T) {
 				p.Modes = []logMode{devLogs}
 			}
 			l, err := newLogger(p)
+			require.NoError(t, err, "a logger, to report SPRAG_LOG's mistake with")
 			if tt.wantErr != "" {
-				require.EqualError(t, err, tt.wantErr)
+				require.EqualError(t, checkLogEnv(l), tt.wantErr, "Module's first invoke fails")
 				return
 			}
-			require.NoError(t, err)
+			require.NoError(t, checkLogEnv(l))
 			assert.Equal(t, tt.want, fmt.Sprintf("%T", l.Core()))
 			assert.True(t, l.Core().Enabled(zapcore.InfoLevel))
 			assert.False(t, l.Core().Enabled(zapcore.DebugLevel))
@@ -102,7 +103,7 @@ func TestTheAppsLoggerWins(t *testing.T) {
 func TestFxEventLevels(t *testing.T) {
 	t.Parallel()
 	core, logs := observer.New(zapcore.DebugLevel)
-	l := newFxLogger(fxLoggerParams{Logger: &logger{zap.New(core)}})
+	l := newFxLogger(fxLoggerParams{Logger: &logger{Logger: zap.New(core)}})
 
 	l.LogEvent(&fxevent.Stopping{Signal: syscall.SIGTERM})
 	l.LogEvent(&fxevent.RollingBack{StartErr: errors.New("no database")})

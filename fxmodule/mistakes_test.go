@@ -194,3 +194,25 @@ var (
 	catalogFromCatalog  = fxmodule.Service("catalog", func(*Catalog) *Catalog { return &Catalog{} })
 	controllerOfCatalog = fxmodule.Controllers(NewCatalog)
 )
+
+// StockParams has a field that fx cannot fill: it is unexported.
+type StockParams struct {
+	fx.In
+	catalog *Catalog `name:"catalog"`
+}
+
+// Stock is a service that takes the catalog.
+type Stock struct {
+	sprag.Service
+	catalog *Catalog
+}
+
+func NewStock(p StockParams) *Stock { return &Stock{catalog: p.catalog} }
+
+// StockParamsFixed exports the field.
+type StockParamsFixed struct {
+	fx.In
+	Catalog *Catalog `name:"catalog"`
+}
+
+func NewStockFixed(p StockParamsFixed) *Stock { return &Stock{catalog: p.Catalog} }

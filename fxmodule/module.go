@@ -44,6 +44,7 @@ var Module = fx.Module("sprag",
 	),
 	serverProvide, // constructed only when Controllers asks for it
 	fx.Invoke(
+		checkLogEnv,
 		checkWiring,
 		appendWatchHook, // the app's first hook: see deadlineWatch
 		launch,

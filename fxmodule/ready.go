@@ -2,6 +2,7 @@ package fxmodule
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 
@@ -58,6 +59,9 @@ func (r *Ready) Done() <-chan struct{} { return r.done }
 
 // Wait waits until the app has started or ctx ends.
 func (r *Ready) Wait(ctx context.Context) error {
+	if ctx == nil {
+		return errors.New("wait for the app to start: the context is nil")
+	}
 	select {
 	case <-r.done:
 		return nil

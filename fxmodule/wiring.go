@@ -100,8 +100,11 @@ func newWiring(p wiringParams) *wiring {
 	}
 	// fx shuffles value groups; the constructors' source positions give
 	// the messages an order that does not change from run to run.
+	// The HTTP server's comes first, so that a service of the app's that
+	// takes its name is the one reported.
+	server := serverProvide.decl
 	slices.SortStableFunc(w.decls, func(a, b *decl) int {
-		return cmp.Or(cmp.Compare(a.ctor.file, b.ctor.file), cmp.Compare(a.ctor.line, b.ctor.line),
+		return cmp.Or(cmpBool(b == server, a == server), cmp.Compare(a.ctor.file, b.ctor.file), cmp.Compare(a.ctor.line, b.ctor.line),
 			cmp.Compare(a.kind, b.kind), cmp.Compare(a.name, b.name))
 	})
 	for _, d := range w.decls {
@@ -114,6 +117,17 @@ func newWiring(p wiringParams) *wiring {
 		}
 	}
 	return w
+}
+
+// cmpBool orders false before true.
+func cmpBool(a, b bool) int {
+	switch {
+	case a == b:
+		return 0
+	case a:
+		return 1
+	}
+	return -1
 }
 
 // register binds svc, registers it and appends its hook, when fx has

@@ -216,6 +216,18 @@ func mistakes() []mistake {
 			},
 		},
 		{
+			name: "a parameter has a field that fx cannot fill", doc: "unexported-field",
+			want: "service \"stock\" (fxmodule_test.NewStock at mistakes_test.go:210): parameter 0: fxmodule_test.StockParams.catalog is unexported, and fx fills only exported fields: export it, or tag fx.In with `ignore-unexported:\"true\"`",
+			give: []fx.Option{
+				fxmodule.Service("catalog", NewCatalog),
+				fxmodule.Service("stock", NewStock),
+			},
+			fixed: []fx.Option{
+				fxmodule.Service("catalog", NewCatalog),
+				fxmodule.Service("stock", NewStockFixed),
+			},
+		},
+		{
 			name: "fx.Annotate gives the result a tag", doc: "annotate",
 			want: `service "catalog" (fxmodule_test.NewCatalog at mistakes_test.go:21): fx.Annotate(fxmodule_test.NewCatalog, …) is annotated with fx.ResultTags: the service is named by fxmodule.Service; drop it`,
 			give: []fx.Option{

@@ -37,9 +37,11 @@ const connectTimeout = 10 * time.Second
 // and connects to NATS.
 func connect(ctx context.Context, cfg *config, log *zap.Logger) (*conn, error) {
 	c := &conn{reconnect: make(chan struct{})}
-	opts := append([]nats.Option{}, cfg.natsOpts...)
+	// The node's name for the connection comes first, so that a name
+	// given with NATSOptions wins; its handlers and reconnection come
+	// after, so that they win.
+	opts := append([]nats.Option{nats.Name("sprag " + cfg.replica)}, cfg.natsOpts...)
 	opts = append(opts,
-		nats.Name("sprag "+cfg.replica),
 		nats.MaxReconnects(-1),
 		nats.ReconnectWait(250*time.Millisecond),
 		nats.ReconnectJitter(100*time.Millisecond, time.Second),

@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"errors"
 	"fmt"
 	"reflect"
 	"time"
@@ -163,7 +164,9 @@ func (o RetryOption) String() string { return o.text }
 
 // MaxDeliveries sets how many times an event is delivered, to a replica
 // (fan-out) or to its group (shared), or a queue item to the workers,
-// before a failure sends it to the dead letters. The default is
+// before a failure sends it to the dead letters. Every delivery of the
+// engine counts, also one handed back unhandled: pulled ahead when its
+// consumer stopped, or cut by a stop's deadline. The default is
 // [DefaultMaxDeliveries].
 func MaxDeliveries(n int) RetryOption {
 	return RetryOption{func(g *Guarantee) { g.MaxDeliveries = n }, fmt.Sprintf("cluster.MaxDeliveries(%d)", n)}
@@ -210,6 +213,7 @@ type declaration struct {
 	typ       reflect.Type
 	check     func(payload any) bool                  // the payload may be sent
 	decode    func(c Codec, data []byte) (any, error) // a received payload, typed
+	err       error                                   // why the option that made it is invalid
 }
 
 // Distribute declares the topic or pattern name distributed with guarantee
@@ -231,8 +235,13 @@ func Distribute[T any](name string, g Guarantee) Option {
 }
 
 // DistributeTopic is [Distribute] for a typed topic of the event bus: its
-// payloads travel as T.
+// payloads travel as T. [New] refuses a nil topic.
 func DistributeTopic[T any](topic *eventbus.Topic[T], g Guarantee) Option {
+	if topic == nil {
+		o := Distribute[T]("", g).(distributeOption)
+		o.d.err = errors.New("cluster.DistributeTopic: nil topic")
+		return o
+	}
 	return Distribute[T](topic.Name(), g)
 }
 

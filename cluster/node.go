@@ -109,6 +109,9 @@ func (c *config) validate() error {
 		return fmt.Errorf("cluster.Retention(%v, %v): must be at least the dedup window (%v)", c.eventsMaxAge, c.deadMaxAge, c.dedupWindow)
 	}
 	for i, d := range c.decls {
+		if d.err != nil {
+			return d.err
+		}
 		if err := d.guarantee.validate(); err != nil {
 			return fmt.Errorf("distributed topic %q: %w", d.name, err)
 		}

@@ -100,7 +100,9 @@ func Replica(name string) Option {
 // Prefix sets the first token of every subject the node uses and the
 // start of its stream and bucket names, so that several apps can share
 // one NATS account. It is made of letters, digits, '-' and '_'; the
-// default is [DefaultPrefix].
+// default is [DefaultPrefix]. Stream and bucket names take the prefix in
+// upper case, so apps of one account need prefixes that differ in more
+// than case.
 func Prefix(prefix string) Option {
 	return nodeOption{func(c *config) { c.prefix = prefix }, fmt.Sprintf("cluster.Prefix(%q)", prefix)}
 }
@@ -126,8 +128,9 @@ func codecName(c Codec) string {
 }
 
 // NATSOptions adds options of the NATS client (credentials, TLS, a name)
-// to those the node sets. Options that set the connection's handlers or
-// reconnection are overridden by the node, which relies on them.
+// to those the node sets. Options that set the connection's handlers,
+// its reconnection or its connect timeout are overridden by the node,
+// which relies on them.
 func NATSOptions(opts ...nats.Option) Option {
 	return nodeOption{func(c *config) { c.natsOpts = append(c.natsOpts, opts...) }, fmt.Sprintf("cluster.NATSOptions(%d options)", len(opts))}
 }

@@ -185,6 +185,8 @@ func (q *Queue[T]) Name() string { return q.name }
 // full queue and for the engine while it cannot be reached. It returns
 // once the engine has stored the item. When ctx ends first it returns an
 // error wrapping ctx's error and [queue.ErrFull] or [ErrDisconnected].
+// Once the node has stopped, it fails at once with an error wrapping
+// sprag.ErrNotRunning.
 func (q *Queue[T]) Push(ctx context.Context, item T) error {
 	msg, err := q.message(item)
 	if err != nil {
@@ -210,8 +212,9 @@ func (q *Queue[T]) Push(ctx context.Context, item T) error {
 
 // TryPush stores item if the queue has room and the engine answers within
 // the node's [PublishTimeout]; it does not wait for room. It fails with
-// an error wrapping [queue.ErrFull] when the queue is full and
-// [ErrDisconnected] when the engine cannot be reached.
+// an error wrapping [queue.ErrFull] when the queue is full,
+// [ErrDisconnected] when the engine cannot be reached, and
+// sprag.ErrNotRunning once the node has stopped.
 func (q *Queue[T]) TryPush(item T) error {
 	msg, err := q.message(item)
 	if err != nil {
@@ -245,6 +248,9 @@ func (q *Queue[T]) message(item T) (*nats.Msg, error) {
 
 // publish sends msg once.
 func (q *Queue[T]) publish(ctx context.Context, msg *nats.Msg) error {
+	if _, err := q.node.running(fmt.Sprintf("queue %q: push", q.name)); err != nil {
+		return err // the node stopped: its connection will not come back
+	}
 	if !q.c.connected() {
 		return fmt.Errorf("queue %q: push: %w", q.name, ErrDisconnected)
 	}
@@ -313,10 +319,12 @@ func (q *Queue[T]) deadLetter(p *pulled, reason error) error {
 // handling it: done(nil) acknowledges the item; done(err) has it
 // delivered again after a backoff, or moved to the dead letters once it
 // was delivered [MaxDeliveries] times; an err wrapping
-// queue.ErrHandedBack hands it back at once, without counting a
-// delivery's failure. Until done, the replica tells the engine every
-// third of AckWait that the item is in progress. A second call of done
-// does nothing.
+// queue.ErrHandedBack hands it back at once, without a backoff and
+// without counting a failure (the delivery itself still counts towards
+// MaxDeliveries). Until done, the replica tells the engine every third
+// of AckWait that the item is in progress. A second call of done does
+// nothing. Once the node has stopped, Pull fails with an error wrapping
+// sprag.ErrNotRunning.
 func (q *Queue[T]) Pull(ctx context.Context) (item T, done func(err error), err error) {
 	p, err := q.pull(ctx)
 	if err != nil {

@@ -209,7 +209,7 @@ func TestSingletonLostLeaseEndsTheRun(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		leases := clustertest.NewLeases()
 		var log runLog
-		startReplicas(t, leases, log.blocking, cluster.LeaseTTL(9*time.Second))
+		replicas := startReplicas(t, leases, log.blocking, cluster.LeaseTTL(9*time.Second))
 		time.Sleep(1500 * time.Millisecond)
 		holder := leases.Holder("report")
 		require.NotEmpty(t, holder)
@@ -224,6 +224,11 @@ func TestSingletonLostLeaseEndsTheRun(t *testing.T) {
 		assert.Equal(t, holder, runs[0].replica)
 		assert.LessOrEqual(t, runs[0].ctxEnd.Sub(revoked), 3*time.Second, "found lost at the next renewal, a third of the TTL")
 		assert.True(t, runs[0].ctxEnd.Before(runs[0].run.Deadline))
+		for _, s := range replicas {
+			if s.Name() == holder {
+				assert.Equal(t, int64(1), s.job.Stats().Lost, "the holder counts the lease it lost")
+			}
+		}
 	})
 }
 

@@ -40,11 +40,17 @@ func (t *memTransport) Publish(_ context.Context, m *cluster.Message, _ cluster.
 		return err
 	}
 	t.mu.Lock()
-	defer t.mu.Unlock()
+	var to []*memInbox
 	for _, in := range t.inboxes {
 		if server.SubjectMatchesFilter(subject, in.filter) {
-			in.push(&memDelivery{t: t, in: in, m: m, attempt: 1})
+			to = append(to, in)
 		}
+	}
+	t.mu.Unlock()
+	// Pushed without the lock: a full inbox waits for its reader, whose
+	// settling takes the lock.
+	for _, in := range to {
+		in.push(&memDelivery{t: t, in: in, m: m, attempt: 1})
 	}
 	return nil
 }
@@ -63,7 +69,8 @@ func (t *memTransport) Subscribe(_ context.Context, r cluster.Route) (cluster.In
 			return in, nil
 		}
 	}
-	in := &memInbox{filter: filter, replica: r.Replica, ch: make(chan *memDelivery, 100)}
+	// Room like a stream's: a replica without listeners does not read.
+	in := &memInbox{filter: filter, replica: r.Replica, ch: make(chan *memDelivery, 10000)}
 	t.inboxes = append(t.inboxes, in)
 	return in, nil
 }

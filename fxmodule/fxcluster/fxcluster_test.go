@@ -2,6 +2,7 @@ package fxcluster_test
 
 import (
 	"context"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -194,4 +195,31 @@ func consumerOf(t *testing.T, url, prefix string) func() *jetstream.ConsumerInfo
 		require.NotNil(t, found, "a consumer %s… of the events stream", prefix)
 		return found
 	}
+}
+
+// TestAppsThatDoNotScaleOutLinkNoNATS: only cluster, fxcluster and what
+// imports them depend on NATS; every other package of the module does
+// not, so an app that does not scale out links no NATS code.
+func TestAppsThatDoNotScaleOutLinkNoNATS(t *testing.T) {
+	list := func(args ...string) []string {
+		t.Helper()
+		out, err := exec.Command("go", append([]string{"list", "-e"}, args...)...).Output() //nolint:gosec // go list of this module's packages
+		require.NoError(t, err, "go list %v", args)
+		return strings.Fields(string(out))
+	}
+	var others []string
+	for _, p := range list("github.com/sprag-go/sprag/...") {
+		switch {
+		case strings.HasPrefix(p, "github.com/sprag-go/sprag/cluster"),
+			p == "github.com/sprag-go/sprag/fxmodule/fxcluster",
+			p == "github.com/sprag-go/sprag/examples/cluster":
+		default:
+			others = append(others, p)
+		}
+	}
+	require.Contains(t, others, "github.com/sprag-go/sprag/fxmodule")
+	for _, dep := range list(append([]string{"-deps"}, others...)...) {
+		assert.False(t, strings.HasPrefix(dep, "github.com/nats-io/"), "a package that does not scale out depends on %s", dep)
+	}
+	assert.Contains(t, list("-deps", "github.com/sprag-go/sprag/fxmodule/fxcluster"), "github.com/nats-io/nats.go", "fxcluster does")
 }

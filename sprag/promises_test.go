@@ -1334,3 +1334,25 @@ func TestRestartPolicyDefaults(t *testing.T) {
 		assert.Equal(t, []time.Duration{0, 20 * time.Second, 50 * time.Second, 80 * time.Second}, runs.get(), "waits capped at 30s")
 	})
 }
+
+// A cleanup that fails as the stop's context ends: Close reports the
+// failure, or names the cleanup as stuck if it had not returned when ctx
+// ended; it never returns nil, as if the cleanup had succeeded.
+func TestACleanupThatFailsAsTheContextEndsIsReported(t *testing.T) {
+	t.Parallel()
+	for round := range 300 {
+		s := sprag.NewScope("flusher", sprag.NewRuntime(nil))
+		ctx, cancel := context.WithCancel(context.Background())
+		require.NoError(t, s.AddCleanup(func(context.Context) error {
+			cancel() // the stop's deadline comes as the cleanup fails
+			return errors.New("flush failed")
+		}))
+		err := s.Close(ctx)
+		cancel()
+		<-s.Done()
+		var stuck *sprag.StuckError
+		if !errors.As(err, &stuck) {
+			require.ErrorContains(t, err, "flush failed", "round %d: the cleanup's failure is lost", round)
+		}
+	}
+}

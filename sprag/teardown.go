@@ -154,18 +154,19 @@ func (s *Scope) teardown(ctx context.Context, firstAct *activity, first func(con
 	children, cleanups := s.children, s.cleanups
 	s.children, s.cleanups, s.names = nil, nil, nil
 	s.mu.Unlock()
-	chainDone := make(chan error, 1)
+	chainErr := make(chan error, 1) // the steps' errors, sent as current becomes nil
+	chainDone := make(chan struct{}, 1)
 	go func() {
 		s.chainG.Store(goid.Get())
 		<-firstDone // OnStop, if it outlived ctx, still comes first
-		err := s.stopChildrenAndCleanups(ctx, children, cleanups)
+		s.stopChildrenAndCleanups(ctx, children, cleanups, chainErr)
 		s.chainG.Store(0)
 		if parent := s.parentScope(); parent != nil {
 			parent.forget(s.ownerOf()) // its name is free once Close returns
 		}
 		close(s.tornDown)
 		if self > 0 { // the caller's runs end only once Close has returned
-			chainDone <- err
+			chainDone <- struct{}{}
 		}
 		_ = s.waitIdle(context.WithoutCancel(ctx), acts, 0, nil) // every run has returned, however long it takes
 		for _, c := range children {
@@ -173,16 +174,22 @@ func (s *Scope) teardown(ctx context.Context, firstAct *activity, first func(con
 		}
 		s.finish()
 		if self == 0 {
-			chainDone <- err
+			chainDone <- struct{}{}
 		}
 	}()
 	select {
-	case err := <-chainDone:
-		errs = append(errs, err)
+	case <-chainDone:
+		errs = append(errs, <-chainErr)
 	case <-ctx.Done():
 		s.mu.Lock()
 		if s.current != nil {
 			errs = append(errs, &StuckError{Service: s.name, Running: []Activity{{Kind: s.current.kind, Label: s.current.label}}})
+		} else {
+			select {
+			case err := <-chainErr: // the steps had ended: only the wait for runs was left
+				errs = append(errs, err)
+			default: // OnStop still runs: its own step reports it
+			}
 		}
 		s.mu.Unlock()
 	}
@@ -209,7 +216,7 @@ func (s *Scope) finish() {
 
 // stopChildrenAndCleanups stops children, the last adopted first, then runs
 // cleanups, the last added first. Each goes on after a failure.
-func (s *Scope) stopChildrenAndCleanups(ctx context.Context, children []*Service, cleanups []cleanup) error {
+func (s *Scope) stopChildrenAndCleanups(ctx context.Context, children []*Service, cleanups []cleanup, result chan<- error) {
 	var errs []error
 	for i := len(children) - 1; i >= 0; i-- {
 		c := children[i]
@@ -222,8 +229,10 @@ func (s *Scope) stopChildrenAndCleanups(ctx context.Context, children []*Service
 		s.setCurrent(c.activity)
 		errs = append(errs, s.call(ctx, c.activity, c.fn))
 	}
-	s.setCurrent(nil)
-	return errors.Join(errs...)
+	s.mu.Lock()
+	s.current = nil
+	result <- errors.Join(errs...) // with current, so that a Close whose ctx ends now finds one or the other
+	s.mu.Unlock()
 }
 
 func (s *Scope) setCurrent(a *activity) {

@@ -52,17 +52,20 @@ type ActionHandler struct {
 // application/x-www-form-urlencoded, what an HTML form posts; any other
 // type answers 415. A JSON body is decoded strictly: a field T does not
 // have, data after the JSON value, malformed JSON, a value of the wrong
-// type or an empty body answers 400. A form is decoded into the same T
-// with the same strictness: each field is named as in JSON ("email";
+// type (a top-level null too, unless T is a pointer or an interface) or
+// an empty body answers 400. A form is decoded into the same T with the
+// same strictness: each field is named as in JSON ("email";
 // "address.zip" for a nested struct; "items[0].sku" in a slice of
 // structs; a repeated name for a slice of values), its value is converted
 // to the field's type, an empty value of a number or boolean field counts
-// as absent, and an unknown name, a repeated name for a single value or a
-// value of the wrong type answers 400. Either body over the server's limit
-// ([WithBodyLimit]) answers 413. Then, when T is a struct or a pointer to
-// one, its `validate` tags are checked with go-playground/validator; a
-// JSON null for a pointer T answers 400. Every 400 is a [Problem] with the
-// fields at fault named by their paths ([FieldError]).
+// as absent, and an unknown name (a name of more than 32 steps is one),
+// a repeated name for a single value or a value of the wrong type answers
+// 400. Either body over the server's limit ([WithBodyLimit]) answers 413.
+// Then, when T is a struct or a pointer to one, its `validate` tags are
+// checked with go-playground/validator; a JSON null for a pointer to a
+// struct answers 400 (for a pointer to another type or an interface, fn
+// gets nil). Every 400 is a [Problem] with the fields at fault named by
+// their paths ([FieldError]).
 //
 // Cross-site requests are refused before the action runs
 // ([WithCrossOriginProtection]), so a form on another site cannot post to
@@ -96,10 +99,18 @@ func Action[T any](name string, fn func(ctx context.Context, r *Request, in T) (
 	}
 	validated := input.Kind() == reflect.Struct ||
 		(input.Kind() == reflect.Pointer && input.Elem().Kind() == reflect.Struct)
+	nullable := input.Kind() == reflect.Pointer || input.Kind() == reflect.Interface
 	a.invoke = func(ctx context.Context, r *Request) (any, error) {
 		var in T
-		if err := r.srv.decodeBody(r, &in, input); err != nil {
+		// Decoded through a pointer to in, which a JSON null sets to nil:
+		// for a struct, a map or a slice, null would leave in as it was
+		// and pass for an empty value.
+		p := &in
+		if err := r.srv.decodeBody(r, &p, input); err != nil {
 			return nil, err
+		}
+		if p == nil && !nullable {
+			return nil, &HTTPError{Status: http.StatusBadRequest, Message: "request body must be " + jsonKind(input)}
 		}
 		if validated {
 			if input.Kind() == reflect.Pointer && reflect.ValueOf(in).IsNil() {
@@ -233,6 +244,10 @@ func (h *actionHandler) answerPage(ctx context.Context, rw *responseWriter, req 
 		s.fail(rw, err, true)
 		return
 	}
+	// Load sees the request as on a GET: no form (the page's Form holds
+	// it), and ctx, the request's, as its Context.
+	values := req.form
+	req.form, req.ctx = nil, nil
 	data, lerr := h.c.Load(ctx, req)
 	if lerr != nil {
 		s.fail(rw, lerr, true)
@@ -240,7 +255,7 @@ func (h *actionHandler) answerPage(ctx context.Context, rw *responseWriter, req 
 	}
 	p := he.problem()
 	s.completeProblem(rw, p)
-	s.writePage(rw, he.Status, pageOf(data, nil, &Form{Action: h.a.name, Values: req.form, Problem: p}))
+	s.writePage(rw, he.Status, pageOf(data, nil, &Form{Action: h.a.name, Values: values, Problem: p}))
 }
 
 // pageURL is the path of the action's controller page: the request's path

@@ -183,7 +183,7 @@ func TestActionRefusesBadInput(t *testing.T) {
 			target:     "/orders/7/create",
 			body:       `{"shipping_address":{"zip":"12345","street":"x"}}`,
 			wantStatus: 400, wantMessage: "invalid input",
-			wantFields: []FieldError{{Field: "street", Rule: "unknown", Message: "is not a known field"}},
+			wantFields: []FieldError{{Field: "shipping_address.street", Rule: "unknown", Message: "is not a known field"}},
 		},
 		{
 			name:       "wrong type",

@@ -1,10 +1,12 @@
 package controllers
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"reflect"
 	"strconv"
@@ -12,10 +14,10 @@ import (
 )
 
 // decodeBody decodes the action's body into dst, a pointer to a value of
-// type t, strictly: a JSON body must hold exactly one JSON value with no
-// field that dst lacks, a form body only fields that dst has (see
-// decodeForm), and either must fit in the server's body limit. Every
-// refusal is an *HTTPError with a message for the client.
+// type t or to a pointer to one, strictly: a JSON body must hold exactly
+// one JSON value with no field that dst lacks, a form body only fields
+// that dst has (see decodeForm), and either must fit in the server's body
+// limit. Every refusal is an *HTTPError with a message for the client.
 func (s *Server) decodeBody(r *Request, dst any, t reflect.Type) error {
 	hr := r.http
 	ct := hr.Header.Get("Content-Type")
@@ -25,6 +27,10 @@ func (s *Server) decodeBody(r *Request, dst any, t reflect.Type) error {
 			Message: "request body must be application/json or application/x-www-form-urlencoded"}
 	}
 	if hr.ContentLength > s.cfg.bodyLimit {
+		// Refused unread: close the connection after the answer, as
+		// net/http does for a body that hits the limit while read,
+		// rather than let it read and discard the body to keep it.
+		r.rw.out().Header().Set("Connection", "close")
 		return s.tooLarge()
 	}
 	if form {
@@ -33,16 +39,29 @@ func (s *Server) decodeBody(r *Request, dst any, t reflect.Type) error {
 	if hr.Body == nil || hr.Body == http.NoBody {
 		return &HTTPError{Status: http.StatusBadRequest, Message: "request body is empty"}
 	}
-	return s.decodeJSON(hr.Body, dst)
+	return s.decodeJSON(hr.Body, dst, t)
 }
 
-// decodeJSON decodes exactly one JSON value from body into dst, refusing
-// unknown fields.
-func (s *Server) decodeJSON(body io.Reader, dst any) error {
-	dec := json.NewDecoder(body)
+// decodeJSON decodes exactly one JSON value from body into dst, which
+// holds a value of type t, refusing unknown fields. What the decoder
+// reads is kept, so that an unknown field can be named by its path.
+func (s *Server) decodeJSON(body io.Reader, dst any, t reflect.Type) error {
+	read := bufferPool.Get().(*bytes.Buffer)
+	read.Reset()
+	defer func() {
+		if read.Cap() <= maxPooledBuffer {
+			read.Reset()
+			bufferPool.Put(read)
+		}
+	}()
+	dec := json.NewDecoder(io.TeeReader(body, read))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(dst); err != nil {
-		return s.decodeError(err)
+		he := s.decodeError(err)
+		if len(he.Fields) == 1 && he.Fields[0].Rule == "unknown" {
+			he.Fields[0].Field = unknownFieldPath(read.Bytes(), t, he.Fields[0].Field)
+		}
+		return he
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		if tooLarge := new(http.MaxBytesError); errors.As(err, &tooLarge) {
@@ -101,8 +120,8 @@ func (s *Server) decodeError(err error) *HTTPError {
 			return &HTTPError{Status: http.StatusBadRequest, Message: "request body must be " + want}
 		}
 		msg := "must be " + want
-		if strings.HasPrefix(typeErr.Value, "number") && want == "a number" {
-			msg = "is out of range"
+		if number, ok := strings.CutPrefix(typeErr.Value, "number "); ok && want == "a number" {
+			msg = numberMessage(typeErr.Type, number)
 		}
 		return &HTTPError{Status: http.StatusBadRequest, Message: "invalid input",
 			Fields: []FieldError{{Field: typeErr.Field, Rule: "type", Message: msg}}}
@@ -112,6 +131,102 @@ func (s *Server) decodeError(err error) *HTTPError {
 	}
 	// A read failure, or an error from a type's own UnmarshalJSON.
 	return &HTTPError{Status: http.StatusBadRequest, Message: "request body could not be decoded", Err: err}
+}
+
+// numberMessage says why a JSON number does not decode into a number of
+// type t: it is out of t's range, or t is an integer and the number is
+// not one ("1.5"), or is written as a float ("1e2").
+func numberMessage(t reflect.Type, number string) string {
+	v := reflect.New(deref(t)).Elem()
+	if !v.CanInt() && !v.CanUint() {
+		return "is out of range" // a float: only its range can refuse a number
+	}
+	f, err := strconv.ParseFloat(number, 64)
+	switch {
+	case err != nil: // beyond float64's range
+		return "is out of range"
+	case f != math.Trunc(f):
+		return "must be a whole number"
+	case v.CanInt() && (f < math.MinInt64 || f >= math.MaxInt64 || v.OverflowInt(int64(f))),
+		v.CanUint() && (f < 0 || f >= math.MaxUint64 || v.OverflowUint(uint64(f))):
+		return "is out of range"
+	}
+	return "must be a whole number"
+}
+
+// unknownFieldPath returns the path of the member named key that
+// encoding/json refused as unknown in doc, a JSON document decoded into a
+// value of type t: the first member, in the document's order, that the
+// value has no field for, such as "shipping_address.street" or
+// "items[1].color". It returns key when the walk finds another member
+// first, as for a name encoding/json matches differently.
+func unknownFieldPath(doc []byte, t reflect.Type, key string) string {
+	path, found, _ := walkUnknown(json.NewDecoder(bytes.NewReader(doc)), t, "")
+	if !found || (path != key && !strings.HasSuffix(path, "."+key)) {
+		return key
+	}
+	return path
+}
+
+// walkUnknown reads the next value of dec, of type t (nil for a value
+// whose members encoding/json does not check: an interface, a type with
+// its own UnmarshalJSON, or a value of the wrong kind), and returns the
+// path of the first member t has no field for.
+func walkUnknown(dec *json.Decoder, t reflect.Type, path string) (string, bool, error) {
+	tok, err := dec.Token()
+	if err != nil {
+		return "", false, err
+	}
+	delim, ok := tok.(json.Delim)
+	if !ok {
+		return "", false, nil // a scalar
+	}
+	if t != nil {
+		t = deref(t)
+		if reflect.PointerTo(t).Implements(jsonUnmarshaler) {
+			t = nil
+		}
+	}
+	switch delim {
+	case '{':
+		for dec.More() {
+			tok, err := dec.Token()
+			if err != nil {
+				return "", false, err
+			}
+			key, _ := tok.(string)
+			member := key
+			if path != "" {
+				member = path + "." + key
+			}
+			var mt reflect.Type
+			if t != nil {
+				switch t.Kind() {
+				case reflect.Struct:
+					if mt, ok = memberType(t, key); !ok {
+						return member, true, nil
+					}
+				case reflect.Map:
+					mt = t.Elem()
+				}
+			}
+			if p, found, err := walkUnknown(dec, mt, member); found || err != nil {
+				return p, found, err
+			}
+		}
+	case '[':
+		var et reflect.Type
+		if t != nil && (t.Kind() == reflect.Slice || t.Kind() == reflect.Array) {
+			et = t.Elem()
+		}
+		for i := 0; dec.More(); i++ {
+			if p, found, err := walkUnknown(dec, et, path+"["+strconv.Itoa(i)+"]"); found || err != nil {
+				return p, found, err
+			}
+		}
+	}
+	_, err = dec.Token() // the closing delimiter
+	return "", false, err
 }
 
 // jsonKind names the JSON type that decodes into t, with its article.

@@ -71,7 +71,8 @@ type HTTPError struct {
 	// means "about:blank": the status says it all.
 	Type string
 	// Title summarises the kind of problem; empty means the status text.
-	// Set it with Type: for "about:blank" it is the status text.
+	// It is sent whenever it is set; set it with Type, since RFC 9457
+	// asks that the title of "about:blank" be the status text.
 	Title string
 }
 

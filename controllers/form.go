@@ -22,11 +22,12 @@ func isFormContentType(ct string) bool {
 	return strings.EqualFold(strings.TrimSpace(mediaType), "application/x-www-form-urlencoded")
 }
 
-// decodeForm decodes a form body into dst, a pointer to a value of type t.
-// The fields are turned into the JSON document they stand for, following
-// t's structure, and that document goes through the JSON decoder, so a form
-// is held to the same rules as a JSON body: unknown fields refused, values
-// of the wrong type refused, the same messages.
+// decodeForm decodes a form body into dst, a pointer to a value of type t
+// or to a pointer to one. The fields are turned into the JSON document
+// they stand for, following t's structure, and that document goes through
+// the JSON decoder, so a form is held to the same rules as a JSON body:
+// unknown fields refused, values of the wrong type refused, the same
+// messages.
 func (s *Server) decodeForm(r *Request, dst any, t reflect.Type) error {
 	hr := r.http
 	var body []byte
@@ -49,7 +50,7 @@ func (s *Server) decodeForm(r *Request, dst any, t reflect.Type) error {
 	if he != nil {
 		return he
 	}
-	return s.decodeJSON(bytes.NewReader(doc), dst)
+	return s.decodeJSON(bytes.NewReader(doc), dst, t)
 }
 
 // formDocument returns the JSON object that the form values stand for,
@@ -94,9 +95,18 @@ type pathStep struct {
 	index  int // for an index step; member is then ""
 }
 
+// maxFormSteps bounds the steps of a form field's name: a form's
+// structure is shallow, and a name of thousands of steps would only cost
+// the server a document as deep to build and refuse.
+const maxFormSteps = 32
+
 // parseFormPath splits "items[0].sku" into its steps. It reports false
-// for an empty member or a malformed index.
+// for an empty member, a malformed index and a name of more than
+// maxFormSteps steps.
 func parseFormPath(key string) ([]pathStep, bool) {
+	if strings.Count(key, ".")+strings.Count(key, "[") >= maxFormSteps {
+		return nil, false
+	}
 	var steps []pathStep
 	for part := range strings.SplitSeq(key, ".") {
 		name, rest, _ := strings.Cut(part, "[")

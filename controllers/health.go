@@ -67,19 +67,27 @@ func (s *Server) serveReadyz(ctx context.Context, rw *responseWriter) {
 		Services: make([]ServiceReadiness, len(report.Services)),
 		Streams:  s.StreamStats(),
 	}
+	var self string // while draining, the server itself stops: no problem to warn of
+	if draining {
+		self = s.Name()
+	}
+	var problems []string
 	for i, st := range report.Services {
 		body.Services[i] = ServiceReadiness{Name: st.Name, State: st.State.String(), Healthy: st.Healthy}
 		if !st.Healthy {
 			body.NotReady = append(body.NotReady, st.Name)
+			if st.Name != self {
+				problems = append(problems, st.Name)
+			}
 		}
 	}
 	status := http.StatusOK
 	if !body.Ready {
 		status = http.StatusServiceUnavailable
 	}
-	if !report.Healthy && !draining { // while draining, the stopping server itself is not ready
+	if len(problems) > 0 {
 		if ce := s.log().Check(zap.WarnLevel, "not ready"); ce != nil {
-			ce.Write(zap.String("request_id", rw.id), zap.String("services", strings.Join(body.NotReady, ", ")),
+			ce.Write(zap.String("request_id", rw.id), zap.String("services", strings.Join(problems, ", ")),
 				zap.Error(report.Err()))
 		}
 	}

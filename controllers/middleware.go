@@ -6,6 +6,8 @@ import (
 	"reflect"
 	"runtime"
 	"strings"
+
+	"github.com/sprag-go/sprag/sprag"
 )
 
 // Middleware wraps an http.Handler, the shape that otelhttp.NewMiddleware,
@@ -30,18 +32,29 @@ type Middleware = func(http.Handler) http.Handler
 // [Server.Mount] calls Middleware once and wraps the controller's Load and
 // each of its actions, in the order given: the first is the outermost, so
 // it sees the request first. The middleware sees the request with its
-// route matched: r.Pattern and r.PathValue work in it. A nil middleware is
-// a mistake that Mount reports with [ErrInvalidRoute].
+// route matched: r.Pattern and r.PathValue work in it. A nil middleware,
+// or one that returns a nil handler, is a mistake that Mount reports with
+// [ErrInvalidRoute]; one that panics when Mount calls it fails Mount with
+// an error holding the *sprag.PanicError.
 type MiddlewareController interface {
 	Middleware() []Middleware
 }
 
-// chain wraps h in mws, the first outermost.
-func chain(h http.Handler, mws []Middleware) http.Handler {
+// chain wraps h in mws, the first outermost. A middleware that panics or
+// returns a nil handler is an error that names it; a panic is held as a
+// *sprag.PanicError.
+func chain(h http.Handler, mws []Middleware) (http.Handler, error) {
 	for i := len(mws) - 1; i >= 0; i-- {
-		h = mws[i](h)
+		var next http.Handler
+		if err := sprag.Safely(func() error { next = mws[i](h); return nil }); err != nil {
+			return nil, fmt.Errorf("middleware %d (%s): %w", i, funcName(mws[i]), err)
+		}
+		if isNil(next) {
+			return nil, fmt.Errorf("middleware %d (%s): returned a nil handler", i, funcName(mws[i]))
+		}
+		h = next
 	}
-	return h
+	return h, nil
 }
 
 type middlewareOption []Middleware
@@ -56,7 +69,8 @@ type middlewareOption []Middleware
 //	controllers.WithMiddleware(otelhttp.NewMiddleware("app"), cors.Handler(corsOptions))
 //
 // Each middleware is called once, when [NewServer] builds the server. A
-// nil middleware is an invalid option.
+// nil middleware, or one that returns a nil handler or panics when
+// NewServer calls it, is an invalid option.
 func WithMiddleware(mws ...Middleware) Option { return middlewareOption(mws) }
 
 func (o middlewareOption) apply(c *config) error {

@@ -172,7 +172,9 @@ func (s *Server) controllerRoutes(c Controller) ([]*route, error) {
 		return nil, wrap(err)
 	}
 	load := &route{pattern: pattern, httpRoute: routePath(pattern), kind: kindLoad, owner: owner}
-	load.handler = s.wrap(load, &loadHandler{srv: s, c: c, rt: load}, mws)
+	if load.handler, err = s.wrap(load, &loadHandler{srv: s, c: c, rt: load}, mws); err != nil {
+		return nil, wrap(err)
+	}
 	routes := []*route{load}
 
 	actioner, ok := c.(Actioner)
@@ -210,7 +212,10 @@ func (s *Server) controllerRoutes(c Controller) ([]*route, error) {
 			continue
 		}
 		rt := &route{pattern: ap, httpRoute: routePath(ap), kind: kindAction, owner: owner, action: a.name}
-		rt.handler = s.wrap(rt, &actionHandler{srv: s, a: a, rt: rt, c: c, slash: pageSlash(pattern)}, mws)
+		if rt.handler, err = s.wrap(rt, &actionHandler{srv: s, a: a, rt: rt, c: c, slash: pageSlash(pattern)}, mws); err != nil {
+			errs = append(errs, wrap(err))
+			continue
+		}
 		routes = append(routes, rt)
 	}
 	if errs != nil {
@@ -332,17 +337,26 @@ func callRoute(c Controller) (pattern string, err error) {
 
 // wrap returns h in the controller's middleware. With middleware, the
 // request is marked as the route's before the middleware runs, so that a
-// refusal by the middleware is logged and measured under the route.
-func (s *Server) wrap(rt *route, h http.Handler, mws []Middleware) http.Handler {
+// refusal by the middleware is logged and measured under the route. A
+// middleware that returns nil is an [ErrInvalidRoute]; one that panics,
+// an error holding the panic.
+func (s *Server) wrap(rt *route, h http.Handler, mws []Middleware) (http.Handler, error) {
 	if len(mws) == 0 {
-		return h
+		return h, nil
 	}
-	inner := chain(h, mws)
+	inner, err := chain(h, mws)
+	if err != nil {
+		var pe *sprag.PanicError
+		if !errors.As(err, &pe) {
+			err = fmt.Errorf("%w: %w", ErrInvalidRoute, err)
+		}
+		return nil, err
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rw := s.enter(w, r, rt)
 		rw.w = nil // the route's handler, below the middleware, says where it writes
 		inner.ServeHTTP(w, r)
-	})
+	}), nil
 }
 
 // callMiddleware returns the controller's middleware, if it has any,

@@ -169,7 +169,8 @@ func (o timeoutOption) String() string { return fmt.Sprintf("%s(%v)", timeoutNam
 type maxHeaderBytesOption int
 
 // WithMaxHeaderBytes sets the largest request line and headers the server
-// reads (http.Server.MaxHeaderBytes); a larger request gets 431. n must be
+// reads (http.Server.MaxHeaderBytes); a larger request gets 431, once it
+// is over by more than the 4 KiB that net/http reads ahead. n must be
 // positive.
 func WithMaxHeaderBytes(n int) Option { return maxHeaderBytesOption(n) }
 

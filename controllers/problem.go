@@ -72,8 +72,9 @@ func (p Problem) Message() string {
 type FieldError struct {
 	// Field is the field's path as the client wrote it, with JSON names:
 	// "email", "customer.address.zip", "items[2].sku". A form field has
-	// the same name. For a value of the wrong type inside an array the
-	// index is not known and is left out ("items.qty").
+	// the same name, and so has an unknown field of a JSON body
+	// ("items[1].color"). For a value of the wrong type inside an array
+	// the index is not known and is left out ("items.qty").
 	Field string `json:"field"`
 	// Rule is the validator tag that failed ("required", "email", "min",
 	// …), "type" for a value of the wrong type, or "unknown" for a field

@@ -84,9 +84,15 @@ type requestLevelOption zapcore.Level
 // of requests answered with a status below 500; the default is
 // [DefaultRequestLogLevel]. Requests answered 500 or more are logged at
 // warn level; /healthz and /readyz at debug level, whatever their status.
+// The level is one of debug, info, warn and error; any other (dpanic,
+// panic and fatal, whose lines panic or end the process) is an invalid
+// option.
 func WithRequestLogLevel(level zapcore.Level) Option { return requestLevelOption(level) }
 
 func (o requestLevelOption) apply(c *config) error {
+	if l := zapcore.Level(o); l < zapcore.DebugLevel || l > zapcore.ErrorLevel {
+		return fmt.Errorf("%v: %w: need debug, info, warn or error", o, ErrInvalidOption)
+	}
 	c.requestLevel = zapcore.Level(o)
 	return nil
 }

@@ -143,10 +143,13 @@ func (rw *responseWriter) finalStatus() int {
 // not for actions called with JSON, nor streams, and otherwise when the
 // client prefers HTML.
 func (rw *responseWriter) html() bool {
-	if rw.rt != nil && (rw.rt.kind == kindStream || (rw.rt.kind == kindAction && !rw.creq.formHTML)) {
-		return false
-	}
-	return wantsHTML(rw.req)
+	return rw.negotiated() && wantsHTML(rw.req)
+}
+
+// negotiated reports whether the answer of this request's errors depends
+// on its Accept header: not for streams, nor actions called with JSON.
+func (rw *responseWriter) negotiated() bool {
+	return rw.rt == nil || (rw.rt.kind != kindStream && (rw.rt.kind != kindAction || rw.creq.formHTML))
 }
 
 // fields returns the request's identity for a log entry.

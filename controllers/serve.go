@@ -98,13 +98,18 @@ func (s *Server) recovered(rw *responseWriter, p any) (abort bool) {
 	// answer on the server's own writer. Drop what the handler set for the
 	// response it never wrote, such as a Content-Length or a
 	// Content-Encoding that the problem would contradict; keep the request
-	// id and nosniff.
+	// id and nosniff. The problem is a page or JSON by the Accept header,
+	// unless the route answers JSON only: say so in Vary, as Load's
+	// answers do.
 	rw.w = nil
 	h := rw.Header()
 	for name := range h {
 		if name != headerRequestIDKey && name != headerNoSniffKey {
 			delete(h, name)
 		}
+	}
+	if rw.negotiated() {
+		rw.varyAccept()
 	}
 	s.writeError(rw, http.StatusInternalServerError, "", rw.html())
 	return false

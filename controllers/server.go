@@ -101,7 +101,9 @@ func NewServer(registry *sprag.Registry, opts ...Option) (*Server, error) {
 		return nil, fmt.Errorf("new http server: %w", err)
 	}
 	s := &Server{cfg: cfg, registry: registry, tel: tel}
-	s.chain = chain(http.HandlerFunc(s.router), cfg.middleware)
+	if s.chain, err = chain(http.HandlerFunc(s.router), cfg.middleware); err != nil {
+		return nil, fmt.Errorf("new http server: %v: %w: %w", middlewareOption(cfg.middleware), ErrInvalidOption, err)
+	}
 	s.unmatched = &route{kind: kindBuiltin, owner: "server"}
 	s.unmatched.handler = http.HandlerFunc(s.serveUnmatched)
 	if err := s.add(s.builtinRoutes(), nil); err != nil {

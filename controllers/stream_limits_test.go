@@ -12,6 +12,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.uber.org/zap/zapcore"
 
 	"github.com/sprag-go/sprag/sprag"
 )
@@ -87,6 +88,13 @@ func TestStreamDropsAClientThatStopsReading(t *testing.T) {
 		time.Sleep(10 * time.Second)
 		synctest.Wait()
 		assert.Equal(t, int64(0), stream.Stats().Clients, "its write timed out and its stream ended")
+		dropped := logsWith(m.logs, "stream client dropped")
+		require.Len(t, dropped, 1)
+		assert.Equal(t, zapcore.DebugLevel, dropped[0].Level)
+		fields := dropped[0].ContextMap()
+		assert.Equal(t, "GET /events", fields["route"])
+		assert.NotEmpty(t, fields["request_id"])
+		assert.NotEmpty(t, fields["error"], "why the write failed")
 	})
 }
 

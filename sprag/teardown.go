@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 
@@ -114,7 +115,8 @@ func (s *Scope) teardown(ctx context.Context, firstAct *activity, first func(con
 
 	// 2-4. Timers, the scope's context, callbacks.
 	s.mu.Lock()
-	callbacks := s.callbacks
+	// A copy: Callback.Close deletes from the map while step 4 runs.
+	callbacks := slices.Collect(maps.Keys(s.callbacks))
 	s.stopCtx = ctx // work that drains at stop (queues, processes) learns the deadline
 	acts := s.activitiesLocked()
 	// Close waits for OnStop (first) and OnStart (which a Stop during the
@@ -137,7 +139,7 @@ func (s *Scope) teardown(ctx context.Context, firstAct *activity, first func(con
 	for _, t := range tasks {
 		t.cancelRun()
 	}
-	for cb := range callbacks {
+	for _, cb := range callbacks {
 		cb.close()
 	}
 

@@ -50,9 +50,9 @@ func (s *Service) Start(ctx context.Context) error {
 			return fmt.Errorf("start service %q: waiting for another Start: %w", s.Name(), context.Cause(ctx))
 		}
 	}
+	sc.observed.Store(sc.obs.Resolve(ctx)) // the global providers as they are now, for the service's life and its figures
 	s.setState(Starting)
 	s.scope.obs.Began()
-	sc.observed.Store(sc.tel.Resolve(ctx)) // the global providers as they are now, for the service's life
 	refused := errors.Join(sc.refused...)
 	sc.refused = nil
 	sc.phase.Store(phaseOpen)

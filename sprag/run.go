@@ -36,7 +36,7 @@ func (s *Scope) observe(ctx context.Context, a *activity, label func() string, l
 	}
 	w := a.tel.Load()
 	if w == nil {
-		a.tel.CompareAndSwap(nil, s.tel.Work(s.Name(), a.kind.String(), label(), link))
+		a.tel.CompareAndSwap(nil, s.tel.Work(on, s.Name(), a.kind.String(), label(), link))
 		w = a.tel.Load()
 	}
 	return w.Begin(ctx, on.Tracer())

@@ -122,7 +122,7 @@ func (s *Scope) initLocked(name string, rt Runtime) {
 	s.name, s.rt = name, rt.withDefaults()
 	s.tel = s.rt.tel
 	s.obs = s.tel.Service(name)
-	s.observed.Store(s.tel.ResolveNow())
+	s.observed.Store(s.obs.ResolveNow())
 	s.log = s.rt.Logger
 	if name != "" {
 		s.log = s.log.With(zap.String("service", name))

@@ -126,6 +126,12 @@ func TestDashboardMetrics(t *testing.T) {
 	assert.InDelta(t, requests(before, "/dashboard")+1, requests(after, "/dashboard"), 0, "the page's request, by route")
 	_, ok = after.sum("http_server_request_duration_seconds_bucket", `http_route="/dashboard"`, `le="0.005"`)
 	assert.True(t, ok, "request durations are a histogram")
+	for _, name := range []string{"http_server_request_body_size_bytes_count", "http_server_response_body_size_bytes_count"} {
+		was, _ := before.sum(name, `http_route="/orders/create"`)
+		now, ok := after.sum(name, `http_route="/orders/create"`)
+		assert.True(t, ok, "the body sizes, by route: %s", name)
+		assert.InDelta(t, was+1, now, 0, "%s of the order's request", name)
+	}
 	p.stop()
 }
 

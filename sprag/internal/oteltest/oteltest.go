@@ -5,7 +5,9 @@ package oteltest
 
 import (
 	"context"
+	"fmt"
 	"math"
+	"slices"
 
 	"go.opentelemetry.io/otel/attribute"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
@@ -92,6 +94,58 @@ func HasAll(set attribute.Set, want []attribute.KeyValue) bool {
 		}
 	}
 	return true
+}
+
+// Metrics collects the metrics recorded so far, by name.
+func (tel *Telemetry) Metrics() (map[string]metricdata.Metrics, error) {
+	var rm metricdata.ResourceMetrics
+	if err := tel.Reader.Collect(context.Background(), &rm); err != nil {
+		return nil, err
+	}
+	out := map[string]metricdata.Metrics{}
+	for _, sm := range rm.ScopeMetrics {
+		for _, m := range sm.Metrics {
+			out[m.Name] = m
+		}
+	}
+	return out, nil
+}
+
+// Instrument names the instrument m was recorded with, as
+// docs/operations.md does: "counter", "up-down counter", "gauge",
+// "histogram"; the attribute keys of each of its data points, sorted.
+func Instrument(m metricdata.Metrics) (kind string, keys [][]string) {
+	keysOf := func(set attribute.Set) []string {
+		var k []string
+		for _, kv := range set.ToSlice() {
+			k = append(k, string(kv.Key))
+		}
+		slices.Sort(k)
+		return k
+	}
+	switch d := m.Data.(type) {
+	case metricdata.Sum[int64]:
+		kind = "up-down counter"
+		if d.IsMonotonic {
+			kind = "counter"
+		}
+		for _, p := range d.DataPoints {
+			keys = append(keys, keysOf(p.Attributes))
+		}
+	case metricdata.Gauge[int64]:
+		kind = "gauge"
+		for _, p := range d.DataPoints {
+			keys = append(keys, keysOf(p.Attributes))
+		}
+	case metricdata.Histogram[float64]:
+		kind = "histogram"
+		for _, p := range d.DataPoints {
+			keys = append(keys, keysOf(p.Attributes))
+		}
+	default:
+		kind = fmt.Sprintf("%T", m.Data)
+	}
+	return kind, keys
 }
 
 // TracerProvider returns the provider the runtime traces with.

@@ -211,15 +211,16 @@ func gauge(m metric.Meter, name, desc string) metric.Int64Gauge {
 // Work is the telemetry of one piece of managed work: its attribute set
 // and span options, made once, and its span name.
 type Work struct {
-	in   *instruments
+	in   *instruments // nil when the work is not measured
 	set  attrs
 	span []trace.SpanStartOption
 	name string
 }
 
 // Work returns the telemetry of the work kind/label of service, whose
-// spans link to link unless it is nil.
-func (t *T) Work(service, kind, label string, link *trace.SpanContext) *Work {
+// spans link to link unless it is nil, measured as r, its scope's
+// resolution, says.
+func (t *T) Work(r *Resolved, service, kind, label string, link *trace.SpanContext) *Work {
 	if t == nil {
 		return nil
 	}
@@ -228,7 +229,11 @@ func (t *T) Work(service, kind, label string, link *trace.SpanContext) *Work {
 	if link != nil {
 		span = append(span, trace.WithLinks(trace.Link{SpanContext: *link}))
 	}
-	return &Work{in: t.current(), set: newAttrs(kv...), span: span, name: kind + " " + label}
+	var in *instruments
+	if r != nil {
+		in = r.in
+	}
+	return &Work{in: in, set: newAttrs(kv...), span: span, name: kind + " " + label}
 }
 
 // Run is one run of a piece of work, from Begin to End.
@@ -249,7 +254,7 @@ func (w *Work) Begin(ctx context.Context, tr trace.Tracer) (context.Context, Run
 	if tr != nil {
 		ctx, r.span = tr.Start(ctx, w.name, w.span...)
 	}
-	if r.span != nil || w.in.runs.Enabled(ctx) {
+	if r.span != nil || (w.in != nil && w.in.runs.Enabled(ctx)) {
 		r.start = time.Now()
 	}
 	return ctx, r
@@ -268,10 +273,10 @@ func (r Run) End(ctx context.Context, err error, panicked bool) {
 		}
 		r.span.End()
 	}
-	if r.start.IsZero() {
+	in := r.w.in
+	if r.start.IsZero() || in == nil {
 		return
 	}
-	in := r.w.in
 	in.runs.Add(ctx, 1, r.w.set.add...)
 	in.duration.Record(ctx, time.Since(r.start).Seconds(), r.w.set.rec...)
 	if err != nil {
@@ -284,24 +289,28 @@ func (r Run) End(ctx context.Context, err error, panicked bool) {
 
 // Restarted counts a restart of w, a task.
 func (w *Work) Restarted(ctx context.Context) {
-	if w != nil {
+	if w != nil && w.in != nil {
 		w.in.restarts.Add(ctx, 1, w.set.add...)
 	}
 }
 
 // GaveUp counts a task that exhausted its restart policy.
 func (w *Work) GaveUp(ctx context.Context) {
-	if w != nil {
+	if w != nil && w.in != nil {
 		w.in.giveUps.Add(ctx, 1, w.set.add...)
 	}
 }
 
-// Service is the telemetry of one service.
+// Service is the telemetry of one service. Its figures go to the
+// instruments its last Resolve found, or nowhere while that found metrics
+// off: a service started before the app installed the global meter
+// provider records nothing, not even when it stops after the install.
 type Service struct {
 	t    *T
 	name string
 	set  attrs
-	ctx  context.Context // the figures of a service belong to no request
+	ctx  context.Context             // the figures of a service belong to no request
+	in   atomic.Pointer[instruments] // Resolve's; nil while not measured
 	mu   sync.Mutex
 	at   time.Time // when the current start or stop began
 }
@@ -315,10 +324,34 @@ func (t *T) Service(name string) *Service {
 		set: newAttrs(KeyService.String(name))}
 }
 
+// Resolve is T.Resolve for the service's scope, when it opens or its
+// service starts: the service's figures then go where its runs' go.
+func (s *Service) Resolve(ctx context.Context) *Resolved {
+	if s == nil {
+		return nil
+	}
+	r := s.t.Resolve(ctx)
+	s.in.Store(r.in)
+	return r
+}
+
+// ResolveNow is Resolve for a scope made outside any request.
+//
+//nolint:contextcheck,nolintlint // as T.ResolveNow
+func (s *Service) ResolveNow() *Resolved { return s.Resolve(context.Background()) }
+
+// instruments returns the instruments the service records to, or nil.
+func (s *Service) instruments() *instruments {
+	if s == nil {
+		return nil
+	}
+	return s.in.Load()
+}
+
 // State records the service's state, as the number of a sprag.State.
 func (s *Service) State(state int) {
-	if s != nil {
-		s.t.current().state.Record(s.ctx, int64(state), s.set.rec...)
+	if in := s.instruments(); in != nil {
+		in.state.Record(s.ctx, int64(state), s.set.rec...)
 	}
 }
 
@@ -338,13 +371,14 @@ func (s *Service) Started(err error) { s.ended(err, "start") }
 func (s *Service) Stopped(err error) { s.ended(err, "stop") }
 
 func (s *Service) ended(err error, phase string) {
-	if s == nil {
+	in := s.instruments()
+	if in == nil {
 		return
 	}
 	s.mu.Lock()
 	d := time.Since(s.at)
 	s.mu.Unlock()
-	ctx, in := s.ctx, s.t.current()
+	ctx := s.ctx
 	if phase == "start" {
 		in.startDur.Record(ctx, d.Seconds(), s.set.rec...)
 		if err == nil {
@@ -372,32 +406,30 @@ func (s *Service) TimerAdded() { s.add(false, 1) }
 func (s *Service) TimerEnded() { s.add(false, -1) }
 
 func (s *Service) add(task bool, n int64) {
-	if s == nil {
+	in := s.instruments()
+	if in == nil {
 		return
 	}
-	in := s.t.current()
 	c := in.timers
 	if task {
 		c = in.tasks
 	}
-	if c.Enabled(s.ctx) {
-		c.Add(s.ctx, n, s.set.add...)
-	}
+	c.Add(s.ctx, n, s.set.add...)
 }
 
 // Resolved is what a scope measures and traces, resolved once when it
 // opens: its runs then pay one load to learn it. A nil *Resolved measures
 // and traces nothing.
 type Resolved struct {
-	tracer  trace.Tracer
-	metrics bool
+	tracer trace.Tracer
+	in     *instruments // nil while metrics are not recorded
 }
 
 // Metrics reports whether metrics are recorded.
-func (r *Resolved) Metrics() bool { return r != nil && r.metrics }
+func (r *Resolved) Metrics() bool { return r != nil && r.in != nil }
 
 // On reports whether anything is measured or traced.
-func (r *Resolved) On() bool { return r != nil && (r.tracer != nil || r.metrics) }
+func (r *Resolved) On() bool { return r != nil && (r.tracer != nil || r.in != nil) }
 
 // Tracer returns the tracer, or nil.
 func (r *Resolved) Tracer() trace.Tracer {
@@ -415,7 +447,10 @@ func (t *T) Resolve(ctx context.Context) *Resolved {
 	if t == nil {
 		return nil
 	}
-	r := &Resolved{tracer: t.Tracer(), metrics: t.resolveMeter().runs.Enabled(ctx)}
+	r := &Resolved{tracer: t.Tracer()}
+	if in := t.resolveMeter(); in.runs.Enabled(ctx) {
+		r.in = in
+	}
 	t.resolved.Store(r)
 	return r
 }

@@ -224,13 +224,20 @@ func (w *deadlineWatch) rollback(ctx context.Context) {
 		}
 		w.log.Error("the app's start ended before the app was ready", fields...)
 	}
-	if len(started) == 0 {
+	w.stopStarted(ctx, started, timeout)
+}
+
+// stopStarted stops services, which had started when ctx, the start
+// context, ended, the last first, each within timeout, the stop timeout;
+// it logs which.
+func (w *deadlineWatch) stopStarted(ctx context.Context, services []sprag.Interface, timeout time.Duration) {
+	if len(services) == 0 {
 		return
 	}
-	w.log.Warn("stopping the services that had started", zap.Strings("services", names(started)), zap.Duration("timeout", timeout))
+	w.log.Warn("stopping the services that had started", zap.Strings("services", names(services)), zap.Duration("timeout", timeout))
 	stopCtx, cancel := w.stopContext(ctx)
 	defer cancel()
-	w.stopAll(stopCtx, started)
+	w.stopAll(stopCtx, services)
 }
 
 // stopAfterReady stops, the last first, the services still running after
@@ -249,13 +256,7 @@ func (w *deadlineWatch) stopAfterReady(ctx context.Context) {
 	running := slices.DeleteFunc(slices.Clone(w.started), func(svc sprag.Interface) bool { return svc.State() != sprag.Running })
 	timeout := w.stopTimeout
 	w.mu.Unlock()
-	if len(running) == 0 {
-		return
-	}
-	w.log.Warn("stopping the services that had started", zap.Strings("services", names(running)), zap.Duration("timeout", timeout))
-	stopCtx, cancel := w.stopContext(ctx)
-	defer cancel()
-	w.stopAll(stopCtx, running)
+	w.stopStarted(ctx, running, timeout)
 }
 
 // stopContext returns a context for stopping services after ctx, the

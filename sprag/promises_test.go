@@ -1356,3 +1356,46 @@ func TestACleanupThatFailsAsTheContextEndsIsReported(t *testing.T) {
 		}
 	}
 }
+
+// Provide with UntilStopped of a service that has already stopped returns,
+// and the name is free at once. It deadlocked: Provide applied the option,
+// which removed the entry at once, while it held the registry's lock.
+func TestPromiseProvideUntilStoppedOfAStoppedService(t *testing.T) {
+	registry := sprag.NewRegistry()
+	job := &plain{}
+	require.NoError(t, sprag.Bind(job, "import-1", sprag.NewRuntime(nil)))
+	require.NoError(t, job.Start(context.Background()))
+	require.NoError(t, job.Stop(context.Background()))
+	<-job.Done()
+
+	require.NoError(t, registry.Provide("import", job, sprag.UntilStopped(), nil))
+	assert.Empty(t, registry.Names(), "the entry of a service that has stopped leaves at once")
+	require.NoError(t, registry.Provide("import", job), "the name is free")
+}
+
+// A timeout whose one run is under way will not run again: it is not
+// Active, and Cancel cancels nothing, as time.Timer's Stop returns false
+// once its function has started. It still counts in sprag.timers.active
+// until the run ends.
+func TestPromiseTimeoutIsNotActiveDuringItsOneRun(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var sc sprag.Scope
+		running, finish := make(chan struct{}), make(chan struct{})
+		reminder, err := sc.Timeout(time.Minute, func(context.Context) error {
+			close(running)
+			<-finish
+			return nil
+		}, sprag.Label("reminder"))
+		require.NoError(t, err)
+		assert.True(t, reminder.Active(), "waiting")
+		<-running
+
+		assert.False(t, reminder.Active(), "a timeout whose one run is under way will not run again")
+		assert.False(t, reminder.Cancel(), "Cancel of a timeout that already fired cancels nothing")
+
+		close(finish)
+		synctest.Wait()
+		assert.False(t, reminder.Active())
+		require.NoError(t, sc.Close(context.Background()))
+	})
+}

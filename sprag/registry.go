@@ -26,7 +26,8 @@ type Registry struct {
 func NewRegistry() *Registry { return &Registry{} }
 
 // Provide registers svc under name. svc must have been bound ([Bind]).
-// With [UntilStopped], the entry is removed when svc has stopped.
+// With [UntilStopped], the entry is removed when svc has stopped, at once
+// if it has stopped already. Nil options are ignored.
 //
 // Provide fails with an error wrapping [ErrDuplicateName], listing the
 // names already registered, when name is taken; with [ErrInvalidArgument]
@@ -43,13 +44,18 @@ func (r *Registry) Provide(name string, svc Interface, opts ...ProvideOption) er
 		return fmt.Errorf("provide service %q: %w", name, ErrNotBound)
 	}
 	r.mu.Lock()
-	defer r.mu.Unlock()
 	if _, ok := r.services[name]; ok {
+		defer r.mu.Unlock()
 		return fmt.Errorf("provide service %q: %w (registered: %s)", name, ErrDuplicateName, r.namesLocked())
 	}
 	r.putLocked(name, svc)
+	r.mu.Unlock()
+	// Without the lock: UntilStopped removes the entry at once for a
+	// service that has already stopped.
 	for _, o := range opts {
-		o.applyProvide(r, name, svc)
+		if o != nil {
+			o.applyProvide(r, name, svc)
+		}
 	}
 	return nil
 }

@@ -21,6 +21,7 @@ type Timer struct {
 	slot  timerq.Slot        // its place in the scope's queue of waiting timers; guarded by s.mu
 	n     int32              // runs ended; read and written by the run, which never overlaps itself
 	ended bool               // cancelled, stopped, or its schedule is over; guarded by s.mu
+	final bool               // a timeout whose one run has begun: ended, counted out when the run ends; guarded by s.mu
 	link  *trace.SpanContext // LinkTo's, or nil
 }
 
@@ -117,6 +118,9 @@ func (s *Scope) fireDue() {
 			s.obs.TimerEnded()
 			continue
 		}
+		if t.act.kind == KindTimeout { // its one run: it will not run again
+			t.ended, t.final = true, true
+		}
 		s.running[t] = struct{}{}
 		s.runs.Begin(&t.act.Work)
 		go t.run(s.ctx)
@@ -147,6 +151,8 @@ func (t *Timer) run(ctx context.Context) {
 	s.mu.Lock()
 	delete(s.running, t)
 	switch {
+	case t.final:
+		s.obs.TimerEnded()
 	case t.ended:
 	case next.IsZero() || !s.open():
 		t.ended = true
@@ -196,7 +202,7 @@ func (t *Timer) endLocked() bool {
 // Cancel stops the timer: no run begins after Cancel returns, though one
 // already running finishes. It reports whether this call cancelled it; it
 // returns false for a timer that was already cancelled or whose schedule
-// was over (a timeout that ran).
+// was over (a timeout whose one run has begun).
 func (t *Timer) Cancel() bool {
 	if t == nil {
 		return false
@@ -207,7 +213,8 @@ func (t *Timer) Cancel() bool {
 }
 
 // Active reports whether the timer will run again: it was not cancelled,
-// its scope is open and its schedule is not over.
+// its scope is open and its schedule is not over. A timeout is no longer
+// active once its one run has begun.
 func (t *Timer) Active() bool {
 	if t == nil {
 		return false

@@ -64,7 +64,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { //nolint:co
 	}()
 	if s.cfg.crossOrigin != nil {
 		if err := s.cfg.crossOrigin.Check(r); err != nil {
-			s.writeError(rw, http.StatusForbidden, "cross-origin request refused", rw.html())
+			s.writeNegotiated(rw, http.StatusForbidden, "cross-origin request refused")
 			return
 		}
 	}
@@ -108,11 +108,19 @@ func (s *Server) recovered(rw *responseWriter, p any) (abort bool) {
 			delete(h, name)
 		}
 	}
+	s.writeNegotiated(rw, http.StatusInternalServerError, "")
+	return false
+}
+
+// writeNegotiated writes a problem as a page or JSON by the request's
+// Accept header, unless its route answers JSON only, and then says so in
+// Vary, so that a shared cache does not give a browser's page to an API
+// client.
+func (s *Server) writeNegotiated(rw *responseWriter, status int, detail string) {
 	if rw.negotiated() {
 		rw.varyAccept()
 	}
-	s.writeError(rw, http.StatusInternalServerError, "", rw.html())
-	return false
+	s.writeError(rw, status, detail, rw.html())
 }
 
 // router serves a request with the current routes: the last Mount's.
@@ -137,10 +145,10 @@ func (s *Server) serveUnmatched(w http.ResponseWriter, r *http.Request) {
 	h.ServeHTTP(&probe, r)
 	if allow := probe.header.Get("Allow"); allow != "" && probe.status == http.StatusMethodNotAllowed {
 		rw.out().Header().Set("Allow", allow)
-		s.writeError(rw, http.StatusMethodNotAllowed, "", rw.html())
+		s.writeNegotiated(rw, http.StatusMethodNotAllowed, "")
 		return
 	}
-	s.writeError(rw, http.StatusNotFound, "", rw.html())
+	s.writeNegotiated(rw, http.StatusNotFound, "")
 }
 
 // statusProbe records what the router's own 404 or 405 handler answers.

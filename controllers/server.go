@@ -82,8 +82,12 @@ func NewServer(registry *sprag.Registry, opts ...Option) (*Server, error) {
 			errs = append(errs, err)
 		}
 	}
-	if err := errors.Join(errs...); err != nil {
-		return nil, fmt.Errorf("new http server: %w", err)
+	if len(errs) > 0 {
+		// Name the middleware at fault too: every mistake in one error.
+		if _, err := chain(http.NotFoundHandler(), cfg.middleware); err != nil {
+			errs = append(errs, fmt.Errorf("%v: %w: %w", middlewareOption(cfg.middleware), ErrInvalidOption, err))
+		}
+		return nil, fmt.Errorf("new http server: %w", errors.Join(errs...))
 	}
 	if cfg.validate == nil {
 		cfg.validate = newValidator()

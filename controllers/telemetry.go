@@ -227,7 +227,7 @@ func (t *telemetry) begin(ctx context.Context, rt *requestTelemetry, r *http.Req
 	rt.https = r.TLS != nil
 	ctx = t.extract(ctx, r.Header)
 	if tracer, on := t.tracer(); on {
-		ctx, rt.span = tracer.Start(ctx, rt.methodName(), trace.WithSpanKind(trace.SpanKindServer),
+		ctx, rt.span = tracer.Start(ctx, rt.spanName(), trace.WithSpanKind(trace.SpanKindServer),
 			trace.WithAttributes(
 				semconv.HTTPRequestMethodKey.String(rt.methodName()),
 				semconv.URLPath(r.URL.EscapedPath()),
@@ -258,6 +258,15 @@ func (rt *requestTelemetry) methodName() string {
 	return "_OTHER"
 }
 
+// spanName is the method as the span's name gives it: "HTTP" for an
+// unknown method, as OpenTelemetry's HTTP conventions ask.
+func (rt *requestTelemetry) spanName() string {
+	if int(rt.method) < len(knownMethods) {
+		return knownMethods[rt.method]
+	}
+	return "HTTP"
+}
+
 func (rt *requestTelemetry) scheme() string {
 	if rt.https {
 		return "https"
@@ -280,11 +289,7 @@ func (rt *requestTelemetry) route(rw *responseWriter) {
 	if rt.span == nil || rw.rt == nil || rw.rt.httpRoute == "" {
 		return
 	}
-	name := rt.methodName()
-	if name == "_OTHER" {
-		name = "HTTP"
-	}
-	rt.span.SetName(name + " " + rw.rt.httpRoute)
+	rt.span.SetName(rt.spanName() + " " + rw.rt.httpRoute)
 	rt.span.SetAttributes(semconv.HTTPRoute(rw.rt.httpRoute))
 }
 

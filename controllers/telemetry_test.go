@@ -228,8 +228,8 @@ func TestRequestSpans(t *testing.T) {
 
 	rec = serve(srv, "PURGE", "/nowhere", nil)
 	require.Equal(t, http.StatusNotFound, rec.Code)
-	other := k.span(t, "_OTHER")
-	assert.Equal(t, "_OTHER", spanAttrs(other)["http.request.method"], "an unknown method is not a span name")
+	other := k.span(t, "HTTP") // the conventions' name for an unknown method
+	assert.Equal(t, "_OTHER", spanAttrs(other)["http.request.method"])
 	assert.NotContains(t, spanAttrs(other), "http.route")
 }
 

@@ -86,7 +86,7 @@
 // Services, the bus and fx itself log through the app's *zap.Logger, or,
 // without one, through Module's own: production JSON, or with [DevLogger]
 // or SPRAG_LOG=dev ([EnvLog]) human-readable lines with the level in
-// colour. [LogFxEvents] logs each failure once, on one line, and fx's
-// other events at debug level. Package fxmoduletest builds test apps with
-// a zaptest logger, also inside a testing/synctest bubble.
+// colour. [LogFxEvents] logs each failure once, one line per mistake,
+// and fx's other events at debug level. Package fxmoduletest builds test
+// apps with a zaptest logger, also inside a testing/synctest bubble.
 package fxmodule

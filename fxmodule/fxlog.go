@@ -19,8 +19,9 @@ import (
 // the top level of fx.New to cover the whole app; [App] does.
 //
 // Each failure is logged once, at error level, as one entry whose error
-// field is one line of text (no multi-line "errorVerbose", no stack of the
-// logging call):
+// field is the message, one line per mistake (no multi-line
+// "errorVerbose", no stack of the logging call, nor the stack of the call
+// that fx's own provide error carries):
 //
 //   - "the app could not be built": fx.New failed; for a wiring mistake the
 //     error is the *[WiringError] alone, without the layers of fx and dig
@@ -217,5 +218,17 @@ func flatten(err error) []error {
 // fx's and dig's do.
 type plainError struct{ err error }
 
-func (e plainError) Error() string { return e.err.Error() }
+// Error is the error's message without the stack of the call that fx
+// puts before the reason of a provide error: one line per mistake.
+func (e plainError) Error() string { return withoutStack(e.err.Error()) }
+
+// withoutStack cuts fx's provide error, "fx.Provide(…) from:", the stack
+// of the call one frame a line, then "Failed: <reason>", to its reason.
+func withoutStack(msg string) string {
+	const failed = "\nFailed: "
+	if i := strings.Index(msg, failed); i >= 0 && strings.Contains(msg[:i], " from:\n") {
+		return msg[i+len(failed):]
+	}
+	return msg
+}
 func (e plainError) Unwrap() error { return e.err }

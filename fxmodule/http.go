@@ -17,8 +17,9 @@ import (
 const HTTPServiceName = "http"
 
 // serverProvide provides the app's controllers.Server as the service
-// "http". Module holds it; Controllers adds the server to the services fx
-// constructs, so that an app without controllers opens no port.
+// "http". Module holds it, and fx builds it only when something takes it:
+// Controllers does, and so does any injection of it, so that an app in
+// which nothing takes it opens no port.
 var serverProvide = newService(HTTPServiceName, newServer, serviceConfig{}, false)
 
 type serverParams struct {

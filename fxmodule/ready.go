@@ -57,7 +57,8 @@ func newReady(l *logger, bus *eventbus.Bus, registry *sprag.Registry) *Ready {
 // fails to start.
 func (r *Ready) Done() <-chan struct{} { return r.done }
 
-// Wait waits until the app has started or ctx ends.
+// Wait waits until the app has started or ctx ends. Once the app has
+// started it returns nil, even with a ctx that has ended.
 func (r *Ready) Wait(ctx context.Context) error {
 	if ctx == nil {
 		return errors.New("wait for the app to start: the context is nil")
@@ -66,6 +67,11 @@ func (r *Ready) Wait(ctx context.Context) error {
 	case <-r.done:
 		return nil
 	case <-ctx.Done():
+		select {
+		case <-r.done: // started already: that wins over an ended ctx
+			return nil
+		default:
+		}
 		return fmt.Errorf("wait for the app to start: %w", context.Cause(ctx))
 	}
 }

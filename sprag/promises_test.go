@@ -1399,3 +1399,24 @@ func TestPromiseTimeoutIsNotActiveDuringItsOneRun(t *testing.T) {
 		require.NoError(t, sc.Close(context.Background()))
 	})
 }
+
+// WaitFor of a service that is there and started returns it, also with a
+// context that has ended: select would pick the ended context at random.
+func TestPromiseWaitForPrefersAStartedServiceToAnEndedContext(t *testing.T) {
+	registry := sprag.NewRegistry()
+	svc := &plain{}
+	require.NoError(t, sprag.Bind(svc, "db", sprag.NewRuntime(nil)))
+	require.NoError(t, svc.Start(context.Background()))
+	defer func() { require.NoError(t, svc.Stop(context.Background())) }()
+	require.NoError(t, registry.Provide("db", svc))
+
+	ended, cancel := context.WithCancel(context.Background())
+	cancel()
+	for range 200 {
+		got, err := registry.WaitFor(ended, "db")
+		require.NoError(t, err)
+		require.Same(t, svc, got)
+	}
+	_, err := registry.WaitFor(ended, "nobody")
+	require.ErrorIs(t, err, context.Canceled, "what is not there still fails with the ended context")
+}

@@ -222,7 +222,8 @@ func (r *Registry) All() iter.Seq2[string, Interface] {
 // starting, then returns it: the late binding of the original's wait_for.
 // It returns an error when the service failed to start or was stopped, or
 // when ctx ends first; that error wraps context.Cause(ctx) (ctx's error
-// unless a cause was given) and names the service.
+// unless a cause was given) and names the service. A service that is
+// already there and started is returned even with a ctx that has ended.
 func (r *Registry) WaitFor(ctx context.Context, name string) (Interface, error) {
 	r.mu.Lock()
 	svc, ok := r.services[name]
@@ -243,7 +244,9 @@ func (r *Registry) WaitFor(ctx context.Context, name string) (Interface, error) 
 		select {
 		case <-provided:
 		case <-ctx.Done():
-			return nil, fmt.Errorf("wait for service %q to be provided: %w", name, context.Cause(ctx))
+			if !closed(provided) {
+				return nil, fmt.Errorf("wait for service %q to be provided: %w", name, context.Cause(ctx))
+			}
 		}
 		var err error
 		if svc, err = r.Resolve(name); err != nil {
@@ -257,7 +260,9 @@ func (r *Registry) WaitFor(ctx context.Context, name string) (Interface, error) 
 	select {
 	case <-started:
 	case <-ctx.Done():
-		return nil, fmt.Errorf("wait for service %q to start: %w", name, context.Cause(ctx))
+		if !closed(started) {
+			return nil, fmt.Errorf("wait for service %q to start: %w", name, context.Cause(ctx))
+		}
 	}
 	switch st := s.State(); st {
 	case Running:
@@ -267,6 +272,17 @@ func (r *Registry) WaitFor(ctx context.Context, name string) (Interface, error) 
 		return nil, fmt.Errorf("wait for service %q: it is %s: %w", name, st, ErrStopped)
 	}
 	return svc, nil
+}
+
+// closed reports whether ch is closed: what is ready wins over an ended
+// context, which select would choose between at random.
+func closed(ch <-chan struct{}) bool {
+	select {
+	case <-ch:
+		return true
+	default:
+		return false
+	}
 }
 
 func (r *Registry) namesLocked() string {

@@ -88,7 +88,7 @@ func TestGuideCallsBeforeStartAreJoinedNotLoggedAndOnStartDoesNotRun(t *testing.
 	for _, l := range lines {
 		assert.True(t, strings.HasSuffix(l, "(call it in OnStart): sprag: service not running"), l)
 	}
-	assert.ErrorIs(t, svc.Start(context.Background()), sprag.ErrNotRunning, "Start returns the same failure again")
+	require.ErrorIs(t, svc.Start(context.Background()), sprag.ErrNotRunning, "Start returns the same failure again")
 	assert.NoError(t, svc.Stop(context.Background()), "Stop on a failed service returns nil")
 
 	quiet := &Bare{}
@@ -160,7 +160,7 @@ func TestGuideStopOfAServiceThatNeverStarted(t *testing.T) {
 	assert.False(t, onStop.Load(), "OnStop runs only if OnStart succeeded")
 	err := svc.Start(context.Background())
 	require.ErrorIs(t, err, sprag.ErrStopped)
-	assert.EqualError(t, err, `start service "idle": sprag: service stopped`)
+	require.EqualError(t, err, `start service "idle": sprag: service stopped`)
 	assert.NoError(t, svc.Stop(context.Background()), "Stop on a stopped service returns nil")
 }
 
@@ -263,7 +263,7 @@ func TestGuideRegistryZeroValueAndHealthOrder(t *testing.T) {
 	empty := r.Health(context.Background())
 	assert.True(t, empty.Healthy)
 	assert.Empty(t, empty.Services)
-	assert.NoError(t, empty.Err())
+	require.NoError(t, empty.Err())
 
 	rt := sprag.NewRuntime(nil)
 	parent, other := &Bare{}, &Bare{}

@@ -135,6 +135,9 @@ func TestListenerFailuresAreLoggedOnceAndReachTheEmitter(t *testing.T) {
 		err = rt.Bus.Emit(context.Background(), "panic", nil)
 		var pe *sprag.PanicError
 		require.ErrorAs(t, err, &pe)
+		_, err = rt.Bus.Listen("outsider-panic", func(context.Context, any) error { panic("outsider") }, eventbus.WithName("outsider"))
+		require.NoError(t, err)
+		require.ErrorAs(t, rt.Bus.Emit(context.Background(), "outsider-panic", nil), &pe)
 
 		failed := logs.FilterMessage("listener failed").All()
 		require.Len(t, failed, 2, "one line per failure: the service's, and the bus handler's for the outsider")
@@ -142,9 +145,12 @@ func TestListenerFailuresAreLoggedOnceAndReachTheEmitter(t *testing.T) {
 		assert.Equal(t, "fail", failed[0].ContextMap()["topic"])
 		assert.Equal(t, "outsider", failed[1].ContextMap()["label"])
 		panicked := logs.FilterMessage("listener panicked").All()
-		require.Len(t, panicked, 1)
+		require.Len(t, panicked, 2, "the service's, and the bus handler's for the outsider")
 		assert.Equal(t, "panic", panicked[0].ContextMap()["topic"])
 		assert.Contains(t, panicked[0].ContextMap()["stack"], "events_test.go")
+		assert.Equal(t, "outsider-panic", panicked[1].ContextMap()["topic"])
+		assert.Equal(t, "outsider", panicked[1].ContextMap()["label"])
+		assert.Contains(t, panicked[1].ContextMap()["stack"], "events_test.go")
 	})
 }
 

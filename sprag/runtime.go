@@ -97,9 +97,11 @@ func (rt Runtime) withDefaults() Runtime {
 }
 
 // LogListenerErrors returns an eventbus error handler that logs each failed
-// listener at error level with its topic, name, error and, for a panic, the
-// stack. Failures of listeners registered through [Service.Listen] are
-// skipped: the service has already logged them with its own name.
+// listener at error level with its topic, name and error, as "listener
+// failed", or, for a panic, as "listener panicked" with the stack, as a
+// service logs its own. Failures of listeners registered through
+// [Service.Listen] are skipped: the service has already logged them with
+// its own name.
 func LogListenerErrors(logger *zap.Logger) eventbus.ErrorHandler {
 	return func(_ context.Context, le *eventbus.ListenerError) {
 		var ce *CallbackError
@@ -112,10 +114,12 @@ func LogListenerErrors(logger *zap.Logger) eventbus.ErrorHandler {
 			zap.String("label", le.Listener),
 			zap.Error(le.Err),
 		}
+		msg := "listener failed"
 		var pe *PanicError
 		if errors.As(le.Err, &pe) {
 			fields = append(fields, zap.ByteString("stack", pe.Stack))
+			msg = "listener panicked"
 		}
-		logger.Error("listener failed", fields...)
+		logger.Error(msg, fields...)
 	}
 }

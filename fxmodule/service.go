@@ -95,7 +95,9 @@ func ParamTags(tags ...string) ServiceOption { return paramTagsOption(tags) }
 func Service(name string, ctor any, opts ...ServiceOption) fx.Option {
 	var cfg serviceConfig
 	for _, o := range opts {
-		o.applyService(&cfg)
+		if o != nil {
+			o.applyService(&cfg)
+		}
 	}
 	return newService(name, ctor, cfg, true)
 }

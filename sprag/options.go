@@ -42,7 +42,9 @@ func timerConfigOf(opts []TimerOption) timerConfig {
 	}
 	c := new(timerConfig)
 	for _, o := range opts {
-		o.applyTimer(c)
+		if o != nil {
+			o.applyTimer(c)
+		}
 	}
 	return *c
 }
@@ -53,7 +55,9 @@ func taskConfigOf(opts []TaskOption) taskConfig {
 	}
 	c := new(taskConfig)
 	for _, o := range opts {
-		o.applyTask(c)
+		if o != nil {
+			o.applyTask(c)
+		}
 	}
 	return *c
 }

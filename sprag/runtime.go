@@ -69,7 +69,9 @@ func NewRuntime(logger *zap.Logger, opts ...RuntimeOption) Runtime {
 	}
 	var c runtimeConfig
 	for _, o := range opts {
-		o.applyRuntime(&c)
+		if o != nil {
+			o.applyRuntime(&c)
+		}
 	}
 	tel := telemetry.New(c.mp, c.tp)
 	return Runtime{

@@ -94,7 +94,9 @@ func StartAll(t TB, services []Named, opts ...Option) sprag.Runtime {
 	t.Helper()
 	c := config{stopTimeout: 10 * time.Second}
 	for _, o := range opts {
-		o.apply(&c)
+		if o != nil {
+			o.apply(&c)
+		}
 	}
 	if !c.haveRuntime {
 		c.rt = Runtime(t)

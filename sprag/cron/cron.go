@@ -42,7 +42,9 @@ type Schedule struct {
 func Parse(spec string, opts ...Option) (*Schedule, error) {
 	var c config
 	for _, o := range opts {
-		o.applyCron(&c)
+		if o != nil {
+			o.applyCron(&c)
+		}
 	}
 	s, err := parse(spec, c)
 	if err != nil {
@@ -100,7 +102,9 @@ func Add(o sprag.Owner, spec string, fn func(ctx context.Context) error, opts ..
 	}
 	var c config
 	for _, opt := range opts {
-		opt.applyCron(&c)
+		if opt != nil {
+			opt.applyCron(&c)
+		}
 	}
 	label := c.label
 	if label == "" {

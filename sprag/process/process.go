@@ -109,7 +109,9 @@ func Start(o sprag.Owner, name string, args []string, opts ...Option) (*Process,
 	}
 	c := config{grace: defaultGrace}
 	for _, opt := range opts {
-		opt.applyProcess(&c)
+		if opt != nil {
+			opt.applyProcess(&c)
+		}
 	}
 	if c.label == "" {
 		c.label = filepath.Base(name)

@@ -126,7 +126,9 @@ func New[T any](o sprag.Owner, handler func(ctx context.Context, item T) error, 
 	}
 	c := config{workers: 1, capacity: 100}
 	for _, opt := range opts {
-		opt.applyQueue(&c)
+		if opt != nil {
+			opt.applyQueue(&c)
+		}
 	}
 	if c.label == "" {
 		c.label = sprag.FuncLabel(handler)

@@ -118,7 +118,9 @@ func New[T any](o sprag.Owner, initial T, opts ...Option) (*Observable[T], error
 	}
 	var c config
 	for _, opt := range opts {
-		opt.applyObservable(&c)
+		if opt != nil {
+			opt.applyObservable(&c)
+		}
 	}
 	if c.label == "" {
 		c.label = reflect.TypeFor[T]().String()
@@ -279,7 +281,9 @@ func (o *Observable[T]) Subscribe(subscriber sprag.Owner, fn func(ctx context.Co
 	}
 	var c subscribeConfig
 	for _, opt := range opts {
-		opt.applySubscribe(&c)
+		if opt != nil {
+			opt.applySubscribe(&c)
+		}
 	}
 	ob := &observer[T]{o: o, fn: fn, ctx: owner.Context()}
 	cb, err := owner.Callback("observable "+o.label+" "+sprag.FuncLabel(fn), func() { ob.cancel() })

@@ -296,3 +296,27 @@ func TestBackoffNeverOverflows(t *testing.T) {
 	assert.Equal(t, time.Minute, b.Next(now, sprag.Run{N: 101}).Sub(now), "a success resets it")
 	assert.Equal(t, time.Second, b.Next(now, sprag.Run{N: 102, Err: down}).Sub(now))
 }
+
+// A Poll with an interval that is not positive is refused, and nil
+// options are ignored rather than panicking.
+func TestPromisePollRefusesABadIntervalAndIgnoresNilOptions(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var sc sprag.Scope
+		ran := 0
+		require.NoError(t, sc.AddCleanup(func(context.Context) error { ran++; return nil }))
+		poll := func(context.Context) (int, error) { return 1, nil }
+		for _, d := range []time.Duration{0, -1, -time.Second} {
+			_, err := watch.Poll(&sc, poll, d, nil)
+			require.ErrorIs(t, err, sprag.ErrInvalidArgument)
+			require.ErrorContains(t, err, "interval must be positive")
+		}
+		w, err := watch.Poll(&sc, poll, time.Second, nil, watch.Label("fine"))
+		require.NoError(t, err)
+		synctest.Wait()
+		v, ok := w.Value()
+		require.True(t, ok)
+		require.Equal(t, 1, v)
+		require.NoError(t, sc.Close(context.Background()))
+		require.Equal(t, 1, ran)
+	})
+}

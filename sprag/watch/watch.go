@@ -81,12 +81,9 @@ type Stats struct {
 // and sprag.ErrInvalidArgument for a nil o or poll, an interval that is
 // not positive, or a bad option.
 func Poll[T any](o sprag.Owner, poll func(ctx context.Context) (T, error), interval time.Duration, opts ...Option) (*Watcher[T], error) {
-	w, err := newWatcher[T](o, poll, poll == nil, opts)
+	w, err := newWatcher[T](o, poll, poll == nil, &interval, opts)
 	if err != nil {
 		return nil, err
-	}
-	if interval <= 0 {
-		return nil, w.scope.Invalid("watcher", w.label, "interval must be positive, got %v", interval)
 	}
 	w.backoff.Interval = interval
 	detach, err := w.attach()
@@ -119,7 +116,7 @@ func Poll[T any](o sprag.Owner, poll func(ctx context.Context) (T, error), inter
 //
 // Its options and errors are those of [Poll].
 func Stream[T any](o sprag.Owner, follow func(ctx context.Context, send func(T)) error, opts ...Option) (*Watcher[T], error) {
-	w, err := newWatcher[T](o, follow, follow == nil, opts)
+	w, err := newWatcher[T](o, follow, follow == nil, nil, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -138,16 +135,19 @@ func Stream[T any](o sprag.Owner, follow func(ctx context.Context, send func(T))
 	return w, nil
 }
 
-// newWatcher checks the arguments common to both kinds of watcher. fn is
-// the poll or follow function, nil when isNil.
-func newWatcher[T any](o sprag.Owner, fn any, isNil bool, opts []Option) (*Watcher[T], error) {
+// newWatcher checks the arguments, then makes the watcher's observable:
+// a call refused makes nothing. fn is the poll or follow function, nil
+// when isNil; interval is a poller's, nil for a stream.
+func newWatcher[T any](o sprag.Owner, fn any, isNil bool, interval *time.Duration, opts []Option) (*Watcher[T], error) {
 	sc, err := sprag.ScopeOf(o, "watcher")
 	if err != nil {
 		return nil, err
 	}
 	c := config{backoff: defaultRetryBackoff, maxBackoff: defaultMaxRetryBackoff}
 	for _, opt := range opts {
-		opt.applyWatcher(&c)
+		if opt != nil {
+			opt.applyWatcher(&c)
+		}
 	}
 	if c.label == "" && !isNil {
 		c.label = sprag.FuncLabel(fn)
@@ -159,6 +159,8 @@ func newWatcher[T any](o sprag.Owner, fn any, isNil bool, opts []Option) (*Watch
 	switch {
 	case isNil:
 		return nil, sc.Invalid("watcher", w.label, "nil function")
+	case interval != nil && *interval <= 0:
+		return nil, sc.Invalid("watcher", w.label, "interval must be positive, got %v", *interval)
 	case c.backoff <= 0 || c.maxBackoff < c.backoff:
 		return nil, sc.Invalid("watcher", w.label, "retry backoff must be positive and at most its maximum, got %v and %v", c.backoff, c.maxBackoff)
 	case c.unhealthyAfter < 0:

@@ -32,6 +32,9 @@ var ErrHandedBack = errors.New("queue: item handed back at the stop's deadline")
 type Backend[T any] interface {
 	// Push stores item, waiting for room until ctx ends. An error means
 	// the item was not stored; it wraps ErrFull when there was no room.
+	// Push must return soon once ctx ends, which happens when the queue
+	// stops accepting: the owner's Stop waits for the pushes in progress,
+	// also past its own deadline.
 	Push(ctx context.Context, item T) error
 
 	// TryPush stores item if there is room now; an error means it was not

@@ -87,7 +87,7 @@ func (b *Bus) ListenEvents(topic string, fn func(ctx context.Context, e Event) e
 // the user's function, whose name identifies the listener by default.
 func (b *Bus) subscribe(topic string, sub *Subscription, named any, opts []ListenOption) (*Subscription, error) {
 	if b == nil {
-		return nil, fmt.Errorf("listen to %q: nil *eventbus.Bus", topic)
+		return nil, nilBus("listen to", topic)
 	}
 	sub.bus, sub.topic = b, topic
 	if IsPattern(topic) {

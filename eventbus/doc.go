@@ -44,7 +44,9 @@
 //
 // Bad input is an error, never a panic: [Bus.Listen] refuses a nil listener
 // ([ErrNilListener]) and a malformed topic or pattern ([ErrInvalidTopic]),
-// and the error names the topic.
+// and the error names the topic. A nil *Bus refuses Listen and has no
+// listeners; [Bus.Emit] alone panics on it, as a method of a nil pointer
+// does, so that the emit's path spends no check on it.
 //
 // # Typed topics
 //

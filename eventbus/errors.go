@@ -62,3 +62,6 @@ func (e *PanicError) Unwrap() error {
 	err, _ := e.Value.(error)
 	return err
 }
+
+// nilBus is the error of a call of what ("listen to") on a nil *Bus.
+func nilBus(what, topic string) error { return fmt.Errorf("%s %q: nil *eventbus.Bus", what, topic) }

@@ -11,6 +11,9 @@ import (
 // malformed name has none. It takes no lock; it costs O(1) for a topic
 // that has listeners of its own and O(pattern listeners) otherwise.
 func (b *Bus) ListenerCount(topic string) int {
+	if b == nil {
+		return 0
+	}
 	if IsPattern(topic) {
 		n := 0
 		for sub := range subs(b.patterns.snapshot()) {
@@ -41,12 +44,20 @@ func (b *Bus) HasListeners(topic string) bool { return b.ListenerCount(topic) > 
 
 // Len reports the number of live subscriptions on the bus, over all topics
 // and patterns.
-func (b *Bus) Len() int { return int(b.total.Load()) }
+func (b *Bus) Len() int {
+	if b == nil {
+		return 0
+	}
+	return int(b.total.Load())
+}
 
 // Topics returns, sorted, the topics and patterns that have at least one
 // listener subscribed with that exact name. It costs O(topics + pattern
 // listeners).
 func (b *Bus) Topics() []string {
+	if b == nil {
+		return nil
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	var names []string
@@ -74,6 +85,9 @@ func (b *Bus) Topics() []string {
 // plus O(topics) for each listener removed. The [OnRemoved] functions of
 // the removed listeners run before Clear returns, in subscription order.
 func (b *Bus) Clear(name string) int {
+	if b == nil {
+		return 0
+	}
 	var victims []*Subscription
 	b.mu.Lock()
 	var ls []slot
@@ -99,6 +113,9 @@ func (b *Bus) Clear(name string) int {
 // functions of the removed listeners run before ClearAll returns, in
 // subscription order.
 func (b *Bus) ClearAll() int {
+	if b == nil {
+		return 0
+	}
 	var victims []*Subscription
 	b.mu.Lock()
 	if t := b.topics.Load(); t != nil {

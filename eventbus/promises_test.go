@@ -1061,3 +1061,18 @@ func TestListenOnANilBusIsAnError(t *testing.T) {
 	})
 	require.ErrorContains(t, err, `"order:*"`)
 }
+
+// A nil *Bus refuses Listen and has no listeners: its introspection
+// reports none and its Clear and ClearAll remove none, without a panic.
+func TestPromiseNilBusHasNoListeners(t *testing.T) {
+	var b *eventbus.Bus
+	_, err := b.Listen("t", func(context.Context, any) error { return nil })
+	require.ErrorContains(t, err, "nil *eventbus.Bus")
+	assert.Zero(t, b.ListenerCount("t"))
+	assert.False(t, b.HasListeners("t"))
+	assert.Zero(t, b.Len())
+	assert.Nil(t, b.Topics())
+	assert.Zero(t, b.Clear("t"))
+	assert.Zero(t, b.ClearAll())
+	assert.Panics(t, func() { _ = b.Emit(context.Background(), "t", nil) }, "Emit spends no check on a nil bus")
+}

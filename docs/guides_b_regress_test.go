@@ -5,10 +5,6 @@ package docs_test
 
 import (
 	"context"
-	"encoding/json"
-	"io"
-	"os"
-	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -71,44 +67,4 @@ func TestGuidesB_ServerOnlyWhenTaken(t *testing.T) {
 	require.NotNil(t, p.Server, "taken, even optionally: built")
 	assert.Contains(t, p.Registry.Names(), fxmodule.HTTPServiceName, "and run as the service http")
 	assert.Equal(t, sprag.Running, p.Server.State())
-}
-
-// fx.md, "Logging through zap": every failure is logged once, at error
-// level, its error field one line per mistake. With fx.New, a name given
-// twice to services of one type fails fx's provide, whose error is
-// "fx.Provide(…) from:", the stack of the call one frame a line, then
-// "Failed: cannot provide …": LogFxEvents logs the reason alone.
-//
-// Not parallel: the logger of LogFxEvents writes to os.Stderr here, as
-// fx fails before the app's logger is provided, and the test reads it.
-func TestGuidesB_LogFxEventsProvideErrorWithoutStack(t *testing.T) {
-	t.Setenv(fxmodule.EnvLog, "json")
-	r, w, err := os.Pipe()
-	require.NoError(t, err)
-	stderr := os.Stderr
-	os.Stderr = w
-	newBare := func() *Bare { return &Bare{} }
-	app := fx.New(fxmodule.Module, fx.Supply(zap.NewNop()), fxmodule.LogFxEvents,
-		fxmodule.Service("same", newBare),
-		fxmodule.Service("same", newBare))
-	os.Stderr = stderr
-	require.NoError(t, w.Close())
-	out, err := io.ReadAll(r)
-	require.NoError(t, err)
-	require.NoError(t, r.Close())
-	require.Error(t, app.Err())
-
-	var failures []string
-	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
-		var entry map[string]any
-		require.NoError(t, json.Unmarshal([]byte(line), &entry), line)
-		if entry["level"] == "error" {
-			msg, _ := entry["error"].(string)
-			failures = append(failures, msg)
-		}
-	}
-	require.Len(t, failures, 1, "logged once")
-	assert.NotContains(t, failures[0], "\n", "the message on one line")
-	assert.True(t, strings.HasPrefix(failures[0], "cannot provide function"), "the reason alone: %s", failures[0])
-	assert.Contains(t, failures[0], "already provided by")
 }

@@ -7,6 +7,7 @@ package docs_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -877,6 +878,15 @@ func TestGuidesB_FxDefaultLoggers(t *testing.T) {
 	assert.Contains(t, lines[0], `"level":"error"`)
 	assert.Contains(t, lines[0], `"logger":"fx"`)
 	assert.Contains(t, lines[0], `"msg":"the app could not be built"`)
+
+	// fx's provide error carries the stack of the call, one frame a line,
+	// before its reason: the log keeps the reason alone.
+	var entry map[string]any
+	require.NoError(t, json.Unmarshal([]byte(lines[0]), &entry))
+	msg, _ := entry["error"].(string)
+	assert.NotContains(t, msg, "\n", "the message on one line")
+	assert.True(t, strings.HasPrefix(msg, "cannot provide function"), "the reason alone: %s", msg)
+	assert.Contains(t, msg, "already provided by")
 }
 
 // fx.md, "ShutdownOnTaskGiveUp": an exit code of 0 is refused by fx.New.

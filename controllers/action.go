@@ -59,13 +59,18 @@ type ActionHandler struct {
 // structs; a repeated name for a slice of values), its value is converted
 // to the field's type, an empty value of a number or boolean field counts
 // as absent, and an unknown name (a name of more than 32 steps is one),
-// a repeated name for a single value or a value of the wrong type answers
-// 400. Either body over the server's limit ([WithBodyLimit]) answers 413.
+// a repeated name for a single value (also under two spellings that
+// differ in case only, which JSON decoding takes for one field), a value
+// that is not valid UTF-8 or a value of the wrong type answers 400.
+// Either body over the server's limit ([WithBodyLimit]) answers 413.
 // Then, when T is a struct or a pointer to one, its `validate` tags are
 // checked with go-playground/validator; a JSON null for a pointer to a
 // struct answers 400 (for a pointer to another type or an interface, fn
-// gets nil). Every 400 is a [Problem] with the fields at fault named by
-// their paths ([FieldError]).
+// gets nil). Every 400 is a [Problem]: one about fields names each by its
+// path ([FieldError]), a value that its type's own decoding refuses (a
+// []byte's base64, an UnmarshalJSON or UnmarshalText) too; one about the
+// body as a whole (empty, not JSON, data after the value) says so in its
+// detail.
 //
 // Cross-site requests are refused before the action runs
 // ([WithCrossOriginProtection]), so a form on another site cannot post to

@@ -58,8 +58,17 @@ func (s *Server) decodeJSON(body io.Reader, dst any, t reflect.Type) error {
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(dst); err != nil {
 		he := s.decodeError(err)
-		if len(he.Fields) == 1 && he.Fields[0].Rule == "unknown" {
+		switch {
+		case len(he.Fields) == 1 && he.Fields[0].Rule == "unknown":
 			he.Fields[0].Field = unknownFieldPath(read.Bytes(), t, he.Fields[0].Field)
+		case he.Status == http.StatusBadRequest && he.Fields == nil && he.Err != nil:
+			// A type's own decoding refused a value (a []byte's base64,
+			// an UnmarshalJSON or UnmarshalText): name the member.
+			path, msg, found, _ := walkDoc(json.NewDecoder(bytes.NewReader(read.Bytes())), t, "", refusedValue)
+			if found && path != "" {
+				he = &HTTPError{Status: http.StatusBadRequest, Message: "invalid input",
+					Fields: []FieldError{{Field: path, Rule: "type", Message: msg}}}
+			}
 		}
 		return he
 	}
@@ -97,12 +106,13 @@ func (s *Server) decodeError(err error) *HTTPError {
 		syntaxErr  *json.SyntaxError
 		typeErr    *json.UnmarshalTypeError
 		unknownKey string
+		unknown    bool // unknownKey names a member ("" is a name too)
 	)
 	// encoding/json reports an unknown field with a plain error whose text
 	// is its only content: `json: unknown field "name"`.
 	if rest, ok := strings.CutPrefix(err.Error(), `json: unknown field `); ok {
 		if name, uerr := strconv.Unquote(rest); uerr == nil {
-			unknownKey = name
+			unknownKey, unknown = name, true
 		}
 	}
 	switch {
@@ -125,7 +135,7 @@ func (s *Server) decodeError(err error) *HTTPError {
 		}
 		return &HTTPError{Status: http.StatusBadRequest, Message: "invalid input",
 			Fields: []FieldError{{Field: typeErr.Field, Rule: "type", Message: msg}}}
-	case unknownKey != "":
+	case unknown:
 		return &HTTPError{Status: http.StatusBadRequest, Message: "invalid input",
 			Fields: []FieldError{{Field: unknownKey, Rule: "unknown", Message: "is not a known field"}}}
 	}
@@ -161,38 +171,64 @@ func numberMessage(t reflect.Type, number string) string {
 // "items[1].color". It returns key when the walk finds another member
 // first, as for a name encoding/json matches differently.
 func unknownFieldPath(doc []byte, t reflect.Type, key string) string {
-	path, found, _ := walkUnknown(json.NewDecoder(bytes.NewReader(doc)), t, "")
+	path, _, found, _ := walkDoc(json.NewDecoder(bytes.NewReader(doc)), t, "", unknownMember)
 	if !found || (path != key && !strings.HasSuffix(path, "."+key)) {
 		return key
 	}
 	return path
 }
 
-// walkUnknown reads the next value of dec, of type t (nil for a value
-// whose members encoding/json does not check: an interface, a type with
-// its own UnmarshalJSON, or a value of the wrong kind), and returns the
-// path of the first member t has no field for.
-func walkUnknown(dec *json.Decoder, t reflect.Type, path string) (string, bool, error) {
+// What walkDoc looks for in a document.
+type docProblem int
+
+const (
+	unknownMember docProblem = iota // a member that the type has no field for
+	refusedValue                    // a value that its type's own decoding refuses
+)
+
+// walkDoc reads the next value of dec, of type t (nil when its members
+// are not decoded by type: an interface, a value of the wrong kind), and
+// returns the path of the first member or element, in the document's
+// order, that has the problem want: a member t has no field for, or a
+// value that the decoding of its own type refuses (a []byte's base64, an
+// UnmarshalJSON or UnmarshalText), with what it must be. It reads each
+// value once.
+func walkDoc(dec *json.Decoder, t reflect.Type, path string, want docProblem) (at, msg string, found bool, err error) {
+	if t != nil {
+		t = deref(t)
+		pt := reflect.PointerTo(t)
+		bytesType := t.Kind() == reflect.Slice && t.Elem().Kind() == reflect.Uint8
+		switch {
+		case want == unknownMember && pt.Implements(jsonUnmarshaler):
+			t = nil // its members are its own business
+		case want == refusedValue && (bytesType || pt.Implements(jsonUnmarshaler) || pt.Implements(textUnmarshaler)):
+			var raw json.RawMessage
+			if err := dec.Decode(&raw); err != nil {
+				return "", "", false, err
+			}
+			switch {
+			case json.Unmarshal(raw, reflect.New(t).Interface()) == nil:
+				return "", "", false, nil
+			case bytesType && !pt.Implements(jsonUnmarshaler) && !pt.Implements(textUnmarshaler):
+				return path, "must be a base64 string", true, nil
+			}
+			return path, "is not a valid value", true, nil
+		}
+	}
 	tok, err := dec.Token()
 	if err != nil {
-		return "", false, err
+		return "", "", false, err
 	}
 	delim, ok := tok.(json.Delim)
 	if !ok {
-		return "", false, nil // a scalar
-	}
-	if t != nil {
-		t = deref(t)
-		if reflect.PointerTo(t).Implements(jsonUnmarshaler) {
-			t = nil
-		}
+		return "", "", false, nil // a scalar
 	}
 	switch delim {
 	case '{':
 		for dec.More() {
 			tok, err := dec.Token()
 			if err != nil {
-				return "", false, err
+				return "", "", false, err
 			}
 			key, _ := tok.(string)
 			member := key
@@ -203,15 +239,15 @@ func walkUnknown(dec *json.Decoder, t reflect.Type, path string) (string, bool, 
 			if t != nil {
 				switch t.Kind() {
 				case reflect.Struct:
-					if mt, ok = memberType(t, key); !ok {
-						return member, true, nil
+					if mt, ok = memberType(t, key); !ok && want == unknownMember {
+						return member, "", true, nil
 					}
 				case reflect.Map:
 					mt = t.Elem()
 				}
 			}
-			if p, found, err := walkUnknown(dec, mt, member); found || err != nil {
-				return p, found, err
+			if at, msg, found, err := walkDoc(dec, mt, member, want); found || err != nil {
+				return at, msg, found, err
 			}
 		}
 	case '[':
@@ -220,13 +256,13 @@ func walkUnknown(dec *json.Decoder, t reflect.Type, path string) (string, bool, 
 			et = t.Elem()
 		}
 		for i := 0; dec.More(); i++ {
-			if p, found, err := walkUnknown(dec, et, path+"["+strconv.Itoa(i)+"]"); found || err != nil {
-				return p, found, err
+			if at, msg, found, err := walkDoc(dec, et, path+"["+strconv.Itoa(i)+"]", want); found || err != nil {
+				return at, msg, found, err
 			}
 		}
 	}
 	_, err = dec.Token() // the closing delimiter
-	return "", false, err
+	return "", "", false, err
 }
 
 // jsonKind names the JSON type that decodes into t, with its article.

@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"unicode/utf8"
 )
 
 // isFormContentType accepts application/x-www-form-urlencoded, with any
@@ -75,6 +76,9 @@ func formDocument(values url.Values, t reflect.Type) ([]byte, *HTTPError) {
 		if !ok {
 			return nil, fieldProblem(key, "unknown", "is not a known field")
 		}
+		if !utf8.ValidString(key) || slices.ContainsFunc(values[key], notUTF8) {
+			return nil, fieldProblem(key, "type", "is not valid UTF-8")
+		}
 		f := formField{key: key, values: values[key], limit: limit}
 		var he *HTTPError
 		if doc, _, he = f.insert(doc, t, path); he != nil {
@@ -109,12 +113,12 @@ func parseFormPath(key string) ([]pathStep, bool) {
 	}
 	var steps []pathStep
 	for part := range strings.SplitSeq(key, ".") {
-		name, rest, _ := strings.Cut(part, "[")
+		name, rest, indexed := strings.Cut(part, "[")
 		if name == "" {
 			return nil, false
 		}
 		steps = append(steps, pathStep{member: name})
-		for rest != "" {
+		for indexed { // after a '[': digits, then ']'
 			digits, after, ok := strings.Cut(rest, "]")
 			n, err := strconv.Atoi(digits)
 			if !ok || err != nil || n < 0 || strings.TrimLeft(digits, "0123456789") != "" {
@@ -155,7 +159,7 @@ func (f formField) insert(node any, t reflect.Type, path []pathStep) (out any, a
 	}
 	step := path[0]
 	if step.member != "" {
-		ft, ok := memberType(t, step.member)
+		ft, name, ok := member(t, step.member)
 		if !ok {
 			return nil, false, fieldProblem(f.key, "unknown", "is not a known field")
 		}
@@ -165,12 +169,13 @@ func (f formField) insert(node any, t reflect.Type, path []pathStep) (out any, a
 		} else if !ok {
 			return nil, false, fieldProblem(f.key, "type", "is given more than once")
 		}
-		child, absent, he := f.insert(obj[step.member], ft, path[1:])
+		// Under the field's own name: "NAME" and "name" are one field.
+		child, absent, he := f.insert(obj[name], ft, path[1:])
 		if he != nil {
 			return nil, false, he
 		}
 		if !absent {
-			obj[step.member] = child
+			obj[name] = child
 		}
 		return obj, false, nil
 	}
@@ -254,6 +259,10 @@ func scalar(t reflect.Type, v string) (any, bool) {
 	return v, false
 }
 
+// notUTF8 reports whether s is not valid UTF-8, which a JSON string
+// could not carry unchanged.
+func notUTF8(s string) bool { return !utf8.ValidString(s) }
+
 // isJSONNumber reports whether s is a number in JSON's grammar.
 func isJSONNumber(s string) bool {
 	i := 0
@@ -295,25 +304,37 @@ func isJSONNumber(s string) bool {
 // struct field as encoding/json names it (exactly, else ignoring case, as
 // encoding/json matches), a map's value, or any for an interface.
 func memberType(t reflect.Type, name string) (reflect.Type, bool) {
+	ft, _, ok := member(t, name)
+	return ft, ok
+}
+
+// member is memberType that also returns the member's own name: a struct
+// field's name as encoding/json spells it (of the fields whose names
+// differ from name only in case, the first in sorted order), or name.
+func member(t reflect.Type, name string) (reflect.Type, string, bool) {
 	switch t.Kind() {
 	case reflect.Map:
 		if t.Key().Kind() == reflect.String {
-			return t.Elem(), true
+			return t.Elem(), name, true
 		}
 	case reflect.Interface:
-		return t, true
+		return t, name, true
 	case reflect.Struct:
 		fields := cachedJSONFields(t)
 		if ft, ok := fields[name]; ok {
-			return ft, true
+			return ft, name, true
 		}
-		for n, ft := range fields {
-			if strings.EqualFold(n, name) {
-				return ft, true
+		var found string
+		for n := range fields {
+			if strings.EqualFold(n, name) && (found == "" || n < found) {
+				found = n
 			}
 		}
+		if found != "" {
+			return fields[found], found, true
+		}
 	}
-	return nil, false
+	return nil, "", false
 }
 
 // jsonFieldsCache holds jsonFields by struct type: an action's input type

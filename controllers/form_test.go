@@ -64,7 +64,7 @@ func TestFormDocument(t *testing.T) {
 		{"text unmarshaler", "when=2026-01-02T03:04:05Z", `{"when":"2026-01-02T03:04:05Z"}`},
 		{"map", "extra.color=red", `{"extra":{"color":"red"}}`},
 		{"promoted field", "coupon=X1", `{"coupon":"X1"}`},
-		{"case-insensitive, as encoding/json", "EMAIL=a%40b.c", `{"EMAIL":"a@b.c"}`},
+		{"case-insensitive, as encoding/json, under the field's own name", "EMAIL=a%40b.c", `{"email":"a@b.c"}`},
 		{"not a number stays a string", "qty=two", `{"qty":"two"}`},
 		{"hex is not a JSON number", "qty=0x10", `{"qty":"0x10"}`},
 		{"not a boolean stays a string", "gift=maybe", `{"gift":"maybe"}`},
@@ -100,6 +100,10 @@ func TestFormDocumentRefuses(t *testing.T) {
 		{"items[-1].sku=A", FieldError{Field: "items[-1].sku", Rule: "unknown", Message: "is not a known field"}},
 		{".qty=1", FieldError{Field: ".qty", Rule: "unknown", Message: "is not a known field"}},
 		{"items[0]x=A", FieldError{Field: "items[0]x", Rule: "unknown", Message: "is not a known field"}},
+		{"EMAIL=a&email=b", FieldError{Field: "email", Rule: "type", Message: "is given more than once"}},
+		{"email[=a", FieldError{Field: "email[", Rule: "unknown", Message: "is not a known field"}},
+		{"tags[0][=a", FieldError{Field: "tags[0][", Rule: "unknown", Message: "is not a known field"}},
+		{"email=%FF", FieldError{Field: "email", Rule: "type", Message: "is not valid UTF-8"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.give, func(t *testing.T) {
@@ -304,4 +308,41 @@ func TestJSONFieldsAreComputedOncePerType(t *testing.T) {
 
 	other := cachedJSONFields(reflect.TypeFor[address]())
 	assert.NotEqual(t, reflect.ValueOf(first).Pointer(), reflect.ValueOf(other).Pointer(), "one entry per type")
+}
+
+// TestDecodeJSONNamesTheMemberAValueRefused checks that a value refused by
+// its type's own decoding (a []byte's base64, a time.Time's text) is named
+// by its path, as a type mismatch is, and that an unknown member named ""
+// is named too.
+func TestDecodeJSONNamesTheMemberAValueRefused(t *testing.T) {
+	t.Parallel()
+	type withRaw struct {
+		Raw   []byte     `json:"raw"`
+		Items []formItem `json:"items"`
+	}
+	s := &Server{cfg: defaultConfig()}
+	typ := reflect.TypeFor[withRaw]()
+	tests := []struct {
+		give string
+		want FieldError
+	}{
+		{`{"raw":"not base64!"}`, FieldError{Field: "raw", Rule: "type", Message: "must be a base64 string"}},
+		{`{"raw":"AA==","items":[{},{"when":"yesterday"}]}`, FieldError{Field: "items[1].when", Rule: "type", Message: "is not a valid value"}},
+		{`{"":1}`, FieldError{Field: "", Rule: "unknown", Message: "is not a known field"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.give, func(t *testing.T) {
+			t.Parallel()
+			var dst withRaw
+			err := s.decodeJSON(strings.NewReader(tt.give), &dst, typ)
+			var he *HTTPError
+			require.ErrorAs(t, err, &he)
+			assert.Equal(t, http.StatusBadRequest, he.Status)
+			assert.Equal(t, []FieldError{tt.want}, he.Fields)
+		})
+	}
+}
+
+type formItem struct {
+	When time.Time `json:"when"`
 }

@@ -289,8 +289,11 @@ func buildMux(routes []*route, fallback http.Handler) (*muxes, []error) {
 // own message is not used: it points at this file, not at the controllers.
 func conflictError(rt *route, earlier []*route, muxErr error) error {
 	prefix := "mount controller " + rt.owner
-	if rt.kind == kindHandler {
+	switch rt.kind {
+	case kindHandler:
 		prefix = "handle " + rt.owner
+	case kindStream:
+		prefix = "add stream"
 	}
 	for _, other := range earlier {
 		pair := http.NewServeMux()

@@ -1132,3 +1132,15 @@ func TestRequestIsSafeForConcurrentUse(t *testing.T) {
 	require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
 	assert.JSONEq(t, `"7xtc-1GET /c/{id}false true true true \u003cnil\u003e"`, rec.Body.String())
 }
+
+// A stream whose route conflicts with another is named as a stream, not
+// as a controller.
+func TestPromiseStreamConflictNamesTheStream(t *testing.T) {
+	t.Parallel()
+	srv, err := NewServer(nil)
+	require.NoError(t, err)
+	require.NoError(t, srv.Handle("GET /events", http.NotFoundHandler()))
+	_, err = srv.Stream("/events", Forward("t"))
+	require.ErrorIs(t, err, ErrRouteConflict)
+	assert.True(t, strings.HasPrefix(err.Error(), `add stream: stream "GET /events" conflicts with route "GET /events"`), err.Error())
+}

@@ -136,7 +136,7 @@ func (s *Server) newStream(pattern string, opts []StreamOption) (*Stream, error)
 	if err := checkPattern(pattern); err != nil {
 		return nil, wrap(fmt.Errorf("%w: %w", ErrInvalidRoute, err))
 	}
-	if method, _, _ := strings.Cut(pattern, " "); method != http.MethodGet {
+	if method := pattern[:strings.IndexAny(pattern, " \t")]; method != http.MethodGet { // the method as the mux reads it
 		return nil, wrap(fmt.Errorf("%w: a stream answers GET, not %s", ErrInvalidStream, method))
 	}
 	cfg := streamConfig{buffer: DefaultStreamBuffer, heartbeat: DefaultStreamHeartbeat}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"sync"
 
 	"go.uber.org/fx"
 	"go.uber.org/zap"
@@ -24,10 +25,14 @@ const DefaultAddr = "localhost:8080"
 
 // Application is the fx app of a sprag program, as [App] builds it: an
 // *fx.App whose Err, Start and Run say what went wrong in fxmodule's
-// terms. Its other methods are fx.App's.
+// terms, and whose Start and Stop keep the services' guarantees where
+// fx's alone would not. Its other methods are fx.App's.
 type Application struct {
 	*fx.App
 	link *appLink
+
+	mu      sync.Mutex
+	started bool // a Start is under way or succeeded, and no Stop followed
 }
 
 // appLink is how App reaches the parts of Module it needs after fx.New.
@@ -81,20 +86,51 @@ func (a *Application) Err() error { return reduceError(a.App.Err()) }
 // services that had started are stopped again (which the stop timeout
 // bounds). So it does too when ctx ends later, in a hook that the app's
 // own invokes appended after the services' hooks.
+//
+// A Start while the app runs, or while another Start is under way, is
+// refused with an error and changes nothing: fx's own Start would roll
+// the running app back, stopping every service.
 func (a *Application) Start(ctx context.Context) error {
 	if ctx == nil {
 		return errors.New("start the app: the context is nil")
 	}
+	a.mu.Lock()
+	if a.started {
+		a.mu.Unlock()
+		return errors.New("start the app: it has started already: stop it first")
+	}
+	a.started = true
+	a.mu.Unlock()
 	err := a.App.Start(ctx)
 	if err == nil {
 		return nil
 	}
+	a.mu.Lock()
+	a.started = false // fx rolled it back
+	a.mu.Unlock()
 	if ctx.Err() != nil && a.link.watch != nil {
 		a.link.watch.waitRollback()
 		a.link.watch.stopAfterReady(ctx)
 		err = a.link.watch.startError(err)
 	}
 	return reduceError(err)
+}
+
+// Stop stops the app as fx.App's Stop does, within ctx. When ctx ends
+// before every hook has run (fx runs none past that point), fxmodule
+// stops the services fx did not reach, with ctx, also when the hook that
+// outlasted ctx is one of the app's own, which stop before any service's.
+func (a *Application) Stop(ctx context.Context) error {
+	if ctx == nil {
+		return errors.New("stop the app: the context is nil")
+	}
+	a.mu.Lock()
+	a.started = false
+	a.mu.Unlock()
+	if a.link.watch != nil {
+		a.link.watch.watchStop(ctx)
+	}
+	return a.App.Stop(ctx)
 }
 
 // Run starts the app within fx.StartTimeout, waits for SIGINT, SIGTERM or

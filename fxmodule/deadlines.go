@@ -43,6 +43,10 @@ type deadlineWatch struct {
 	reported     bool              // an fxmodule event logger reports the start's failure
 }
 
+// errEarlierStartEnded is why a service does not start in a start that
+// follows one whose context ended before the app was ready.
+var errEarlierStartEnded = errors.New("the app's earlier start ended before the app was ready: build the app anew")
+
 // stopTimeout is a value of the group that [StopTimeout] adds to, for
 // apps built with fx.New, whose stop timeout fxmodule cannot read.
 type stopTimeout time.Duration
@@ -110,10 +114,15 @@ func (w *deadlineWatch) hook(svc sprag.Interface) fx.Hook {
 		OnStart: func(ctx context.Context) error {
 			w.watchStart(ctx)
 			if !w.begin(svc) {
-				return fmt.Errorf("start service %q: %w", svc.Name(), context.Cause(ctx))
+				why := context.Cause(ctx)
+				if why == nil { // this start's context is alive: an earlier one ended
+					why = errEarlierStartEnded
+				}
+				return fmt.Errorf("start service %q: %w", svc.Name(), why)
 			}
 			err := svc.Start(ctx)
-			if late := w.end(svc, err == nil); late && err == nil {
+			hung := err != nil && ctx.Err() != nil // it was starting when the start ended: that is why it failed
+			if late := w.end(svc, err == nil, hung); late && err == nil {
 				// The rollback ran while svc started: stop it as the
 				// rollback stopped the others.
 				stopCtx, cancel := w.stopContext(ctx)
@@ -121,7 +130,7 @@ func (w *deadlineWatch) hook(svc sprag.Interface) fx.Hook {
 				w.stopAll(stopCtx, []sprag.Interface{svc})
 				return fmt.Errorf("start service %q: %w", svc.Name(), context.Cause(ctx))
 			}
-			if err != nil {
+			if err != nil && !hung {
 				w.fail(err)
 			}
 			return err
@@ -145,12 +154,16 @@ func (w *deadlineWatch) begin(svc sprag.Interface) bool {
 	return true
 }
 
-// end records that svc's Start returned, having started it when ok. It
-// returns true when the start's rollback ran meanwhile.
-func (w *deadlineWatch) end(svc sprag.Interface, ok bool) (late bool) {
+// end records that svc's Start returned, having started it when ok, or
+// having failed because the start context ended while it started, when
+// hung. It returns true when the start's rollback ran meanwhile.
+func (w *deadlineWatch) end(svc sprag.Interface, ok, hung bool) (late bool) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.starting = nil
+	if hung && w.hung == "" {
+		w.hung = svc.Name()
+	}
 	if w.rolledBack {
 		return true
 	}

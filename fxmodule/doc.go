@@ -65,8 +65,9 @@
 // running then is named, service and task, in the error that fx logs for
 // the service's hook. fx runs no stop hook after that deadline; fxmodule
 // stops the services fx did not reach, with the ended context, so that
-// their timers and tasks are cancelled at once. After a stop that met its
-// deadline, nothing of fxmodule runs any more.
+// their timers and tasks are cancelled at once; with [App], also when the
+// hook that outlasted the deadline is one of the app's own. After a stop
+// that met its deadline, nothing of fxmodule runs any more.
 //
 // # Start and stop signals
 //

@@ -79,12 +79,21 @@ func (r *Ready) Wait(ctx context.Context) error {
 // appendReadyHook appends Ready's hook, after every service's. Before it
 // announces the start, it fails the start when a service value that no
 // fxmodule.Service provided reached a constructor and nothing started it
-// (see [WiringError]).
+// (see [WiringError]), and it starts the services that were constructed
+// after it was appended (the HTTP server taken by an invoke of the app's
+// own, say); it stops those after AppStopping, the last first.
 func appendReadyHook(lc fx.Lifecycle, r *Ready, w *deadlineWatch, wr *wiring) {
 	lc.Append(fx.Hook{
 		OnStart: func(ctx context.Context) error {
 			if err := wr.checkUnmanaged(); err != nil {
 				return err
+			}
+			late := wr.lateHooks()
+			for i, h := range late {
+				if err := h.OnStart(ctx); err != nil {
+					_ = stopHooks(ctx, late[:i]) // fx runs no OnStop of a hook whose OnStart failed
+					return err
+				}
 			}
 			w.markReady()
 			emit(ctx, r.log, r.bus, AppStarted, AppEvent{Services: r.registry.Names()})
@@ -94,9 +103,20 @@ func appendReadyHook(lc fx.Lifecycle, r *Ready, w *deadlineWatch, wr *wiring) {
 		OnStop: func(ctx context.Context) error {
 			w.watchStop(ctx)
 			emit(ctx, r.log, r.bus, AppStopping, AppEvent{Services: r.registry.Names()})
-			return nil
+			return stopHooks(ctx, wr.lateHooks())
 		},
 	})
+	wr.hookReady()
+}
+
+// stopHooks runs the OnStop of hooks, the last first, and returns their
+// errors joined.
+func stopHooks(ctx context.Context, hooks []fx.Hook) error {
+	var errs []error
+	for i := len(hooks) - 1; i >= 0; i-- {
+		errs = append(errs, hooks[i].OnStop(ctx))
+	}
+	return errors.Join(errs...)
 }
 
 // emit emits on bus and logs a failure; the callers are hooks whose own

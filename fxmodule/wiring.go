@@ -69,6 +69,8 @@ type wiring struct {
 
 	mu        sync.Mutex
 	unmanaged []unmanaged // service values not provided by fxmodule; guarded by mu
+	readyHook bool        // Ready's hook is appended; guarded by mu
+	late      []fx.Hook   // the hooks of services constructed after it, which Ready's hook runs; guarded by mu
 }
 
 // unmanaged is a value embedding sprag.Service that a constructor of
@@ -139,8 +141,34 @@ func (w *wiring) register(d *decl, svc sprag.Interface) error {
 	if err := w.registry.Provide(d.name, svc); err != nil {
 		return d.wiringError(err)
 	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.readyHook {
+		// Constructed by an invoke of the app's own, after Module's: a hook
+		// appended now would start after Ready's and stop before it. Ready's
+		// hook starts it before the app is ready, and stops it after
+		// AppStopping.
+		w.late = append(w.late, w.watch.hook(svc))
+		return nil
+	}
 	w.lifecycle.Append(w.watch.hook(svc))
 	return nil
+}
+
+// hookReady records that Ready's hook is appended: the hooks of services
+// constructed from now on are Ready's to run.
+func (w *wiring) hookReady() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.readyHook = true
+}
+
+// lateHooks returns the hooks of the services constructed after Ready's
+// hook was appended, in construction order.
+func (w *wiring) lateHooks() []fx.Hook {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return slices.Clone(w.late)
 }
 
 // inspect notes the service values among args, the arguments of d's

@@ -124,10 +124,15 @@ func makeWrapper(d *decl, plans []paramPlan, out reflect.Type,
 			params[i] = v
 		}
 		var res []reflect.Value
-		if ft.IsVariadic() {
-			res = fn.CallSlice(params)
-		} else {
-			res = fn.Call(params)
+		if err := sprag.Safely(func() error {
+			if ft.IsVariadic() {
+				res = fn.CallSlice(params)
+			} else {
+				res = fn.Call(params)
+			}
+			return nil
+		}); err != nil {
+			return fail(d.wiringError(err)) // a *sprag.PanicError, with the stack
 		}
 		if len(res) == 2 && !res[1].IsNil() {
 			return fail(d.wiringError(res[1].Interface().(error)))

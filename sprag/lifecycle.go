@@ -17,7 +17,9 @@ import (
 // A service that was stopped does not start again ([ErrStopped]). When
 // OnStart returns an error or panics, everything it registered is torn
 // down (bounded by ctx), the service is Failed, and Start returns the
-// error wrapped with the service's name. A managed method that was called
+// error wrapped with the service's name. So it is when OnStart ends its
+// goroutine (runtime.Goexit, as a test's FailNow does): the service is
+// Failed and torn down before that goroutine ends. A managed method that was called
 // before Start (in a constructor, say) makes Start fail too, with an
 // error naming the call and its file and line: what it asked for never
 // existed. When Stop arrives while OnStart runs, OnStart's ctx is
@@ -62,10 +64,27 @@ func (s *Service) Start(ctx context.Context) error {
 
 	err := refused
 	if err == nil {
+		exited := true
+		defer func() {
+			if exited { // OnStart ended the goroutine: runtime.Goexit, as t.FailNow does
+				cancelStart()
+				_ = s.finishStart(ctx, errGoexit)
+			}
+		}()
 		err = s.runOnStart(startCtx)
+		exited = false
 	}
 	cancelStart()
+	return s.finishStart(ctx, err)
+}
 
+// errGoexit is the start's error when OnStart ended its goroutine.
+var errGoexit = errors.New("OnStart ended its goroutine (runtime.Goexit, as a test's FailNow does)")
+
+// finishStart records the result of OnStart, err: the service runs, or
+// it fails and is torn down. It returns Start's result.
+func (s *Service) finishStart(ctx context.Context, err error) error {
+	sc := s.sc()
 	sc.mu.Lock()
 	s.startCancel = nil
 	if err == nil && s.State() == Starting {

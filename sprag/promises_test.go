@@ -1420,3 +1420,35 @@ func TestPromiseWaitForPrefersAStartedServiceToAnEndedContext(t *testing.T) {
 	_, err := registry.WaitFor(ended, "nobody")
 	require.ErrorIs(t, err, context.Canceled, "what is not there still fails with the ended context")
 }
+
+// goexitOnStart ends its goroutine in OnStart, as a test's FailNow does.
+type goexitOnStart struct{ sprag.Service }
+
+func (g *goexitOnStart) OnStart(ctx context.Context) error {
+	_, _ = g.Interval(time.Minute, func(context.Context) error { return nil })
+	runtime.Goexit()
+	return nil
+}
+
+// A service whose OnStart ends its goroutine is Failed and torn down
+// before that goroutine ends: a later Start returns the failure, and Done
+// is closed.
+func TestPromiseGoexitInOnStartFailsTheStart(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		g := &goexitOnStart{}
+		require.NoError(t, sprag.Bind(g, "svc", sprag.NewRuntime(nil)))
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			_ = g.Start(context.Background())
+		}()
+		<-done
+		assert.Equal(t, sprag.Failed, g.State())
+		require.ErrorContains(t, g.Start(context.Background()), "OnStart ended its goroutine")
+		select {
+		case <-g.Done():
+		default:
+			t.Fatal("Done is not closed")
+		}
+	})
+}

@@ -40,10 +40,11 @@ func (s *Scope) AddCleanup(fn func(ctx context.Context) error) error {
 // [ErrUnsupportedResource] that names its type.
 func (s *Scope) Own(resource any) error {
 	label := fmt.Sprintf("%T", resource)
+	if isNil(resource) { // a nil *os.File, say: its Close could only fail at Stop
+		return s.invalid(KindCleanup.String(), label, "nil resource")
+	}
 	var fn func(context.Context) error
 	switch r := resource.(type) {
-	case nil:
-		return s.invalid(KindCleanup.String(), label, "nil resource")
 	case interface{ Shutdown(context.Context) error }:
 		fn = r.Shutdown
 	case interface{ Stop(context.Context) error }:

@@ -38,10 +38,16 @@ func (s *Scope) Listen(topic string, fn func(ctx context.Context, payload any) e
 // ListenTopic is [Scope.Listen] for a typed topic, on the scope of o: fn
 // receives the payload as a T. A payload of another type emitted through
 // the string API is reported to the emitter as an error wrapping
-// [eventbus.ErrPayloadType].
+// [eventbus.ErrPayloadType]. A nil o, topic or fn is an error wrapping
+// [ErrInvalidArgument].
 func ListenTopic[T any](o Owner, topic *eventbus.Topic[T], fn func(ctx context.Context, payload T) error, opts ...eventbus.ListenOption) (*eventbus.Subscription, error) {
-	s := o.Scope()
-	if fn == nil {
+	s, err := ScopeOf(o, "listener")
+	switch {
+	case err != nil:
+		return nil, err
+	case topic == nil:
+		return nil, s.invalid(KindListener.String(), FuncLabel(fn), "nil topic")
+	case fn == nil:
 		return nil, s.invalid(KindListener.String(), topic.Name(), "nil function")
 	}
 	return s.subscribe(topic.Name(), FuncLabel(fn), func(bus *eventbus.Bus, cb *Callback, own ...eventbus.ListenOption) (*eventbus.Subscription, error) {
@@ -89,8 +95,15 @@ func (s *Scope) Emit(ctx context.Context, topic string, payload any) error {
 	return bus.Emit(ctx, topic, payload)
 }
 
-// EmitTopic is [Scope.Emit] for a typed topic, on the scope of o.
+// EmitTopic is [Scope.Emit] for a typed topic, on the scope of o. A nil
+// o or topic is an error wrapping [ErrInvalidArgument].
 func EmitTopic[T any](ctx context.Context, o Owner, topic *eventbus.Topic[T], payload T) error {
+	switch {
+	case isNil(o):
+		return fmt.Errorf("emit: %w: nil owner", ErrInvalidArgument)
+	case topic == nil:
+		return fmt.Errorf("service %q: emit: %w: nil topic", o.Scope().Name(), ErrInvalidArgument)
+	}
 	bus, err := o.Scope().emitter(topic.Name())
 	if err != nil {
 		return err

@@ -84,11 +84,18 @@ func (s *Scope) health() (map[string]any, []error) {
 	var details map[string]any
 	for _, r := range reports {
 		var detail any
-		err := Safely(func() (err error) { detail, err = r.fn(); return err })
+		err := Safely(func() (err error) {
+			detail, err = r.fn()
+			detail = reportable(detail) // encodes detail: a MarshalJSON of the user's may panic too
+			return err
+		})
+		if isPanic(err) {
+			detail = nil // it may not encode
+		}
 		if details == nil {
 			details = make(map[string]any, len(reports))
 		}
-		details[r.name] = reportable(detail)
+		details[r.name] = detail
 		if err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", r.name, err))
 		}

@@ -178,7 +178,10 @@ func (s *Service) startResult() error {
 // called from an interval, a timeout, a task, a listener or a primitive's
 // callback of the service does not wait for the run it was called from
 // (nor for OnStart, when OnStart calls it); it does the rest and returns,
-// and that run's own return is what completes the stop. Stop is
+// and that run's own return is what completes the stop. Called from the
+// work of an adopted child, Stop returns once steps 1 to 5 are done:
+// stopping the children and the cleanups, which wait for that work, go
+// on in the background until Done. Stop is
 // idempotent: a second Stop waits for the first, until its own ctx ends,
 // and returns nil; from the service's own work it returns nil at once. So
 // does Stop on a stopped or failed service. Stop while Start runs cancels

@@ -19,7 +19,7 @@ type Registry struct {
 	mu       sync.Mutex
 	services map[string]Interface
 	order    []string
-	waiters  map[string]chan struct{} // closed when the name is provided
+	waiters  map[string]chan struct{} // closed when the name's entry changes: provided, replaced or removed
 }
 
 // NewRegistry returns an empty registry.
@@ -70,10 +70,29 @@ func (r *Registry) putLocked(name string, svc Interface) {
 		r.order = append(r.order, name)
 	}
 	r.services[name] = svc
+	r.wakeLocked(name)
+}
+
+// wakeLocked wakes the waiters of name's entry. The caller holds mu.
+func (r *Registry) wakeLocked(name string) {
 	if ch, ok := r.waiters[name]; ok {
 		close(ch)
 		delete(r.waiters, name)
 	}
+}
+
+// changedLocked returns a channel closed when name's entry next changes.
+// The caller holds mu.
+func (r *Registry) changedLocked(name string) <-chan struct{} {
+	if r.waiters == nil {
+		r.waiters = make(map[string]chan struct{})
+	}
+	ch, ok := r.waiters[name]
+	if !ok {
+		ch = make(chan struct{})
+		r.waiters[name] = ch
+	}
+	return ch
 }
 
 // A ProvideOption configures [Registry.Provide].
@@ -139,6 +158,7 @@ func (r *Registry) remove(name string, svc Interface) {
 }
 
 func (r *Registry) deleteLocked(name string) {
+	r.wakeLocked(name)
 	delete(r.services, name)
 	r.order = slices.DeleteFunc(r.order, func(n string) bool { return n == name })
 }
@@ -224,54 +244,49 @@ func (r *Registry) All() iter.Seq2[string, Interface] {
 // when ctx ends first; that error wraps context.Cause(ctx) (ctx's error
 // unless a cause was given) and names the service. A service that is
 // already there and started is returned even with a ctx that has ended.
+// When the entry is replaced or unregistered while WaitFor waits, it
+// waits for what is registered under name then.
 func (r *Registry) WaitFor(ctx context.Context, name string) (Interface, error) {
-	r.mu.Lock()
-	svc, ok := r.services[name]
-	var provided chan struct{}
-	if !ok {
-		if r.waiters == nil {
-			r.waiters = make(map[string]chan struct{})
-		}
-		provided, ok = r.waiters[name]
+	for {
+		r.mu.Lock()
+		svc, ok := r.services[name]
+		changed := r.changedLocked(name)
+		r.mu.Unlock()
 		if !ok {
-			provided = make(chan struct{})
-			r.waiters[name] = provided
-		}
-	}
-	r.mu.Unlock()
-
-	if svc == nil {
-		select {
-		case <-provided:
-		case <-ctx.Done():
-			if !closed(provided) {
-				return nil, fmt.Errorf("wait for service %q to be provided: %w", name, context.Cause(ctx))
+			select {
+			case <-changed:
+				continue
+			case <-ctx.Done():
+				if !closed(changed) {
+					return nil, fmt.Errorf("wait for service %q to be provided: %w", name, context.Cause(ctx))
+				}
+				continue
 			}
 		}
-		var err error
-		if svc, err = r.Resolve(name); err != nil {
-			return nil, err
+		s := svc.service()
+		s.scope.mu.Lock()
+		started := s.startDone
+		s.scope.mu.Unlock()
+		select {
+		case <-started:
+		case <-changed: // replaced or removed while it started: wait for what is there now
+			if !closed(started) {
+				continue
+			}
+		case <-ctx.Done():
+			if !closed(started) {
+				return nil, fmt.Errorf("wait for service %q to start: %w", name, context.Cause(ctx))
+			}
 		}
-	}
-	s := svc.service()
-	s.scope.mu.Lock()
-	started := s.startDone
-	s.scope.mu.Unlock()
-	select {
-	case <-started:
-	case <-ctx.Done():
-		if !closed(started) {
-			return nil, fmt.Errorf("wait for service %q to start: %w", name, context.Cause(ctx))
+		switch st := s.State(); st {
+		case Running:
+		case Failed:
+			return nil, fmt.Errorf("wait for service %q: it is %s: %w", name, st, s.startResult())
+		default: // stopping or stopped
+			return nil, fmt.Errorf("wait for service %q: it is %s: %w", name, st, ErrStopped)
 		}
+		return svc, nil
 	}
-	switch st := s.State(); st {
-	case Running:
-	case Failed:
-		return nil, fmt.Errorf("wait for service %q: it is %s: %w", name, st, s.startResult())
-	default: // stopping or stopped
-		return nil, fmt.Errorf("wait for service %q: it is %s: %w", name, st, ErrStopped)
-	}
-	return svc, nil
 }
 
 // closed reports whether ch is closed: what is ready wins over an ended

@@ -68,6 +68,9 @@ func (p *RestartPolicy) backoff(n int) time.Duration {
 		ceiling = defaultMaxBackoff
 	}
 	for i := 1; i < n && d < ceiling; i++ {
+		if d > ceiling/2 { // doubling would pass the ceiling, or overflow
+			return ceiling
+		}
 		d *= 2
 	}
 	return min(d, ceiling)

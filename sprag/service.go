@@ -224,11 +224,16 @@ func (s *Service) AddCleanup(fn func(ctx context.Context) error) error {
 // Own is [Scope.Own] on the service's scope.
 func (s *Service) Own(resource any) error { return s.sc().Own(resource) }
 
-// isNil reports whether svc is nil or a nil pointer.
-func isNil(svc Interface) bool {
-	if svc == nil {
+// isNil reports whether v is nil, or a nil pointer, map, func, slice or
+// channel.
+func isNil(v any) bool {
+	if v == nil {
 		return true
 	}
-	v := reflect.ValueOf(svc)
-	return v.Kind() == reflect.Pointer && v.IsNil()
+	rv := reflect.ValueOf(v)
+	switch rv.Kind() {
+	case reflect.Pointer, reflect.Map, reflect.Func, reflect.Slice, reflect.Chan, reflect.Interface:
+		return rv.IsNil()
+	}
+	return false
 }

@@ -37,7 +37,10 @@ import (
 // Close called from the scope's own work (a timer run, a task, a
 // callback) does not wait for the runs on its caller's goroutine, which
 // cannot end before Close returns: it waits for the others, does the rest,
-// and returns; Done closes once those runs have returned too.
+// and returns; Done closes once those runs have returned too. Called from
+// the work of an adopted child (or of its children), Close returns after
+// step 5: steps 6 and 7, which wait for that work, go on in the
+// background, and Done closes once they have run.
 //
 // Close is idempotent and safe from any goroutine: a second call waits
 // for the first, until its own ctx ends, and returns nil. The scope of a
@@ -74,6 +77,20 @@ func (s *Scope) waitDone(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// descendantWork reports whether goroutine g runs work of a child of the
+// scope, or of a child's child.
+func (s *Scope) descendantWork(g int64) bool {
+	s.mu.Lock()
+	children := slices.Clone(s.children)
+	s.mu.Unlock()
+	for _, c := range children {
+		if c.scope.ownWork(g) || c.scope.descendantWork(g) {
+			return true
+		}
+	}
+	return false
 }
 
 // ownWork reports whether goroutine g runs work of the scope.
@@ -149,6 +166,9 @@ func (s *Scope) teardown(ctx context.Context, firstAct *activity, first func(con
 		self += a.On(g)
 	}
 	errs = append(errs, s.waitIdle(ctx, waitFor, g, tasks))
+	// Called from the work of a child (or a child's child), which step 6
+	// waits for: that work cannot end before Close returns.
+	fromChild := s.descendantWork(g)
 
 	// 6-7. Children and cleanups, on a goroutine that outlives ctx if it
 	// must, so that they run in order even when Close returns early.
@@ -179,6 +199,10 @@ func (s *Scope) teardown(ctx context.Context, firstAct *activity, first func(con
 			chainDone <- struct{}{}
 		}
 	}()
+	if fromChild { // steps 6 and 7 go on in the background, as after an ended ctx; Done tracks them
+		close(s.stopped)
+		return errors.Join(errs...)
+	}
 	select {
 	case <-chainDone:
 		errs = append(errs, <-chainErr)

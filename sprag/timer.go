@@ -3,6 +3,7 @@ package sprag
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/petermattis/goid"
@@ -59,7 +60,7 @@ func (s *Scope) Timeout(d time.Duration, fn func(ctx context.Context) error, opt
 // costs no goroutine, and errors and panics are handled as Interval's are.
 func (s *Scope) Schedule(sched Schedule, fn func(ctx context.Context) error, opts ...TimerOption) (*Timer, error) {
 	c := timerConfigOf(opts)
-	if sched == nil {
+	if isNil(sched) {
 		return nil, s.invalid(KindInterval.String(), labelOf(c.label, fn), "nil schedule")
 	}
 	return s.schedule(KindInterval, sched, fn, c)
@@ -88,18 +89,24 @@ func (s *Scope) schedule(kind Kind, sched Schedule, fn func(context.Context) err
 	t := &Timer{s: s, fn: fn, sched: sched, act: activity{kind: kind, label: label}, link: c.link}
 	t.slot.Init()
 
+	// The schedule is user code: called without the scope's lock, its
+	// panic an error.
+	now := time.Now()
+	first, err := t.next(now, Run{})
+	if err != nil {
+		return nil, s.invalid(kind.String(), label, "the schedule's Next: %v", err)
+	}
 	s.lock()
 	defer s.mu.Unlock()
 	if !s.open() {
 		return nil, s.refuseLocked(kind.String(), label)
 	}
-	first := sched.Next(time.Now(), Run{})
 	if first.IsZero() {
 		t.ended = true
 		return t, nil // a schedule with no time at all
 	}
 	s.obs.TimerAdded()
-	s.timers.Push(t, &t.slot, s.since(first))
+	s.timers.Push(t, &t.slot, s.due(first, now))
 	s.armLocked()
 	return t, nil
 }
@@ -146,7 +153,11 @@ func (t *Timer) run(ctx context.Context) {
 	}
 	obs.End(ctx, err, isPanic(err))
 	t.n++
-	next := t.sched.Next(time.Now(), Run{N: int(t.n), Start: start, Err: err})
+	now := time.Now()
+	next, nextErr := t.next(now, Run{N: int(t.n), Start: start, Err: err})
+	if nextErr != nil { // the timer ends: it has no next time
+		_ = s.failed(&t.act, fmt.Errorf("the schedule's Next: %w", nextErr))
+	}
 
 	s.mu.Lock()
 	delete(s.running, t)
@@ -158,7 +169,7 @@ func (t *Timer) run(ctx context.Context) {
 		t.ended = true
 		s.obs.TimerEnded()
 	default:
-		s.timers.Push(t, &t.slot, s.since(next))
+		s.timers.Push(t, &t.slot, s.due(next, now))
 		s.armLocked()
 	}
 	s.mu.Unlock()
@@ -166,8 +177,28 @@ func (t *Timer) run(ctx context.Context) {
 	s.runs.End(&t.act.Work)
 }
 
+// next calls the schedule's Next, recovering a panic: then it returns the
+// zero time and the *PanicError.
+func (t *Timer) next(now time.Time, last Run) (next time.Time, err error) {
+	err = Safely(func() error { next = t.sched.Next(now, last); return nil })
+	if err != nil {
+		return time.Time{}, err
+	}
+	return next, nil
+}
+
 // since returns the time from the scope's epoch to at.
 func (s *Scope) since(at time.Time) time.Duration { return at.Sub(s.epoch) }
+
+// due returns the place in the scope's queue of a run at at, asked for
+// at now: a time already past is due now, so that no due time lies before
+// the epoch, where the subtractions of armLocked would overflow.
+func (s *Scope) due(at, now time.Time) time.Duration {
+	if at.Before(now) {
+		at = now
+	}
+	return s.since(at)
+}
 
 // armLocked sets the scope's time.Timer to the first due timer, or stops
 // it when none waits. The caller holds mu.

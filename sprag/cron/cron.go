@@ -79,8 +79,46 @@ func MustParse(spec string, opts ...Option) *Schedule {
 }
 
 // Next implements [sprag.Schedule]: the first time the spec names after
-// now, or the zero time once the spec names no more.
-func (s *Schedule) Next(now time.Time, _ sprag.Run) time.Time { return s.sched.Next(now) }
+// now, or the zero time once the spec names no more. Times are matched on
+// the wall clock of the schedule's zone, also across a change of its
+// offset.
+func (s *Schedule) Next(now time.Time, _ sprag.Run) time.Time {
+	next := s.sched.Next(now)
+	if alt := wallNext(s.sched, now); !alt.IsZero() && alt.After(now) && (next.IsZero() || alt.Before(next)) {
+		return alt
+	}
+	return next
+}
+
+// wallNext is what robfig/cron v3 misses: it steps hours in absolute
+// time, so after the clocks go back half an hour (Australia/Lord_Howe) it
+// walks 1:30, 2:30, … and skips the day of a job at a whole hour. It
+// walks the wall clock instead, in a zone fixed at now's offset, and
+// returns that wall time in the schedule's zone if it exists there; the
+// zero time for a schedule of another kind, or a wall time that does not.
+func wallNext(sched robfig.Schedule, now time.Time) time.Time {
+	spec, ok := sched.(*robfig.SpecSchedule)
+	if !ok {
+		return time.Time{}
+	}
+	loc := spec.Location
+	if loc == nil {
+		loc = time.Local
+	}
+	_, offset := now.In(loc).Zone()
+	fixed := *spec
+	fixed.Location = time.FixedZone("", offset)
+	w := fixed.Next(now)
+	if w.IsZero() {
+		return time.Time{}
+	}
+	w = w.In(fixed.Location) // Next answers in now's location
+	t := time.Date(w.Year(), w.Month(), w.Day(), w.Hour(), w.Minute(), w.Second(), 0, loc)
+	if t.Hour() != w.Hour() || t.Minute() != w.Minute() || t.Day() != w.Day() {
+		return time.Time{} // skipped by a jump of the clocks: not a time of the zone
+	}
+	return t
+}
 
 // String returns the spec.
 func (s *Schedule) String() string { return s.spec }

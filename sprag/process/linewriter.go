@@ -47,9 +47,10 @@ func (w *lineWriter) Write(b []byte) (int, error) {
 	return n, nil
 }
 
-// spill passes on the pieces of a line that grew past maxLine.
+// spill passes on the pieces of a line that grew past maxLine. A "\r"
+// at the end of the buffer stays in it: it may be the line's ending.
 func (w *lineWriter) spill() {
-	for len(w.buf) > maxLine {
+	for len(bytes.TrimSuffix(w.buf, []byte{'\r'})) > maxLine {
 		w.emit(string(w.buf[:maxLine]))
 		w.buf = append(w.buf[:0], w.buf[maxLine:]...)
 	}

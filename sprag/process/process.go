@@ -234,6 +234,11 @@ func (p *Process) configure(cmd *exec.Cmd) (err error) {
 // failure.
 func (p *Process) wait(ctx context.Context, run *run) error {
 	err := run.cmd.Wait()
+	if errors.Is(err, exec.ErrWaitDelay) && run.cmd.ProcessState != nil && run.cmd.ProcessState.Success() {
+		// It exited with status 0; a child of its own kept its output open
+		// past the grace period, and that output was cut: not a failure.
+		err = nil
+	}
 	run.stdout.flush()
 	run.stderr.flush()
 	run.mu.Lock()

@@ -36,8 +36,16 @@ func (o workersOption) applyQueue(c *config) { c.workers = int(o) }
 func (o workersOption) String() string       { return fmt.Sprintf("queue.Workers(%d)", int(o)) }
 
 // Workers sets how many goroutines of a queue handle items concurrently.
-// The default is 1; n must be positive.
+// The default is 1; n must be positive and at most [MaxWorkers].
 func Workers(n int) Option { return workersOption(n) }
+
+// The largest counts [Workers] and [Capacity] accept: a queue's workers
+// are started and its buffer allocated by New, so a count beyond what a
+// process can hold is refused rather than left to crash it.
+const (
+	MaxWorkers  = 1 << 16
+	MaxCapacity = 1 << 24
+)
 
 type capacityOption int
 
@@ -45,7 +53,8 @@ func (o capacityOption) applyQueue(c *config) { c.capacity = int(o) }
 func (o capacityOption) String() string       { return fmt.Sprintf("queue.Capacity(%d)", int(o)) }
 
 // Capacity sets how many accepted items a queue holds while they wait for
-// a worker. The default is 100; n must be positive.
+// a worker. The default is 100; n must be positive and at most
+// [MaxCapacity].
 func Capacity(n int) Option { return capacityOption(n) }
 
 type overflowOption[T any] struct {

@@ -266,10 +266,10 @@ func TestQueueErrorsNameTheQueue(t *testing.T) {
 		p := spragtest.Started(t, "svc", nil)
 		_, err = queue.New(p, (&mailer{}).send, queue.Label("emails"), queue.Workers(-2))
 		require.ErrorIs(t, err, sprag.ErrInvalidArgument)
-		assert.Equal(t, `service "svc": queue emails: sprag: invalid argument: workers must be positive, got -2`, err.Error())
+		assert.Equal(t, `service "svc": queue emails: sprag: invalid argument: workers must be positive and at most 65536, got -2`, err.Error())
 		_, err = queue.New(p, (&mailer{}).send, queue.Label("emails"), queue.Capacity(0))
 		require.ErrorIs(t, err, sprag.ErrInvalidArgument)
-		assert.Equal(t, `service "svc": queue emails: sprag: invalid argument: capacity must be positive, got 0`, err.Error())
+		assert.Equal(t, `service "svc": queue emails: sprag: invalid argument: capacity must be positive and at most 16777216, got 0`, err.Error())
 		assert.Empty(t, p.Status(context.Background()).Details, "a refused queue leaves nothing behind")
 
 		spragtest.Stop(t, p, time.Second)

@@ -117,7 +117,8 @@ type Stats struct {
 // New fails, creating nothing, with an error wrapping
 // sprag.ErrNotRunning when o's scope is not open, sprag.ErrDuplicateName
 // when o already has a queue of that label, and sprag.ErrInvalidArgument
-// for a nil o or handler, a count that is not positive, or an Overflow
+// for a nil o or handler, a count that is not positive or is above its
+// maximum ([MaxWorkers], [MaxCapacity]), or an Overflow
 // callback or a backend for items of another type, or a nil backend.
 func New[T any](o sprag.Owner, handler func(ctx context.Context, item T) error, opts ...Option) (*Queue[T], error) {
 	sc, err := sprag.ScopeOf(o, "queue")
@@ -140,10 +141,10 @@ func New[T any](o sprag.Owner, handler func(ctx context.Context, item T) error, 
 	switch {
 	case handler == nil:
 		return nil, sc.Invalid("queue", c.label, "nil handler")
-	case c.workers <= 0:
-		return nil, sc.Invalid("queue", c.label, "workers must be positive, got %d", c.workers)
-	case c.capacity <= 0:
-		return nil, sc.Invalid("queue", c.label, "capacity must be positive, got %d", c.capacity)
+	case c.workers <= 0 || c.workers > MaxWorkers:
+		return nil, sc.Invalid("queue", c.label, "workers must be positive and at most %d, got %d", MaxWorkers, c.workers)
+	case c.capacity <= 0 || c.capacity > MaxCapacity:
+		return nil, sc.Invalid("queue", c.label, "capacity must be positive and at most %d, got %d", MaxCapacity, c.capacity)
 	}
 	if c.overflow != nil {
 		fn, ok := c.overflow.(func(context.Context, []T) error)

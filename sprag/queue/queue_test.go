@@ -344,11 +344,11 @@ func TestNewQueueRefusesBadInput(t *testing.T) {
 			{"no workers", func() error {
 				_, err := queue.New(p, ok, queue.Workers(0), queue.Label("q"))
 				return err
-			}, sprag.ErrInvalidArgument, "workers must be positive, got 0"},
+			}, sprag.ErrInvalidArgument, "workers must be positive and at most 65536, got 0"},
 			{"no capacity", func() error {
 				_, err := queue.New(p, ok, queue.Capacity(-1), queue.Label("q"))
 				return err
-			}, sprag.ErrInvalidArgument, "capacity must be positive, got -1"},
+			}, sprag.ErrInvalidArgument, "capacity must be positive and at most 16777216, got -1"},
 			{"overflow of another type", func() error {
 				_, err := queue.New(p, ok, queue.Label("q"), queue.Overflow(func(context.Context, []string) error { return nil }))
 				return err

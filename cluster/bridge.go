@@ -171,7 +171,11 @@ func (b *bridge) publishDurable(ctx context.Context, m *Message, g Guarantee) er
 			return fmt.Errorf("cluster: %w", err)
 		}
 	}
-	if !b.out.add(outItem{m: m, g: g}) {
+	switch added, closed := b.out.add(outItem{m: m, g: g}); {
+	case closed: // the node stopped while the event waited for the engine
+		b.stats.lost.Add(1)
+		return fmt.Errorf("cluster: emit %q: %w: the node stopped before the engine stored the event", m.Topic, sprag.ErrNotRunning)
+	case !added:
 		b.stats.rejected.Add(1)
 		return fmt.Errorf("cluster: emit %q: %w (%d events waiting for the engine)", m.Topic, ErrBufferFull, b.out.limit)
 	}
@@ -414,6 +418,11 @@ func (b *bridge) reject(ctx context.Context, d *declaration, dl Delivery, reason
 	if err := dl.Reject(ctx, reason); err != nil {
 		b.log.Error("dead-letter an event", zap.String("topic", m.Topic), zap.Error(err))
 		b.settle(d, "retry", dl.Retry(ctx, d.guarantee.MaxBackoff))
+		return
+	}
+	if d.guarantee.Mode == ModeAtMostOnce { // no dead letters: its Reject drops it
+		b.stats.dropped.Add(1)
+		b.log.Warn("event dropped", zap.String("topic", m.Topic), zap.String("origin", m.Origin), zap.NamedError("reason", reason))
 		return
 	}
 	b.stats.dead.Add(1)

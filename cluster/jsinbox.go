@@ -217,7 +217,7 @@ func (in *jsInbox) next(ctx context.Context) (any, error) {
 				attempt = int(min(md.NumDelivered, math.MaxInt32))
 			}
 			d, err := in.wrap(msg, attempt)
-			if err != nil {
+			if err != nil || d == nil {
 				continue // wrap settled it
 			}
 			return d, nil
@@ -294,7 +294,14 @@ func deadLetter(ctx context.Context, c *conn, n names, msg jetstream.Msg, kind, 
 	// A replica that dies between the copy and the termination gets msg
 	// again and copies it again: the id makes the stream drop that copy.
 	h.Set(jetstream.MsgIDHeader, "dead/"+source)
-	if _, err := c.js.PublishMsg(ctx, &nats.Msg{Subject: n.dead(kind, tokens), Data: msg.Data(), Header: h}); err != nil {
+	_, err := c.js.PublishMsg(ctx, &nats.Msg{Subject: n.dead(kind, tokens), Data: msg.Data(), Header: h})
+	if errors.Is(err, nats.ErrMaxPayload) {
+		// The headers pushed it over max_payload: keep the dead letter,
+		// without the payload, rather than retry it for ever.
+		h.Set(HeaderPayloadDropped, strconv.Itoa(len(msg.Data())))
+		_, err = c.js.PublishMsg(ctx, &nats.Msg{Subject: n.dead(kind, tokens), Header: h})
+	}
+	if err != nil {
 		return fmt.Errorf("dead letter %s: %w", source, err)
 	}
 	return msg.TermWithReason(truncate(reason.Error(), 256))

@@ -71,4 +71,8 @@ const (
 	// HeaderSource holds, on a dead letter, the stream, consumer and
 	// stream sequence of the original message.
 	HeaderSource = "Sprag-Source"
+	// HeaderPayloadDropped holds, on a dead letter without its payload,
+	// the payload's size in bytes: with the dead letter's headers the
+	// payload no longer fitted in the server's max_payload.
+	HeaderPayloadDropped = "Sprag-Payload-Dropped"
 )

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -155,6 +156,9 @@ func (l *natsLease) Acquire(ctx context.Context, name string, ttl time.Duration)
 	if err := checkTTL(ttl); err != nil {
 		return Grant{}, err
 	}
+	if err := checkLeaseName(name); err != nil {
+		return Grant{}, err
+	}
 	self := l.node.cfg.replica
 	if o, ok := l.observed(name); ok && !o.gone && o.holder != self && time.Since(o.at) < ttl {
 		// Alive a moment ago: spare the engine a compare-and-set that
@@ -179,6 +183,9 @@ func (l *natsLease) Renew(ctx context.Context, g Grant, ttl time.Duration) (Gran
 	if err := checkTTL(ttl); err != nil {
 		return Grant{}, err
 	}
+	if err := checkLeaseName(g.Name); err != nil {
+		return Grant{}, err
+	}
 	if _, err := l.bucket(ctx); err != nil {
 		return Grant{}, err
 	}
@@ -196,6 +203,9 @@ func (l *natsLease) Renew(ctx context.Context, g Grant, ttl time.Duration) (Gran
 }
 
 func (l *natsLease) Release(ctx context.Context, g Grant) error {
+	if err := checkLeaseName(g.Name); err != nil {
+		return err
+	}
 	kv, err := l.bucket(ctx)
 	if err != nil {
 		return err
@@ -211,6 +221,9 @@ func (l *natsLease) Release(ctx context.Context, g Grant) error {
 }
 
 func (l *natsLease) Claim(ctx context.Context, name string, tick time.Time, keep time.Duration) (uint64, error) {
+	if err := checkLeaseName(name); err != nil {
+		return 0, err
+	}
 	kv, err := l.bucket(ctx)
 	if err != nil {
 		return 0, err
@@ -310,4 +323,19 @@ func (l *natsLease) record(e jetstream.KeyValueEntry) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.seen[name] = o
+}
+
+// checkLeaseName refuses a lease name that is no key of the lease
+// bucket (letters, digits, '-', '_', '=', '/' and inner dots), or that
+// is longer than a NATS subject can carry.
+func checkLeaseName(name string) error {
+	ok := name != "" && len(name) <= maxName && name[0] != '.' && name[len(name)-1] != '.' && !strings.Contains(name, "..")
+	for i := 0; ok && i < len(name); i++ {
+		c := name[i]
+		ok = plain(c) || c == '=' || c == '/' || c == '.'
+	}
+	if !ok {
+		return fmt.Errorf("lease %.40q: %w: a lease is named with at most %d letters, digits, '-', '_', '=', '/' and inner dots", name, sprag.ErrInvalidArgument, maxName)
+	}
+	return nil
 }

@@ -270,8 +270,12 @@ func (d coreDelivery) InProgress(context.Context) error           { return nil }
 func (t *natsTransport) jsDelivery(msg jetstream.Msg, attempt int) (any, error) {
 	m, err := t.message(msg.Subject(), msg.Data(), msg.Headers())
 	if err != nil {
-		// The subject is no topic's: nothing can handle it.
-		return nil, t.deadLetter(context.Background(), msg, "ev", "invalid", attempt, fmt.Errorf("%w: %w", ErrDecode, err))
+		// The subject is no topic's: nothing can handle it. Dead-lettered
+		// or not, it is settled here: an error tells next to go on.
+		if dlErr := t.deadLetter(context.Background(), msg, "ev", "invalid", attempt, fmt.Errorf("%w: %w", ErrDecode, err)); dlErr != nil {
+			return nil, dlErr
+		}
+		return nil, fmt.Errorf("%w: %w", ErrDecode, err)
 	}
 	return &jsDelivery{t: t, msg: msg, m: m, attempt: attempt}, nil
 }

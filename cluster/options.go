@@ -64,9 +64,17 @@ func quoted(ss []string) string {
 // URL connects the node to the NATS servers at urls ("nats://host:4222";
 // one URL may also hold several, comma-separated). The client reconnects
 // by itself, to any of them, for as long as the node runs. Without URL the
-// node starts an embedded server: see [DataDir].
+// node starts an embedded server: see [DataDir]. Empty or blank URLs are
+// ignored, so that URL(os.Getenv("NATS_URL")) with the variable unset
+// counts as no URL.
 func URL(urls ...string) Option {
-	return nodeOption{func(c *config) { c.urls = append(c.urls, urls...) }, "cluster.URL(" + quoted(urls) + ")"}
+	return nodeOption{func(c *config) {
+		for _, u := range urls {
+			if strings.TrimSpace(u) != "" {
+				c.urls = append(c.urls, u)
+			}
+		}
+	}, "cluster.URL(" + quoted(urls) + ")"}
 }
 
 // DataDir makes the node start an embedded single NATS server with
@@ -175,8 +183,13 @@ func WithTransport(t Transport) Option {
 }
 
 // validName reports whether s is made of letters, digits, '-' and '_'.
+// maxName is the longest name of a replica, prefix, queue, codec or
+// lease: a NATS subject must fit in the server's control line (4 KiB by
+// default), or the server closes the connection for good.
+const maxName = 255
+
 func validName(s string) bool {
-	if s == "" {
+	if s == "" || len(s) > maxName {
 		return false
 	}
 	for i := 0; i < len(s); i++ {

@@ -9,7 +9,7 @@ type Stats struct {
 	Reconnects int64 `json:"reconnects"` // connections re-established after a loss
 	Published  int64 `json:"published"`  // events handed to the engine
 	Local      int64 `json:"local"`      // shared events handled by the emitting replica's listeners
-	Dropped    int64 `json:"dropped"`    // at-most-once events not sent: disconnected or stopping
+	Dropped    int64 `json:"dropped"`    // at-most-once events not sent (disconnected or stopping), or received and not decodable
 	Buffered   int   `json:"buffered"`   // at-least-once events waiting to be published now
 	Rejected   int64 `json:"rejected"`   // at-least-once emits refused: the buffer was full
 	Lost       int64 `json:"lost"`       // buffered events never published: refused by the engine, or left at stop

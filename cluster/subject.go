@@ -25,8 +25,8 @@ import (
 // SubjectOf returns the NATS subject tokens of a topic or pattern of the
 // event bus, without the node's prefix; see the package documentation for
 // the rule. A name that the bus would refuse (empty, an empty segment, a
-// '*' that shares its segment) is refused with an error wrapping
-// eventbus.ErrInvalidTopic.
+// '*' that shares its segment) or whose subject would be longer than
+// 3,072 bytes is refused with an error wrapping eventbus.ErrInvalidTopic.
 func SubjectOf(name string) (string, error) {
 	if err := checkName(name); err != nil {
 		return "", err
@@ -47,8 +47,17 @@ func SubjectOf(name string) (string, error) {
 			escapeToken(&b, seg)
 		}
 	}
+	if b.Len() > maxSubject {
+		return "", fmt.Errorf("%w: topic %.40q…: its subject is %d bytes long, more than %d", eventbus.ErrInvalidTopic, name, b.Len(), maxSubject)
+	}
 	return b.String(), nil
 }
+
+// maxSubject is the longest subject that SubjectOf gives: with the
+// prefix and the stream's tokens around it, a subject must fit in the
+// server's control line (4 KiB by default), or the server closes the
+// connection for good.
+const maxSubject = 3072
 
 // TopicOf is the inverse of [SubjectOf]: it returns the topic or pattern
 // whose subject tokens are subject. It fails, wrapping

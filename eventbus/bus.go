@@ -80,7 +80,7 @@ func (b *Bus) ListenEvents(topic string, fn func(ctx context.Context, e Event) e
 	if fn == nil {
 		return nil, fmt.Errorf("listen to %q: %w", topic, ErrNilListener)
 	}
-	return b.subscribe(topic, &Subscription{call: fn}, fn, opts)
+	return b.subscribe(topic, &Subscription{call: eventsFunc(fn)}, fn, opts)
 }
 
 // subscribe validates topic, finishes sub and adds it to the bus. named is

@@ -120,7 +120,7 @@ func runFrom[T any](ctx context.Context, topic string, payload T, s *seg, n, i i
 			err = f(ctx, payload)
 		case func(context.Context, any) error:
 			err = f(ctx, payload)
-		case func(context.Context, Event) error:
+		case eventsFunc:
 			err = f(ctx, Event{Topic: topic, Payload: payload})
 		default:
 			err = failed.fn(ctx, payload)
@@ -158,7 +158,7 @@ func call[T any](ctx context.Context, topic string, payload T, sub *Subscription
 		return f(ctx, payload)
 	case func(context.Context, any) error:
 		return f(ctx, payload)
-	case func(context.Context, Event) error:
+	case eventsFunc:
 		return f(ctx, Event{Topic: topic, Payload: payload})
 	default:
 		return sub.fn(ctx, payload)

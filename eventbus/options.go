@@ -64,8 +64,15 @@ func WithName(name string) ListenOption { return nameOption(name) }
 type onRemovedOption struct{ fn func() }
 
 func (o onRemovedOption) applyListen(c listenConfig) listenConfig {
-	if o.fn != nil { // ignored: it does not undo an OnRemoved given before it
-		c.onRemoved = o.fn
+	switch first, fn := c.onRemoved, o.fn; {
+	case fn == nil: // ignored: it does not undo an OnRemoved given before it
+	case first == nil:
+		c.onRemoved = fn
+	default: // both run, in the order given, the second also when the first panics
+		c.onRemoved = func() {
+			defer fn()
+			first()
+		}
 	}
 	return c
 }
@@ -85,5 +92,7 @@ func (onRemovedOption) String() string { return "eventbus.OnRemoved()" }
 // reported to the bus's [ErrorHandler] as a *[ListenerError] for the
 // subscription, whose error wraps [ErrOnRemoved] and the *[PanicError]; the
 // removal stands. A nil fn is ignored: it does not undo an OnRemoved given
-// before it.
+// before it. Given several times, every fn runs, in the order given, also
+// after one that panicked (the bus that wraps a listener, sprag's say, may
+// give its own before the caller's).
 func OnRemoved(fn func()) ListenOption { return onRemovedOption{fn} }

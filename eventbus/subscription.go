@@ -44,6 +44,11 @@ type Event struct {
 	Payload any
 }
 
+// eventsFunc is the call of a ListenEvents listener. Its own type keeps
+// it apart from a typed listener of Topic[Event], whose function has the
+// same signature but wants the payload as is.
+type eventsFunc func(ctx context.Context, e Event) error
+
 // home returns the list whose index sub records: its topic's list, or the
 // bus's pattern list.
 func (s *Subscription) home() *list {
@@ -59,8 +64,8 @@ func (s *Subscription) home() *list {
 // the wrapper: the hot loop then needs no check of its own for once
 // listeners.
 func (s *Subscription) makeOnce() {
-	if fn, ok := s.call.(func(context.Context, Event) error); ok {
-		s.call = func(ctx context.Context, e Event) error {
+	if fn, ok := s.call.(eventsFunc); ok {
+		s.call = eventsFunc(func(ctx context.Context, e Event) error {
 			if !s.bus.claim(s) {
 				return nil
 			}
@@ -68,7 +73,7 @@ func (s *Subscription) makeOnce() {
 				defer s.bus.notifyRemoved(ctx, s)
 			}
 			return fn(ctx, e)
-		}
+		})
 		return
 	}
 	fn := s.fn

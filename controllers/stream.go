@@ -12,6 +12,7 @@ import (
 
 	"github.com/sprag-go/sprag/controllers/internal/sse"
 	"github.com/sprag-go/sprag/eventbus"
+	"github.com/sprag-go/sprag/sprag"
 )
 
 // The defaults of a stream.
@@ -112,6 +113,9 @@ func (s *Server) Stream(pattern string, opts ...StreamOption) (*Stream, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	err = s.addLocked([]*route{st.rt}, nil, func() error {
+		if s.draining.Load() { // the stop has begun: the stream would never run
+			return fmt.Errorf("stream %q: %w: the server is stopping", pattern, sprag.ErrNotRunning)
+		}
 		if !s.streamsLive {
 			return nil
 		}

@@ -46,23 +46,43 @@ func (st *Stream) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	} else if id := req.Query().Get("last_event_id"); id != "" {
 		reader.Resume(id)
 	}
-	rw.setHeader(slotContentType, "Content-Type", "text/event-stream")
 	out := rw.out()
+	if !canFlush(out) {
+		s.log().Error("stream cannot flush: a middleware's writer has neither Flush nor Unwrap",
+			zap.String("route", st.rt.pattern), zap.String("request_id", rw.id))
+		s.writeError(rw, http.StatusInternalServerError, "", false)
+		return
+	}
+	rw.setHeader(slotContentType, "Content-Type", "text/event-stream")
 	out.Header().Set("Cache-Control", "no-cache")
 	out.Header().Set("X-Accel-Buffering", "no") // nginx: do not buffer the stream
 	out.WriteHeader(http.StatusOK)
 	if r.Method == http.MethodHead {
 		return
 	}
-	rc := http.NewResponseController(out)
-	// The server's read timeout would end the request's context, and so
-	// the stream: a stream lives until the client, the server or a failed
-	// write ends it.
-	_ = rc.SetReadDeadline(time.Time{}) // not supported by test recorders: nothing to lift then
-	conn := &streamConn{w: out, rc: rc, timeout: s.cfg.writeTimeout}
+	// Deadlines through the server's own writer, which unwraps to the
+	// connection whatever a middleware's writer does; flushes through the
+	// middleware's. The server's read timeout would end the request's
+	// context, and so the stream: a stream lives until the client, the
+	// server or a failed write ends it.
+	deadlines := http.NewResponseController(rw)
+	_ = deadlines.SetReadDeadline(time.Time{}) // not supported by test recorders: nothing to lift then
+	conn := &streamConn{w: out, flush: http.NewResponseController(out), deadlines: deadlines, timeout: s.cfg.writeTimeout}
 	if err := conn.Flush(); err != nil {
 		return
 	}
+	// When the stream stops (the server's stop), a write blocked on a
+	// client that reads nothing fails soon, so that no stream holds up the
+	// shutdown; a client that reads still gets the stream's clean end.
+	served := make(chan struct{})
+	defer close(served)
+	go func() {
+		select {
+		case <-hub.Closed():
+			_ = deadlines.SetWriteDeadline(time.Now().Add(streamEndGrace))
+		case <-served:
+		}
+	}()
 	if err := reader.Serve(r.Context(), conn, st.cfg.heartbeat); err != nil {
 		if ce := s.log().Check(zap.DebugLevel, "stream client dropped"); ce != nil {
 			ce.Write(zap.String("route", st.rt.pattern), zap.String("request_id", rw.id), zap.Error(err))
@@ -132,20 +152,39 @@ func isClosed(ch <-chan struct{}) bool {
 // all of it fails. The deadline is moved only when less than half of it
 // is left, since moving it costs a timer update.
 type streamConn struct {
-	w        http.ResponseWriter
-	rc       *http.ResponseController
-	timeout  time.Duration
-	deadline time.Time
+	w         http.ResponseWriter
+	flush     *http.ResponseController // through the writer the middleware gave
+	deadlines *http.ResponseController // through the server's own, to the connection
+	timeout   time.Duration
+	deadline  time.Time
 }
 
 func (c *streamConn) Write(p []byte) (int, error) {
 	if c.timeout > 0 {
 		if now := time.Now(); c.deadline.Sub(now) < c.timeout/2 {
 			c.deadline = now.Add(c.timeout)
-			_ = c.rc.SetWriteDeadline(c.deadline) // unsupported only by test recorders
+			_ = c.deadlines.SetWriteDeadline(c.deadline) // unsupported only by test recorders
 		}
 	}
 	return c.w.Write(p)
 }
 
-func (c *streamConn) Flush() error { return c.rc.Flush() }
+func (c *streamConn) Flush() error { return c.flush.Flush() }
+
+// streamEndGrace is how long a stream's last writes may take once the
+// stream stops: enough for a client that reads, not for one that does not.
+const streamEndGrace = 250 * time.Millisecond
+
+// canFlush reports whether w, or a writer it unwraps to, can flush.
+func canFlush(w http.ResponseWriter) bool {
+	for {
+		if _, ok := w.(http.Flusher); ok {
+			return true
+		}
+		u, ok := w.(interface{ Unwrap() http.ResponseWriter })
+		if !ok {
+			return false
+		}
+		w = u.Unwrap()
+	}
+}

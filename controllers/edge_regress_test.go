@@ -59,17 +59,7 @@ func TestEdgeRegressStreamBehindWrappingMiddlewareOutlivesTimeouts(t *testing.T)
 			require.NoError(t, err)
 		})
 		stream := m.open(t, "/events")
-		events := make(chan sseEvent, 100)
-		go func() {
-			defer close(events)
-			for {
-				e, err := stream.next()
-				if err != nil {
-					return
-				}
-				events <- e
-			}
-		}()
+		events := stream.all(100)
 		time.Sleep(time.Minute) // past the read timeout and the write timeout; the client reads every heartbeat
 		synctest.Wait()
 		m.emit(t, "tick", 1)

@@ -41,14 +41,7 @@ func TestEdgeHeadToLoadRoute(t *testing.T) {
 	srv, _ := newServer(t, nil, []Option{WithAddr("127.0.0.1:0")}, &static{route: "GET /item", data: map[string]int{"n": 7}})
 	base, client := startHTTP(t, srv)
 	for _, accept := range []string{"", browserAccept} {
-		req, err := http.NewRequest(http.MethodHead, base+"/item", nil)
-		require.NoError(t, err)
-		req.Header.Set("Accept", accept)
-		resp, err := client.Do(req)
-		require.NoError(t, err)
-		body, err := io.ReadAll(resp.Body)
-		require.NoError(t, err)
-		require.NoError(t, resp.Body.Close())
+		resp, body := edgeDo(t, client, http.MethodHead, base+"/item", accept) //nolint:bodyclose // edgeDo closed it
 		assert.Equal(t, http.StatusOK, resp.StatusCode)
 		assert.Empty(t, body)
 		want := contentTypeJSON
@@ -193,14 +186,7 @@ func TestEdgeLargeResponses(t *testing.T) {
 	srv, _ := newServer(t, nil, []Option{WithAddr("127.0.0.1:0")}, &static{route: "GET /big", data: big})
 	base, client := startHTTP(t, srv)
 	for _, accept := range []string{"application/json", browserAccept} {
-		req, err := http.NewRequest(http.MethodGet, base+"/big", nil)
-		require.NoError(t, err)
-		req.Header.Set("Accept", accept)
-		resp, err := client.Do(req)
-		require.NoError(t, err)
-		body, err := io.ReadAll(resp.Body)
-		require.NoError(t, err)
-		require.NoError(t, resp.Body.Close())
+		resp, body := edgeDo(t, client, http.MethodGet, base+"/big", accept) //nolint:bodyclose // edgeDo closed it
 		assert.Equal(t, http.StatusOK, resp.StatusCode)
 		assert.Greater(t, len(body), len(big), accept)
 		if accept == browserAccept {
@@ -226,4 +212,19 @@ func startRuntimeHTTP(t *testing.T, srv *Server) sprag.Runtime {
 		assert.NoError(t, srv.Stop(ctx))
 	})
 	return rt
+}
+
+// edgeDo sends a request with the Accept header accept and returns the
+// response with its body, read whole and closed.
+func edgeDo(t *testing.T, client *http.Client, method, url, accept string) (*http.Response, []byte) {
+	t.Helper()
+	req, err := http.NewRequest(method, url, nil) //nolint:noctx // the client's own timeout bounds it
+	require.NoError(t, err)
+	req.Header.Set("Accept", accept)
+	resp, err := client.Do(req)
+	require.NoError(t, err)
+	body, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	require.NoError(t, resp.Body.Close())
+	return resp, body
 }

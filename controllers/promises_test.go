@@ -425,17 +425,7 @@ func TestStreamHeartbeatZeroSendsNone(t *testing.T) {
 			require.NoError(t, err)
 		})
 		stream := m.open(t, "/events")
-		events := make(chan sseEvent, 10)
-		go func() {
-			defer close(events)
-			for {
-				e, err := stream.next()
-				if err != nil {
-					return
-				}
-				events <- e
-			}
-		}()
+		events := stream.all(10)
 		time.Sleep(time.Hour)
 		synctest.Wait()
 		assert.Empty(t, events, "an hour of silence and no heartbeat")
@@ -877,17 +867,7 @@ func TestStreamDefaults(t *testing.T) {
 		assert.Equal(t, "45", resumed.mustNext(t).data, "the buffer holds the last 256")
 
 		quiet := m.open(t, "/events")
-		events := make(chan sseEvent, 10)
-		go func() {
-			defer close(events)
-			for {
-				e, err := quiet.next()
-				if err != nil {
-					return
-				}
-				events <- e
-			}
-		}()
+		events := quiet.all(10)
 		time.Sleep(DefaultStreamHeartbeat - time.Nanosecond)
 		synctest.Wait()
 		assert.Empty(t, events)

@@ -106,17 +106,7 @@ func TestStreamHeartbeatAndReadTimeout(t *testing.T) {
 			require.NoError(t, err)
 		})
 		stream := m.open(t, "/events")
-		events := make(chan sseEvent, 100)
-		go func() {
-			defer close(events)
-			for {
-				e, err := stream.next()
-				if err != nil {
-					return
-				}
-				events <- e
-			}
-		}()
+		events := stream.all(100)
 		time.Sleep(5 * time.Second)
 		synctest.Wait()
 		assert.Equal(t, sseEvent{comment: "heartbeat"}, <-events)

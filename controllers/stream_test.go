@@ -31,6 +31,24 @@ type sseStream struct {
 	br   *bufio.Reader
 }
 
+// all reads the stream on a goroutine of its own and sends each event or
+// comment on the channel it returns (buffered for size), which closes when
+// the stream ends.
+func (s *sseStream) all(size int) <-chan sseEvent {
+	events := make(chan sseEvent, size)
+	go func() {
+		defer close(events)
+		for {
+			e, err := s.next()
+			if err != nil {
+				return
+			}
+			events <- e
+		}
+	}()
+	return events
+}
+
 // next reads the next event or comment.
 func (s *sseStream) next() (sseEvent, error) {
 	var e sseEvent

@@ -1,6 +1,7 @@
 package controllers
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -74,15 +75,10 @@ func (st *Stream) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// When the stream stops (the server's stop), a write blocked on a
 	// client that reads nothing fails soon, so that no stream holds up the
 	// shutdown; a client that reads still gets the stream's clean end.
-	served := make(chan struct{})
-	defer close(served)
-	go func() {
-		select {
-		case <-hub.Closed():
-			_ = deadlines.SetWriteDeadline(time.Now().Add(streamEndGrace))
-		case <-served:
-		}
-	}()
+	stop := context.AfterFunc(hub.Context(), func() { //nolint:contextcheck // the stream's life, not the request's, is watched here
+		_ = deadlines.SetWriteDeadline(time.Now().Add(streamEndGrace))
+	})
+	defer stop()
 	if err := reader.Serve(r.Context(), conn, st.cfg.heartbeat); err != nil {
 		if ce := s.log().Check(zap.DebugLevel, "stream client dropped"); ce != nil {
 			ce.Write(zap.String("route", st.rt.pattern), zap.String("request_id", rw.id), zap.Error(err))

@@ -70,12 +70,7 @@ func TestEdgeManySubscribersAndWatchersComingAndGoing(t *testing.T) {
 		wg.Wait()
 		synctest.Wait()
 
-		got := seen.All()
-		require.NotEmpty(t, got)
-		for i := 1; i < len(got); i++ {
-			require.Less(t, got[i-1], got[i], "never an older value after a newer one")
-		}
-		assert.Equal(t, 1000, got[len(got)-1], "the latest value arrives last")
+		requireOrderedUpTo(t, seen.All(), 1000)
 		assert.Equal(t, 1000, <-stay, "the channel holds the latest value")
 		assert.Equal(t, 2, level.Stats().Subscribers, "only the two that stayed")
 		assert.Positive(t, calls.Load(), "NotifyCurrent called the short-lived ones")

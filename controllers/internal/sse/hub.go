@@ -6,7 +6,6 @@ import (
 	"math/bits"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 )
 
@@ -38,8 +37,11 @@ type Hub struct {
 	// the channel they loaded before they last read head.
 	notify atomic.Pointer[chan struct{}]
 
-	closeOnce sync.Once
-	closed    chan struct{}
+	// ctx is cancelled by Close; closed is its Done channel. A context,
+	// so that context.AfterFunc can act on the close without a goroutine.
+	ctx    context.Context
+	cancel context.CancelFunc
+	closed <-chan struct{}
 
 	clients   atomic.Int64
 	published atomic.Uint64
@@ -74,8 +76,9 @@ func NewHub(size int) *Hub {
 		wake:   make(chan struct{}, 1),
 		ring:   make([]atomic.Pointer[frame], n),
 		mask:   n - 1,
-		closed: make(chan struct{}),
 	}
+	h.ctx, h.cancel = context.WithCancel(context.Background())
+	h.closed = h.ctx.Done()
 	ch := make(chan struct{})
 	h.notify.Store(&ch)
 	return h
@@ -164,10 +167,13 @@ func (h *Hub) encode(seq uint64, topic string, data []byte) []byte {
 
 // Close ends the hub: Run returns and every reader's Serve returns. It is
 // idempotent.
-func (h *Hub) Close() { h.closeOnce.Do(func() { close(h.closed) }) }
+func (h *Hub) Close() { h.cancel() }
 
 // Closed returns a channel closed by Close.
 func (h *Hub) Closed() <-chan struct{} { return h.closed }
+
+// Context returns a context cancelled by Close.
+func (h *Hub) Context() context.Context { return h.ctx }
 
 // Head returns the seq of the newest event, 0 before the first.
 func (h *Hub) Head() uint64 { return h.head.Load() }

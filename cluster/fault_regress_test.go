@@ -8,6 +8,7 @@ package cluster_test
 import (
 	"context"
 	"errors"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -177,6 +178,16 @@ func TestFaultRegressQueueItemNearTheMaxPayloadIsNeverDeadLettered(t *testing.T)
 	assert.Equal(t, int64(1), calls.Load(), "MaxDeliveries(1): the handler ran once")
 	assert.Equal(t, int64(1), w.q.Stats().Dead, "the item went to the dead letters")
 	holds(t, 500*time.Millisecond, func() bool { return calls.Load() == 1 }, "the handler does not run again")
+
+	js, err := jetstream.New(n.Conn())
+	require.NoError(t, err)
+	dead, err := js.Stream(context.Background(), "SPRAG_DEAD")
+	require.NoError(t, err)
+	letter, err := dead.GetLastMsgForSubject(context.Background(), "sprag.dead.q.big")
+	require.NoError(t, err)
+	assert.Empty(t, letter.Data, "kept without its payload")
+	assert.Equal(t, strconv.Itoa(len(item)+2), letter.Header.Get(cluster.HeaderPayloadDropped), "whose size (its JSON, quotes included) the header gives")
+	assert.Contains(t, letter.Header.Get(cluster.HeaderError), "rejected by the mail server")
 }
 
 // TestFaultRegressEmitInFlightAtStopIsSilentlyLost: an at-least-once emit

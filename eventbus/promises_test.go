@@ -1076,3 +1076,22 @@ func TestPromiseNilBusHasNoListeners(t *testing.T) {
 	assert.Zero(t, b.ClearAll())
 	assert.Panics(t, func() { _ = b.Emit(context.Background(), "t", nil) }, "Emit spends no check on a nil bus")
 }
+
+// Given several times, every OnRemoved runs, in the order given, also after
+// one that panicked; the panic is reported with ErrOnRemoved.
+func TestPromiseEveryOnRemovedRunsInOrder(t *testing.T) {
+	var reported []error
+	b := eventbus.New(eventbus.WithErrorHandler(func(_ context.Context, le *eventbus.ListenerError) {
+		reported = append(reported, le.Err)
+	}))
+	var order []string
+	sub, err := b.Listen("t", func(context.Context, any) error { return nil },
+		eventbus.OnRemoved(func() { order = append(order, "first"); panic("first") }),
+		eventbus.OnRemoved(nil),
+		eventbus.OnRemoved(func() { order = append(order, "second") }))
+	require.NoError(t, err)
+	require.True(t, sub.Unsubscribe())
+	assert.Equal(t, []string{"first", "second"}, order)
+	require.Len(t, reported, 1)
+	require.ErrorIs(t, reported[0], eventbus.ErrOnRemoved)
+}

@@ -95,3 +95,20 @@ func TestEdgeQueueOfOneSlotAndManyWorkersStoppedWithAnEndedContext(t *testing.T)
 		assert.Zero(t, st.InFlight)
 	})
 }
+
+// Counts above MaxWorkers or MaxCapacity are refused, naming the bound;
+// the bounds themselves are accepted.
+func TestEdgeQueueCountsAboveTheirMaximum(t *testing.T) {
+	t.Parallel()
+	sc := sprag.NewScope("svc", sprag.NewRuntime(nil))
+	defer func() { _ = sc.Close(context.Background()) }()
+	handler := func(context.Context, struct{}) error { return nil } // a buffer of empty items costs no memory
+	_, err := queue.New(sc, handler, queue.Workers(queue.MaxWorkers+1), queue.Label("w"))
+	require.ErrorIs(t, err, sprag.ErrInvalidArgument)
+	require.ErrorContains(t, err, "at most 65536")
+	_, err = queue.New(sc, handler, queue.Capacity(queue.MaxCapacity+1), queue.Label("c"))
+	require.ErrorIs(t, err, sprag.ErrInvalidArgument)
+	require.ErrorContains(t, err, "at most 16777216")
+	_, err = queue.New(sc, handler, queue.Workers(64), queue.Capacity(queue.MaxCapacity), queue.Label("max"))
+	require.NoError(t, err)
+}

@@ -72,10 +72,10 @@ func NewHub(size int) *Hub {
 		n = 1 << bits.Len64(uint64(size-1))
 	}
 	h := &Hub{
-		epoch:  rand.Text()[:8],
-		wake:   make(chan struct{}, 1),
-		ring:   make([]atomic.Pointer[frame], n),
-		mask:   n - 1,
+		epoch: rand.Text()[:8],
+		wake:  make(chan struct{}, 1),
+		ring:  make([]atomic.Pointer[frame], n),
+		mask:  n - 1,
 	}
 	h.ctx, h.cancel = context.WithCancel(context.Background())
 	h.closed = h.ctx.Done()

@@ -314,12 +314,33 @@ func truncate(s string, n int) string {
 	return s[:n]
 }
 
-// consumerInfo asks the engine for the consumer's state.
-func (in *jsInbox) consumerInfo(ctx context.Context) (*jetstream.ConsumerInfo, error) {
+// undelivered counts the messages of the stream the consumer has not
+// delivered yet. It does not use the consumer's own count (NumPending):
+// the server updates that in the background after it has acknowledged a
+// publish, so right after one it may not count it yet. The consumer's
+// delivered sequence, asked first, and the stream's last sequence are
+// both current when they are read.
+func (in *jsInbox) undelivered(ctx context.Context) (uint64, error) {
 	in.mu.Lock()
 	cons := in.cons
 	in.mu.Unlock()
-	return cons.Info(ctx)
+	info, err := cons.Info(ctx)
+	if err != nil {
+		return 0, err
+	}
+	s, err := in.c.js.Stream(ctx, in.stream)
+	if err != nil {
+		return 0, err
+	}
+	st := s.CachedInfo().State
+	from := info.Delivered.Stream // the messages up to it were delivered
+	if st.FirstSeq > 0 {
+		from = max(from, st.FirstSeq-1)
+	}
+	if st.LastSeq <= from {
+		return 0, nil
+	}
+	return min(st.LastSeq-from, st.Msgs), nil
 }
 
 // release hands the messages pulled ahead back, like Close, but a later

@@ -419,13 +419,15 @@ func (q *Queue[T]) Stats() QueueStats {
 }
 
 // Backlog asks the engine how many items wait in the queue, not yet
-// handed to any worker.
+// delivered to any replica. It counts every Push that returned before
+// it was called. An item a replica has pulled ahead, or one handed back
+// to be retried, is not counted.
 func (q *Queue[T]) Backlog(ctx context.Context) (uint64, error) {
-	info, err := q.in.consumerInfo(ctx)
+	n, err := q.in.undelivered(ctx)
 	if err != nil {
 		return 0, fmt.Errorf("queue %q: %w", q.name, err)
 	}
-	return info.NumPending, nil
+	return n, nil
 }
 
 // close is the queue's cleanup on the node: items pulled ahead go back.

@@ -424,3 +424,24 @@ func TestQueueRetriedPushIsStoredOnce(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, uint64(1), backlog, "the second publish of the same message id is dropped")
 }
+
+func TestQueueBacklogCountsEveryReturnedPush(t *testing.T) {
+	srv := clustertest.StartServer(t)
+	n, _ := startNode(t, srv.URL(), "a")
+	ctx := context.Background()
+	q, err := cluster.NewQueue[int](ctx, n, "jobs")
+	require.NoError(t, err)
+	for i := range 50 {
+		require.NoError(t, q.Push(ctx, i))
+		backlog, err := q.Backlog(ctx)
+		require.NoError(t, err)
+		require.Equal(t, uint64(i+1), backlog, "after push %d", i)
+	}
+	item, done, err := q.Pull(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, 0, item)
+	backlog, err := q.Backlog(ctx)
+	require.NoError(t, err)
+	assert.LessOrEqual(t, backlog, uint64(49), "a pulled item is not waiting")
+	done(nil)
+}

@@ -192,22 +192,44 @@ func (q *Queue[T]) Push(ctx context.Context, item T) error {
 	if err != nil {
 		return err
 	}
+	var last error // the last answer of the engine: full, or not reached
 	for attempt := 1; ; attempt++ {
 		err := q.publish(ctx, msg)
 		if err == nil {
 			return nil
 		}
-		if !errors.Is(err, queue.ErrFull) && !errors.Is(err, ErrDisconnected) {
+		retry := errors.Is(err, queue.ErrFull) || errors.Is(err, ErrDisconnected)
+		if ctx.Err() != nil && (retry || errors.Is(err, ctx.Err())) {
+			// ctx ended during this attempt. A full queue is the engine's
+			// answer; any other failure may be ctx's own, and the
+			// engine's last answer stands.
+			switch {
+			case errors.Is(err, queue.ErrFull):
+			case last != nil:
+				err = last
+			case !retry:
+				err = fmt.Errorf("queue %q: push: %w: %w", q.name, ErrDisconnected, err)
+			}
+			return q.pushEnded(ctx, err)
+		}
+		if !retry {
 			return err
 		}
+		last = err
 		sleep(ctx, backoff(attempt, 20*time.Millisecond, time.Second))
 		if ctx.Err() != nil {
-			if errors.Is(err, queue.ErrFull) {
-				q.rejected.Add(1)
-			}
-			return fmt.Errorf("%w: %w", err, context.Cause(ctx))
+			return q.pushEnded(ctx, last)
 		}
 	}
+}
+
+// pushEnded is Push's error when ctx ended while the engine's last answer
+// was err, a full queue or an engine not reached.
+func (q *Queue[T]) pushEnded(ctx context.Context, err error) error {
+	if errors.Is(err, queue.ErrFull) {
+		q.rejected.Add(1)
+	}
+	return fmt.Errorf("%w: %w", err, context.Cause(ctx))
 }
 
 // TryPush stores item if the queue has room and the engine answers within

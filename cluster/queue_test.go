@@ -326,15 +326,18 @@ func TestQueueLongHandlerKeepsItsItem(t *testing.T) {
 			h.add(name, item)
 			<-release // runs until the test has seen three AckWaits pass
 			return nil
-		}, 1, cluster.AckWait(time.Second)))
+		}, 1, cluster.AckWait(2*time.Second)))
 	}
 	n, _ := startNode(t, srv.URL(), "pusher")
 	ctx := context.Background()
-	q, err := cluster.NewQueue[int](ctx, n, "jobs", append(fastRetry, cluster.AckWait(time.Second))...)
+	q, err := cluster.NewQueue[int](ctx, n, "jobs", append(fastRetry, cluster.AckWait(2*time.Second))...)
 	require.NoError(t, err)
 	require.NoError(t, q.Push(ctx, 1))
 	eventually(t, 5*time.Second, func() bool { return len(h.of(1)) == 1 }, "a worker takes the item")
-	holds(t, 3500*time.Millisecond, func() bool { return len(h.of(1)) == 1 }, "the handler tells the engine it is alive: no redelivery")
+	// Three AckWaits and a half. AckWait is 2 s, not the least allowed 1 s:
+	// a stall of the signal sent every third of it must pass 1.3 s, not
+	// 0.67 s, to cause a redelivery on a loaded machine.
+	holds(t, 7*time.Second, func() bool { return len(h.of(1)) == 1 }, "the handler tells the engine it is alive: no redelivery")
 	close(release)
 	eventually(t, 5*time.Second, func() bool { return ws[0].q.Stats().Acked+ws[1].q.Stats().Acked == 1 }, "the item is acknowledged")
 	c, err := js.Consumer(ctx, "SPRAG_Q_jobs", "workers")
@@ -444,4 +447,50 @@ func TestQueueBacklogCountsEveryReturnedPush(t *testing.T) {
 	require.NoError(t, err)
 	assert.LessOrEqual(t, backlog, uint64(49), "a pulled item is not waiting")
 	done(nil)
+}
+
+// TestQueuePushEndedDuringAnAttemptIsStillFull: a Push whose ctx ends
+// while an attempt is on its way to the engine reports the engine's last
+// answer, a full queue, and counts the rejection, whichever of the
+// engine's answer and the end of ctx comes first.
+func TestQueuePushEndedDuringAnAttemptIsStillFull(t *testing.T) {
+	srv := clustertest.StartServer(t)
+	n, _ := startNode(t, srv.URL(), "a")
+	ctx := context.Background()
+	q, err := cluster.NewQueue[int](ctx, n, "jobs", cluster.Capacity(1))
+	require.NoError(t, err)
+	require.NoError(t, q.TryPush(1))
+
+	// Every attempt also reaches this subscriber, which ends the Push's
+	// ctx at its second attempt, as the engine answers it.
+	watcher, err := nats.Connect(srv.URL())
+	require.NoError(t, err)
+	defer watcher.Close()
+	var (
+		mu       sync.Mutex
+		attempts int
+		end      context.CancelFunc
+	)
+	_, err = watcher.Subscribe("sprag.q.jobs", func(*nats.Msg) {
+		mu.Lock()
+		defer mu.Unlock()
+		if attempts++; attempts == 2 {
+			end()
+		}
+	})
+	require.NoError(t, err)
+	require.NoError(t, watcher.Flush())
+
+	const rounds = 20
+	for round := range rounds {
+		pushCtx, cancel := context.WithCancel(ctx)
+		mu.Lock()
+		attempts, end = 0, cancel
+		mu.Unlock()
+		err := q.Push(pushCtx, 2)
+		cancel()
+		require.ErrorIs(t, err, queue.ErrFull, "round %d", round)
+		require.ErrorIs(t, err, context.Canceled, "round %d", round)
+	}
+	assert.Equal(t, int64(rounds), q.Stats().Rejected, "every Push counts its rejection")
 }

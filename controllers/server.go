@@ -254,12 +254,15 @@ func (s *Server) OnStop(ctx context.Context) error {
 
 // drain turns /readyz to 503 and waits the drain delay, or until ctx ends.
 func (s *Server) drain(ctx context.Context) {
-	s.draining.Store(true)
 	d := s.cfg.drainDelay
+	if d > 0 {
+		// Logged first, so that a /readyz that reports draining has been logged.
+		s.log().Info("http server draining", zap.Duration("delay", d))
+	}
+	s.draining.Store(true)
 	if d <= 0 {
 		return
 	}
-	s.log().Info("http server draining", zap.Duration("delay", d))
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {

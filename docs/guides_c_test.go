@@ -448,25 +448,30 @@ func TestGuideCDrainOverTCP(t *testing.T) {
 	stopped := make(chan error, 1)
 	go func() { stopped <- srv.Stop(stopCtx) }()
 
+	// The service turns to stopping, and /readyz to 503, before OnStop
+	// begins the drain: wait for the drain itself.
 	var status int
-	var body string
+	var readiness controllers.Readiness
 	for deadline := time.Now().Add(10 * time.Second); ; {
+		var body string
 		status, body = gcGet(t, client, base+"/readyz")
-		if status == http.StatusServiceUnavailable || time.Now().After(deadline) {
+		readiness = controllers.Readiness{}
+		if status == http.StatusServiceUnavailable {
+			require.NoError(t, json.Unmarshal([]byte(body), &readiness))
+		}
+		if readiness.Draining || time.Now().After(deadline) {
 			break
 		}
 		time.Sleep(time.Millisecond)
 	}
 	require.Equal(t, http.StatusServiceUnavailable, status, "/readyz turns 503 once the stop begins")
-	var readiness controllers.Readiness
-	require.NoError(t, json.Unmarshal([]byte(body), &readiness))
 	assert.False(t, readiness.Ready)
 	assert.True(t, readiness.Draining)
 	assert.Equal(t, []controllers.ServiceReadiness{{Name: "http", State: "stopping", Healthy: false}}, readiness.Services)
 	require.Len(t, readiness.Streams, 1)
 	assert.Equal(t, int64(2), readiness.Streams[0].Clients)
 
-	status, body = gcGet(t, client, base+"/here")
+	status, body := gcGet(t, client, base+"/here")
 	assert.Equal(t, http.StatusOK, status, "other routes go on serving")
 	assert.Equal(t, `"here"`, body)
 	status, _ = gcGet(t, client, base+"/healthz")

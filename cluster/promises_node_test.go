@@ -206,5 +206,8 @@ func TestPrefixSeparatesAppsOnOneServer(t *testing.T) {
 	eventually(t, 10*time.Second, func() bool { return shippedC.Len() == 1 }, "c gets the marker of its own prefix")
 	assert.Equal(t, Order{ID: 2}, shippedC.Payloads()[0], "only the marker")
 	assert.Zero(t, gotC.len(), "c, of another prefix, hears nothing")
+	// c counts the marker once its listeners have returned, which may be
+	// after the test saw it.
+	eventually(t, 5*time.Second, func() bool { return c.Stats().Delivered == 1 }, "c counts the marker")
 	assert.Equal(t, int64(1), c.Stats().Delivered)
 }

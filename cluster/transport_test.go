@@ -138,7 +138,7 @@ func (d *memDelivery) InProgress(context.Context) error {
 func TestAnotherTransportCarriesTheTopics(t *testing.T) {
 	srv := clustertest.StartServer(t) // the nodes still hold a NATS connection, for leases and queues
 	mem := &memTransport{}
-	opts := []cluster.Option{cluster.WithTransport(mem), atLeastOnce(cluster.MaxDeliveries(3), cluster.Backoff(10*time.Millisecond, time.Second), cluster.AckWait(time.Second))}
+	opts := []cluster.Option{cluster.WithTransport(mem), atLeastOnce(cluster.MaxDeliveries(3), cluster.Backoff(100*time.Millisecond, time.Second), cluster.AckWait(time.Second))}
 	fail := func(replica string, o Order, n int) error {
 		switch {
 		case replica != "b":
@@ -173,9 +173,9 @@ func TestAnotherTransportCarriesTheTopics(t *testing.T) {
 	require.Len(t, bActions, 5)
 	assert.Equal(t, []string{
 		"b ack order:completed",
-		"b retry after 10ms order:completed",
+		"b retry after 100ms order:completed",
 		"b ack order:completed",
-		"b retry after 20ms order:completed",
+		"b retry after 200ms order:completed",
 	}, bActions[:4], "the doubling backoff")
 	assert.Contains(t, bActions[4], "b reject: ", "then the dead letter")
 	assert.Contains(t, bActions[4], "refused", "with the listener's error")

@@ -149,7 +149,11 @@ func TestGuideDClusterFanOutReceiverDisconnectedGetsTheEventAfterItReconnects(t 
 	got := gdListen(t, rtB.Bus, gdOrderPlaced, nil)
 
 	require.NoError(t, gdOrderPlaced.Emit(context.Background(), rtA.Bus, gdOrder{ID: 1}))
-	gdEventually(t, 15*time.Second, func() bool { return gdCount(got, 1) == 1 }, "b gets the first event")
+	// Delivered counts the event once its acknowledgement has reached the
+	// server: a cut before that would lose the acknowledgement, and the
+	// server would deliver the event again.
+	gdEventually(t, 15*time.Second, func() bool { return gdCount(got, 1) == 1 && b.Stats().Delivered == 1 },
+		"b gets the first event and acknowledges it")
 
 	proxy.Cut()
 	gdEventually(t, 10*time.Second, func() bool { return !b.Stats().Connected }, "b sees the cut")
@@ -180,7 +184,10 @@ func TestGuideDClusterFanOutReceiverDisconnectedGetsTheEventAfterItReconnects(t 
 // AckWait is called once, and its event is delivered once.
 func TestGuideDClusterAListenerMayRunLongerThanAckWait(t *testing.T) {
 	srv := clustertest.StartServer(t)
-	const ackWait = time.Second // the least AckWait allows
+	// Not the least AckWait allows (1 s): the alive signal, sent every third
+	// of it, must then stall 1.3 s, not 0.67 s, to cause a redelivery on
+	// a loaded machine.
+	const ackWait = 2 * time.Second
 	fanOut := cluster.DistributeTopic(gdOrderPlaced, cluster.AtLeastOnce(cluster.AckWait(ackWait)))
 	_, rtA := gdNode(t, srv.URL(), "a", sprag.Runtime{}, fanOut)
 	b, rtB := gdNode(t, srv.URL(), "b", sprag.Runtime{}, fanOut)
@@ -244,6 +251,9 @@ func TestGuideDClusterAtMostOnceListenerFailureIsReportedOnlyThere(t *testing.T)
 	require.Len(t, failures, 1, "b reports its listener's failure")
 	assert.Equal(t, "order:shipped", failures[0].ContextMap()["topic"])
 	assert.Contains(t, failures[0].ContextMap()["error"], "printer jammed")
+	// b counts the second event once its listeners have returned, which
+	// may be after the test saw it.
+	gdEventually(t, 5*time.Second, func() bool { return b.Stats().Delivered == 1 }, "only the event its listeners accepted counts as delivered")
 	st := b.Stats()
 	assert.Equal(t, int64(1), st.Delivered, "only the event its listeners accepted counts as delivered")
 	assert.Zero(t, st.Retried, "nothing more: no retry")

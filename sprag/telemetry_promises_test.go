@@ -514,7 +514,13 @@ func TestTelemetryPromisesGlobalsAsTheyAreWhenEachServiceStarts(t *testing.T) {
 	require.NoError(t, sprag.Bind(after, "after", rt))
 	require.NoError(t, after.Start(context.Background()))
 	<-late
+	// The task "once" is counted out after it has returned, which may be
+	// after it closed late.
 	running := collectAll(t, reader)
+	for deadline := time.Now().Add(5 * time.Second); running.value("sprag.tasks.active", attrService.String("after")) != 1 && time.Now().Before(deadline); {
+		time.Sleep(time.Millisecond)
+		running = collectAll(t, reader)
+	}
 	assert.Equal(t, int64(1), running.value("sprag.timers.active", attrService.String("after")))
 	assert.Equal(t, int64(1), running.value("sprag.tasks.active", attrService.String("after")))
 

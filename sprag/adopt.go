@@ -65,12 +65,16 @@ func (s *Scope) Adopt(ctx context.Context, name string, child Interface) error {
 	}
 
 	s.mu.Lock()
-	if s.open() && s.names[name] == c && c.State() == Running {
-		s.children = append(s.children, c)
+	if s.open() {
+		// A child that stopped on its own as it started has left, or
+		// leaves (forget takes it out): it was adopted all the same.
+		if s.names[name] == c {
+			s.children = append(s.children, c)
+		}
 		s.mu.Unlock()
 		return nil
 	}
-	// The scope began to close, or the child stopped, while it started.
+	// The scope began to close while the child started.
 	err := s.refuseLocked(KindChild.String(), name)
 	s.mu.Unlock()
 	s.release(name, c)

@@ -23,7 +23,9 @@ type Callback struct {
 	act     activity
 	topic   string // for a listener's logs
 	onClose func() // run when the scope closes it
-	closed  atomic.Bool
+
+	closed    atomic.Bool
+	forgotten atomic.Bool // closed by Close: it leaves the scope once no call runs
 }
 
 // Callback registers a callback labelled label with the scope. onClose, if
@@ -98,33 +100,45 @@ func (cb *Callback) exit(c *call, err *error) {
 		*err, panicked = &PanicError{Value: r, Stack: debug.Stack()}, true
 	}
 	c.obs.End(c.ctx, *err, panicked)
-	cb.done(c.slot, c.g)
-	if *err == nil {
-		return
+	if *err != nil { // reported before the run ends: nothing of the scope runs after its Done
+		s := cb.s
+		s.logFailure(cb.act.kind, cb.act.label, cb.topic, *err)
+		*err = &CallbackError{Service: s.Name(), Kind: cb.act.kind, Label: cb.act.label, Err: *err}
 	}
-	s := cb.s
-	s.logFailure(cb.act.kind, cb.act.label, cb.topic, *err)
-	*err = &CallbackError{Service: s.Name(), Kind: cb.act.kind, Label: cb.act.label, Err: *err}
+	cb.done(c.slot, c.g)
 }
 
 // done releases a run and wakes a Close that waits for it.
 func (cb *Callback) done(slot bool, g int64) {
 	cb.act.Release(slot, g)
+	if cb.forgotten.Load() {
+		cb.forget()
+	}
 	cb.s.runs.Released()
 }
 
 // Close forgets the callback: later calls are skipped and the scope will
-// not run its onClose. A call under way finishes. It reports whether this
-// call closed it.
+// not run its onClose. A call under way finishes, and the scope's Close
+// still waits for it. It reports whether this call closed it.
 func (cb *Callback) Close() bool {
 	if cb == nil || cb.closed.Swap(true) {
 		return false
 	}
+	cb.forgotten.Store(true)
+	cb.forget()
+	return true
+}
+
+// forget takes a callback closed by Close out of its scope once no call
+// of it runs; the last call to end does it otherwise. The scope finds the
+// calls it waits for among its callbacks.
+func (cb *Callback) forget() {
 	s := cb.s
 	s.mu.Lock()
-	delete(s.callbacks, cb)
+	if cb.act.Running() == 0 {
+		delete(s.callbacks, cb)
+	}
 	s.mu.Unlock()
-	return true
 }
 
 // close is the scope's close of the callback: it runs onClose.

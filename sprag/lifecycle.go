@@ -185,7 +185,10 @@ func (s *Service) startResult() error {
 // idempotent: a second Stop waits for the first, until its own ctx ends,
 // and returns nil; from the service's own work it returns nil at once. So
 // does Stop on a stopped or failed service. Stop while Start runs cancels
-// OnStart's context and waits for Start to return before it tears down.
+// OnStart's context and waits for Start to return before it tears down;
+// when ctx ends first, Stop names OnStart in its *[StuckError] and does
+// the rest as with an ended ctx, and OnStop still runs once OnStart has
+// returned, if it succeeded.
 func (s *Service) Stop(ctx context.Context) error {
 	sc := s.sc()
 	sc.mu.Lock()
@@ -212,13 +215,11 @@ func (s *Service) Stop(ctx context.Context) error {
 		}
 		startDone := s.startDone
 		sc.mu.Unlock()
-		var stuck error
 		select {
 		case <-startDone:
-		case <-ctx.Done():
-			stuck = &StuckError{Service: s.Name(), Running: []Activity{{Kind: KindOnStart}}}
+		case <-ctx.Done(): // teardown names OnStart, and runs OnStop after it if it succeeds
 		}
-		return errors.Join(stuck, s.teardown(ctx))
+		return s.teardown(ctx)
 	case Running:
 		s.setState(Stopping)
 		sc.phase.Store(phaseClosing)
@@ -237,13 +238,33 @@ func (s *Service) teardown(ctx context.Context) (err error) {
 	defer func() { s.scope.obs.Stopped(err) }()
 	sc := &s.scope
 	sc.mu.Lock()
-	onStop := s.onStartOK
+	onStop, startDone := s.onStartOK, s.startDone
 	sc.mu.Unlock()
-	var fn func(context.Context) error
-	if st, ok := s.self.(Stopper); ok && onStop {
+	st, _ := s.self.(Stopper)
+	first, fn := &s.stopAct, (func(context.Context) error)(nil)
+	switch {
+	case onStop && st != nil:
 		fn = st.OnStop
+	case !closed(startDone):
+		// Stop's ctx ended while OnStart ran: the first step waits for
+		// OnStart, and is named after it, then runs OnStop if it succeeded.
+		// Stop has returned by then: a failure of OnStop is logged.
+		first = &s.startAct
+		fn = func(ctx context.Context) error {
+			<-startDone
+			sc.mu.Lock()
+			ok := s.onStartOK
+			sc.mu.Unlock()
+			if !ok || st == nil {
+				return nil
+			}
+			slot := sc.runs.Enter(&s.stopAct.Work)
+			defer sc.runs.Leave(&s.stopAct.Work, slot)
+			_ = sc.call(ctx, &s.stopAct, st.OnStop)
+			return nil
+		}
 	}
-	if err := sc.teardown(ctx, &s.stopAct, fn); err != nil {
+	if err := sc.teardown(ctx, first, fn); err != nil {
 		return fmt.Errorf("stop service %q: %w", s.Name(), err)
 	}
 	return nil

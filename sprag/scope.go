@@ -78,7 +78,7 @@ type Scope struct {
 	stopped  chan struct{} // closed when the first Close has returned
 	done     chan struct{} // closed when everything of the scope has returned
 	onDone   func()        // the owner's last word before done closes
-	atDone   []func()      // run once done has closed
+	atDone   []func()      // run as the scope ends, before done closes
 
 	runs   runs.Tracker // runs of managed work in progress, without the lock
 	chainG atomic.Int64 // the goroutine that stops children and runs cleanups
@@ -258,7 +258,8 @@ func (s *Scope) Accepting(what, label string) error {
 	return s.refuseLocked(what, label)
 }
 
-// atDone runs fn once the scope is done: at once if it is.
+// whenDone runs fn as the scope ends, just before done closes: at once
+// if it has ended.
 func (s *Scope) whenDone(fn func()) {
 	s.lock()
 	if s.phase.Load() != phaseClosed {

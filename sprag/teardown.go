@@ -234,10 +234,10 @@ func (s *Scope) finish() {
 	if onDone != nil {
 		onDone()
 	}
-	close(s.done)
-	for _, fn := range atDone {
+	for _, fn := range atDone { // before done closes: a name freed at Done is free when Done closes
 		fn()
 	}
+	close(s.done)
 }
 
 // stopChildrenAndCleanups stops children, the last adopted first, then runs

@@ -37,14 +37,20 @@ func (s *Server) requestLogger() *zap.Logger {
 	if smp == nil {
 		return base
 	}
-	if c := s.sampled.Load(); c != nil && c.base == base {
-		return c.logger
+	for {
+		c := s.sampled.Load()
+		if c != nil && c.base == base {
+			return c.logger
+		}
+		l := base.WithOptions(zap.WrapCore(func(core zapcore.Core) zapcore.Core {
+			return zapcore.NewSamplerWithOptions(core, smp.tick, smp.first, smp.thereafter)
+		}))
+		// Concurrent first requests share the one that is stored first,
+		// and so its counts.
+		if s.sampled.CompareAndSwap(c, &sampledLogger{base: base, logger: l}) {
+			return l
+		}
 	}
-	l := base.WithOptions(zap.WrapCore(func(core zapcore.Core) zapcore.Core {
-		return zapcore.NewSamplerWithOptions(core, smp.tick, smp.first, smp.thereafter)
-	}))
-	s.sampled.Store(&sampledLogger{base: base, logger: l})
-	return l
 }
 
 // logRequest writes the request's line, "http request", with its method,

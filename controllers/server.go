@@ -55,6 +55,7 @@ type Server struct {
 	hs          *http.Server        // guarded by mu
 	bound       string              // guarded by mu
 	serving     *sprag.Task         // guarded by mu
+	shutDown    chan struct{}       // closed by OnStop once hs is shut down or closed; guarded by mu
 	metricsReg  metric.Registration // the stream figures' callback; guarded by mu
 
 	// listen opens the listener; nil means net.ListenConfig. The package's
@@ -189,8 +190,10 @@ func (s *Server) OnStart(ctx context.Context) error { //nolint:contextcheck // r
 		return fail(err)
 	}
 	svcCtx := s.Context()
+	var inFlight requestCount
+	shutDown := make(chan struct{})
 	hs := &http.Server{
-		Handler:           s,
+		Handler:           inFlight.count(s),
 		ReadHeaderTimeout: s.cfg.readHeaderTimeout,
 		ReadTimeout:       s.cfg.readTimeout,
 		WriteTimeout:      s.cfg.writeTimeout,
@@ -203,6 +206,13 @@ func (s *Server) OnStart(ctx context.Context) error { //nolint:contextcheck // r
 		if err := hs.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
 			return fmt.Errorf("http server on %s: serve: %w", addr, err)
 		}
+		// The requests still served, even past the stop's deadline, are
+		// the task's, so that Done waits for them; when OnStop shuts the
+		// server down (its drain began first), once no new one can begin.
+		if s.draining.Load() {
+			<-shutDown
+		}
+		inFlight.wait()
 		return nil
 	})
 	if err != nil {
@@ -212,7 +222,7 @@ func (s *Server) OnStart(ctx context.Context) error { //nolint:contextcheck // r
 
 	s.draining.Store(false)
 	s.mu.Lock()
-	s.hs, s.bound, s.serving, s.metricsReg = hs, addr, task, reg
+	s.hs, s.bound, s.serving, s.metricsReg, s.shutDown = hs, addr, task, reg, shutDown
 	s.mu.Unlock()
 	s.log().Info("http server listening", zap.String("addr", addr), zap.Int("routes", len(s.Routes())))
 	return nil
@@ -228,15 +238,19 @@ func (s *Server) OnStart(ctx context.Context) error { //nolint:contextcheck // r
 //  3. http.Server.Shutdown with ctx: the listener closes, idle connections
 //     close, and in-flight requests run to completion. When ctx ends
 //     first, the remaining connections are closed at once and the error
-//     wraps ctx's.
+//     wraps ctx's; a request still running then is the serve task's work,
+//     which Stop names and [sprag.Service.Done] waits for.
 func (s *Server) OnStop(ctx context.Context) error {
 	s.mu.Lock()
-	hs, addr, reg := s.hs, s.bound, s.metricsReg
-	s.metricsReg = nil
+	hs, addr, reg, shutDown := s.hs, s.bound, s.metricsReg, s.shutDown
+	s.metricsReg, s.shutDown = nil, nil
 	s.mu.Unlock()
 	if hs == nil {
 		s.stopStreams()
 		return nil
+	}
+	if shutDown != nil {
+		defer close(shutDown)
 	}
 	s.drain(ctx)
 	s.stopStreams()
@@ -315,4 +329,48 @@ func (s *Server) log() *zap.Logger {
 		return s.cfg.logger
 	}
 	return s.Logger()
+}
+
+// requestCount counts the requests the server's own http.Server serves,
+// so that its serve task waits for them.
+type requestCount struct {
+	n       atomic.Int64
+	waiting atomic.Bool
+	mu      sync.Mutex
+	idle    chan struct{} // closed when n drops to 0 while wait waits; guarded by mu
+}
+
+// count returns h, counted.
+func (c *requestCount) count(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c.n.Add(1)
+		defer c.leave()
+		h.ServeHTTP(w, r)
+	})
+}
+
+func (c *requestCount) leave() {
+	if c.n.Add(-1) != 0 || !c.waiting.Load() {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.idle != nil && c.n.Load() == 0 {
+		close(c.idle)
+		c.idle = nil
+	}
+}
+
+// wait returns once no request is being served.
+func (c *requestCount) wait() {
+	c.mu.Lock()
+	c.waiting.Store(true)
+	if c.n.Load() == 0 {
+		c.mu.Unlock()
+		return
+	}
+	idle := make(chan struct{})
+	c.idle = idle
+	c.mu.Unlock()
+	<-idle
 }

@@ -172,12 +172,18 @@ func TestShutdownDeadlineClosesConnections(t *testing.T) {
 		clientErr := <-got
 		require.Error(t, clientErr, "the connection is closed: the client gets no response")
 		assert.NotContains(t, clientErr.Error(), "a response")
-		<-srv.Done() // OnStop has returned: the teardown is complete
+		synctest.Wait() // OnStop has returned
 		failed := logs.FilterMessage("OnStop failed").AllUntimed()
 		require.Len(t, failed, 1)
 		assert.Contains(t, failed[0].ContextMap()["error"], "shutdown: context deadline exceeded", "OnStop's error wraps the context's")
+		select {
+		case <-srv.Done():
+			t.Fatal("Done closed while the Load still runs")
+		default:
+		}
 
 		close(release) // Load returns; its answer has no connection left to go to
+		<-srv.Done()   // the teardown is complete
 	})
 }
 

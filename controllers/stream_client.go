@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -75,9 +77,7 @@ func (st *Stream) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// When the stream stops (the server's stop), a write blocked on a
 	// client that reads nothing fails soon, so that no stream holds up the
 	// shutdown; a client that reads still gets the stream's clean end.
-	stop := context.AfterFunc(hub.Context(), func() { //nolint:contextcheck // the stream's life, not the request's, is watched here
-		_ = deadlines.SetWriteDeadline(time.Now().Add(streamEndGrace))
-	})
+	stop := context.AfterFunc(hub.Context(), conn.end) //nolint:contextcheck // the stream's life, not the request's, is watched here
 	defer stop()
 	if err := reader.Serve(r.Context(), conn, st.cfg.heartbeat); err != nil {
 		if ce := s.log().Check(zap.DebugLevel, "stream client dropped"); ce != nil {
@@ -146,23 +146,41 @@ func isClosed(ch <-chan struct{}) bool {
 // client that stopped reading is dropped rather than held forever: a write
 // that makes no progress for between half the server's write timeout and
 // all of it fails. The deadline is moved only when less than half of it
-// is left, since moving it costs a timer update.
+// is left, since moving it costs a timer update. Once the stream stops
+// ([streamConn.end]) it is never moved again.
 type streamConn struct {
 	w         http.ResponseWriter
 	flush     *http.ResponseController // through the writer the middleware gave
 	deadlines *http.ResponseController // through the server's own, to the connection
 	timeout   time.Duration
-	deadline  time.Time
+	deadline  time.Time // the last one Write set; Write's alone
+
+	mu     sync.Mutex  // orders Write's moves of the deadline with end's
+	ending atomic.Bool // end was called
 }
 
 func (c *streamConn) Write(p []byte) (int, error) {
-	if c.timeout > 0 {
+	if c.timeout > 0 && !c.ending.Load() {
 		if now := time.Now(); c.deadline.Sub(now) < c.timeout/2 {
-			c.deadline = now.Add(c.timeout)
-			_ = c.deadlines.SetWriteDeadline(c.deadline) // unsupported only by test recorders
+			c.mu.Lock()
+			if !c.ending.Load() {
+				c.deadline = now.Add(c.timeout)
+				_ = c.deadlines.SetWriteDeadline(c.deadline) // unsupported only by test recorders
+			}
+			c.mu.Unlock()
 		}
 	}
 	return c.w.Write(p)
+}
+
+// end gives the stream's last writes [streamEndGrace] from now, as its
+// stop begins: a client that reads gets the clean end, and a write
+// blocked on one that does not fails then.
+func (c *streamConn) end() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.ending.Store(true)
+	_ = c.deadlines.SetWriteDeadline(time.Now().Add(streamEndGrace))
 }
 
 func (c *streamConn) Flush() error { return c.flush.Flush() }

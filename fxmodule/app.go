@@ -32,8 +32,20 @@ type Application struct {
 	link *appLink
 
 	mu      sync.Mutex
-	started bool // a Start is under way or succeeded, and no Stop followed
+	state   appState
+	cancel  context.CancelFunc // ends the Start under way; guarded by mu
+	settled chan struct{}      // closed when the Start or Stop under way returns; guarded by mu
 }
+
+// appState is where an Application is between Start and Stop.
+type appState int
+
+const (
+	appIdle     appState = iota // not started, or stopped
+	appStarting                 // a Start is under way
+	appRunning                  // started, and no Stop followed
+	appStopping                 // a Stop is under way
+)
 
 // appLink is how App reaches the parts of Module it needs after fx.New.
 type appLink struct {
@@ -87,32 +99,42 @@ func (a *Application) Err() error { return reduceError(a.App.Err()) }
 // bounds). So it does too when ctx ends later, in a hook that the app's
 // own invokes appended after the services' hooks.
 //
-// A Start while the app runs, or while another Start is under way, is
-// refused with an error and changes nothing: fx's own Start would roll
-// the running app back, stopping every service.
+// A Start while the app runs, while another Start is under way or while
+// a Stop is, is refused with an error and changes nothing: fx's own Start
+// would roll the running app back, stopping every service. A Stop while
+// Start runs ends Start's context: Start fails as when ctx ends.
 func (a *Application) Start(ctx context.Context) error {
 	if ctx == nil {
 		return errors.New("start the app: the context is nil")
 	}
 	a.mu.Lock()
-	if a.started {
+	switch a.state {
+	case appStarting, appRunning:
 		a.mu.Unlock()
 		return errors.New("start the app: it has started already: stop it first")
+	case appStopping:
+		a.mu.Unlock()
+		return errors.New("start the app: it is stopping: wait for its Stop to return")
 	}
-	a.started = true
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	settled := make(chan struct{})
+	a.state, a.cancel, a.settled = appStarting, cancel, settled
 	a.mu.Unlock()
+
 	err := a.App.Start(ctx)
-	if err == nil {
-		return nil
-	}
-	a.mu.Lock()
-	a.started = false // fx rolled it back
-	a.mu.Unlock()
-	if ctx.Err() != nil && a.link.watch != nil {
+	if err != nil && ctx.Err() != nil && a.link.watch != nil {
 		a.link.watch.waitRollback()
 		a.link.watch.stopAfterReady(ctx)
 		err = a.link.watch.startError(err)
 	}
+	a.mu.Lock()
+	a.state, a.cancel, a.settled = appRunning, nil, nil
+	if err != nil {
+		a.state = appIdle // fx rolled it back
+	}
+	a.mu.Unlock()
+	close(settled)
 	return reduceError(err)
 }
 
@@ -120,17 +142,64 @@ func (a *Application) Start(ctx context.Context) error {
 // before every hook has run (fx runs none past that point), fxmodule
 // stops the services fx did not reach, with ctx, also when the hook that
 // outlasted ctx is one of the app's own, which stop before any service's.
+//
+// A Stop while Start runs ends Start's context and waits for Start to
+// return, having stopped again what had started, and for the service that
+// was starting then to have started and stopped again; if the start
+// completed all the same, Stop then stops the app. So does Stop after a
+// Start that failed as its context ended. A Stop while another Stop runs
+// waits for it and returns nil. Either wait ends with ctx, and Stop then
+// returns an error wrapping ctx's.
 func (a *Application) Stop(ctx context.Context) error {
 	if ctx == nil {
 		return errors.New("stop the app: the context is nil")
 	}
-	a.mu.Lock()
-	a.started = false
-	a.mu.Unlock()
-	if a.link.watch != nil {
-		a.link.watch.watchStop(ctx)
+	for {
+		a.mu.Lock()
+		state, settled := a.state, a.settled
+		switch state {
+		case appStarting, appStopping:
+			if state == appStarting {
+				a.cancel()
+			}
+			a.mu.Unlock()
+			select {
+			case <-settled:
+			case <-ctx.Done():
+				if state == appStarting {
+					return fmt.Errorf("stop the app: waiting for its start to end: %w", context.Cause(ctx))
+				}
+				return fmt.Errorf("stop the app: waiting for the stop under way: %w", context.Cause(ctx))
+			}
+			if state == appStopping {
+				return nil
+			}
+			continue // the start ended: stopped again, or started
+		case appRunning:
+			settled = make(chan struct{})
+			a.state, a.settled = appStopping, settled
+		}
+		a.mu.Unlock()
+		var err error
+		if w := a.link.watch; w != nil {
+			w.watchStop(ctx)
+			err = a.App.Stop(ctx)
+			// A service that was starting when a start ended is stopped by
+			// its own hook once its Start returns.
+			if hookErr := w.waitHooks(ctx); hookErr != nil {
+				err = errors.Join(err, fmt.Errorf("stop the app: %w", hookErr))
+			}
+		} else {
+			err = a.App.Stop(ctx)
+		}
+		if state == appRunning {
+			a.mu.Lock()
+			a.state, a.settled = appIdle, nil
+			a.mu.Unlock()
+			close(settled)
+		}
+		return err
 	}
-	return a.App.Stop(ctx)
 }
 
 // Run starts the app within fx.StartTimeout, waits for SIGINT, SIGTERM or

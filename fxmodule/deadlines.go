@@ -41,6 +41,8 @@ type deadlineWatch struct {
 	unwatchStart func() bool       // disarms the watch of the start context
 	unwatchStop  func() bool       // disarms the watch of the stop context
 	reported     bool              // an fxmodule event logger reports the start's failure
+	hooks        int               // services' start hooks under way
+	hooksIdle    chan struct{}     // closed when hooks drops to 0 while waitHooks waits
 }
 
 // errEarlierStartEnded is why a service does not start in a start that
@@ -112,6 +114,8 @@ func (w *deadlineWatch) setReported() {
 func (w *deadlineWatch) hook(svc sprag.Interface) fx.Hook {
 	return fx.Hook{
 		OnStart: func(ctx context.Context) error {
+			w.hookBegan()
+			defer w.hookEnded()
 			w.watchStart(ctx)
 			if !w.begin(svc) {
 				why := context.Cause(ctx)
@@ -139,6 +143,49 @@ func (w *deadlineWatch) hook(svc sprag.Interface) fx.Hook {
 			w.watchStop(ctx)
 			return svc.Stop(ctx)
 		},
+	}
+}
+
+// hookBegan and hookEnded count the services' start hooks under way: fx
+// returns from a start whose context ended while one of them still runs.
+func (w *deadlineWatch) hookBegan() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.hooks++
+}
+
+func (w *deadlineWatch) hookEnded() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.hooks--; w.hooks == 0 && w.hooksIdle != nil {
+		close(w.hooksIdle)
+		w.hooksIdle = nil
+	}
+}
+
+// waitHooks waits until no service's start hook runs, such as the one of
+// a service that was starting when the start's context ended, which stops
+// the service once its Start returns; or until ctx ends, and then returns
+// an error wrapping ctx's.
+func (w *deadlineWatch) waitHooks(ctx context.Context) error {
+	w.mu.Lock()
+	if w.hooks == 0 {
+		w.mu.Unlock()
+		return nil
+	}
+	if w.hooksIdle == nil {
+		w.hooksIdle = make(chan struct{})
+	}
+	idle, starting := w.hooksIdle, w.starting
+	w.mu.Unlock()
+	select {
+	case <-idle:
+		return nil
+	case <-ctx.Done():
+		if starting != nil {
+			return fmt.Errorf("service %q is still starting: %w", starting.Name(), context.Cause(ctx))
+		}
+		return fmt.Errorf("a service is still starting: %w", context.Cause(ctx))
 	}
 }
 
@@ -367,6 +414,8 @@ func (w *deadlineWatch) stopAll(ctx context.Context, services []sprag.Interface)
 func appendWatchHook(lc fx.Lifecycle, w *deadlineWatch) {
 	lc.Append(fx.Hook{
 		OnStart: func(ctx context.Context) error {
+			w.hookBegan()
+			defer w.hookEnded()
 			w.watchStart(ctx)
 			return nil
 		},

@@ -65,15 +65,38 @@ type Process struct {
 	last        Exit
 	hasExit     bool
 	stopCtx     context.Context // Stop's, which bounds the grace period
+	cur         *run            // the run whose process has not been reaped, or nil
 }
 
 // run is one start of the process.
 type run struct {
-	cmd         *exec.Cmd
-	stdout      *lineWriter
-	stderr      *lineWriter
-	mu          sync.Mutex
-	releaseKill func() bool // the kill armed at Stop's deadline
+	cmd    *exec.Cmd
+	stdout *lineWriter
+	stderr *lineWriter
+	mu     sync.Mutex
+	kills  []func() bool // the kills armed at the stops' deadlines; guarded by mu
+	reaped bool          // guarded by mu
+}
+
+// killOn arms a SIGKILL of the run for when ctx ends, until it is reaped.
+func (r *run) killOn(ctx context.Context) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.reaped || ctx.Done() == nil {
+		return
+	}
+	r.kills = append(r.kills, context.AfterFunc(ctx, func() { _ = r.cmd.Process.Kill() }))
+}
+
+// reap releases the kills armed on a run that has been reaped.
+func (r *run) reap() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.reaped = true
+	for _, release := range r.kills {
+		release()
+	}
+	r.kills = nil
 }
 
 // Stats are a process's figures, also reported in its owner's health
@@ -133,10 +156,21 @@ func Start(o sprag.Owner, name string, args []string, opts ...Option) (*Process,
 	if err != nil {
 		return nil, err
 	}
-	firstCtx, cancelFirst := context.WithCancel(sc.Context())
+	// Every stop bounds the grace period: the owner's, whose context is
+	// known at step 4 of its close, as well as Stop's.
+	cb, err := sc.Callback("process "+p.label, func() { p.killOn(sc.CloseContext()) })
+	if err != nil {
+		remove()
+		return nil, err
+	}
+	// Not the owner's context: a stop that begins now ends the run through
+	// the task, so that its exit counts as stopped, or New fails with
+	// sprag.ErrNotRunning when the task cannot start.
+	firstCtx, cancelFirst := context.WithCancel(context.WithoutCancel(sc.Context()))
 	first, err := p.start(firstCtx)
 	if err != nil {
 		cancelFirst()
+		cb.Close()
 		remove()
 		return nil, fmt.Errorf("service %q: process %s: %w", sc.Name(), p.label, err)
 	}
@@ -152,7 +186,11 @@ func Start(o sprag.Owner, name string, args []string, opts ...Option) (*Process,
 		// will wait for the process, so end it here.
 		_ = first.cmd.Process.Kill()
 		_ = first.cmd.Wait()
+		p.mu.Lock()
+		p.cur = nil
+		p.mu.Unlock()
 		cancelFirst()
+		cb.Close()
 		remove()
 		return nil, err
 	}
@@ -200,10 +238,7 @@ func (p *Process) start(ctx context.Context) (*run, error) {
 	cmd.WaitDelay = p.cfg.grace
 	//nolint:contextcheck // Cancel runs when ctx has ended; the kill it arms follows Stop's context, which is the one that bounds the grace period
 	cmd.Cancel = func() error { // on exec's goroutine, when ctx ends: the owner or Stop stops it
-		kill := context.AfterFunc(p.deadline(), func() { _ = cmd.Process.Kill() })
-		run.mu.Lock()
-		run.releaseKill = kill
-		run.mu.Unlock()
+		run.killOn(p.deadline())
 		return terminate(cmd.Process)
 	}
 	if err := cmd.Start(); err != nil {
@@ -211,6 +246,7 @@ func (p *Process) start(ctx context.Context) (*run, error) {
 	}
 	pid := cmd.Process.Pid
 	p.mu.Lock()
+	p.cur = run
 	p.pid, p.running, p.startedAt = pid, true, time.Now()
 	p.starts++
 	p.mu.Unlock()
@@ -241,11 +277,7 @@ func (p *Process) wait(ctx context.Context, run *run) error {
 	}
 	run.stdout.flush()
 	run.stderr.flush()
-	run.mu.Lock()
-	if run.releaseKill != nil {
-		run.releaseKill()
-	}
-	run.mu.Unlock()
+	run.reap()
 
 	exit := Exit{Service: p.scope.Name(), Label: p.label, Pid: run.cmd.Process.Pid, Code: -1, At: time.Now(), Stopped: ctx.Err() != nil}
 	if st := run.cmd.ProcessState; st != nil {
@@ -254,6 +286,9 @@ func (p *Process) wait(ctx context.Context, run *run) error {
 		exit.Status = err.Error()
 	}
 	p.mu.Lock()
+	if p.cur == run {
+		p.cur = nil
+	}
 	p.pid, p.running = 0, false
 	p.last, p.hasExit = exit, true
 	p.mu.Unlock()
@@ -405,6 +440,7 @@ func (p *Process) Stop(ctx context.Context) error {
 	task := p.task
 	p.mu.Unlock()
 	task.Cancel()
+	p.killOn(ctx) // also when an earlier stop set a longer grace period
 	select {
 	case <-task.Done():
 	case <-ctx.Done():
@@ -418,6 +454,16 @@ func (p *Process) Stop(ctx context.Context) error {
 		return err // nil after status 0, or the failure of a process that had ended for good
 	}
 	return nil // stopped as asked
+}
+
+// killOn arms a SIGKILL of the running process for when ctx ends.
+func (p *Process) killOn(ctx context.Context) {
+	p.mu.Lock()
+	r := p.cur
+	p.mu.Unlock()
+	if r != nil {
+		r.killOn(ctx)
+	}
 }
 
 // deadline returns the context that bounds the grace period of a stop:

@@ -77,6 +77,7 @@ type Queue[T any] struct {
 	// loops once it is empty.
 	mu          sync.RWMutex
 	closed      bool
+	accepted    chan struct{}   // closed once closed is set: no item can arrive any more
 	intake      context.Context // ends first when the queue stops accepting, so that a blocked enqueue lets go
 	closeIntake context.CancelFunc
 
@@ -137,7 +138,7 @@ func New[T any](o sprag.Owner, handler func(ctx context.Context, item T) error, 
 	if err := sc.Accepting("queue", c.label); err != nil {
 		return nil, err
 	}
-	q := &Queue[T]{scope: sc, label: c.label, handler: handler, workers: c.workers}
+	q := &Queue[T]{scope: sc, label: c.label, handler: handler, workers: c.workers, accepted: make(chan struct{})}
 	switch {
 	case handler == nil:
 		return nil, sc.Invalid("queue", c.label, "nil handler")
@@ -218,11 +219,16 @@ func (q *Queue[T]) start(sc *sprag.Scope) (err error) {
 			// The owner began to stop meanwhile: the workers already
 			// started end with the queue's intake, and the last one
 			// reports what is left.
-			q.live.Add(int64(i - q.workers))
 			undo = nil
 			if i == 0 {
+				q.live.Store(0)
 				q.cancelWork()
 				remove()
+				_ = q.metrics.Unregister() // nothing was accepted: no figure to report
+				return err
+			}
+			if q.live.Add(int64(i-q.workers)) == 0 {
+				q.finish() // the workers started have all returned already
 			}
 			return err
 		}
@@ -307,6 +313,7 @@ func (q *Queue[T]) stopAccepting() {
 		close(q.ch)
 	}
 	q.mu.Unlock()
+	close(q.accepted)
 }
 
 // Stats returns the queue's figures at this moment.
@@ -373,6 +380,9 @@ func (q *Queue[T]) finish() {
 	q.cancelWork()
 	var rest []T
 	if q.backend != nil {
+		// Backed workers end at step 3 of the close, the intake at step 4:
+		// a push under way then still reaches the backend before Drain.
+		<-q.accepted
 		rest = q.drained()
 	} else {
 		for item := range q.ch { // closed: this ends once it is empty

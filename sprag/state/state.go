@@ -290,14 +290,18 @@ func (o *Observable[T]) Subscribe(subscriber sprag.Owner, fn func(ctx context.Co
 	if err != nil {
 		return nil, err
 	}
-	ob.cb = cb
 
 	o.mu.Lock()
-	if o.closed {
+	ob.cb = cb
+	if o.closed || ob.removed.Load() {
 		o.mu.Unlock()
 		ob.removed.Store(true)
 		cb.Close()
-		return nil, fmt.Errorf("service %q: observable %s: %w: its owner stopped", o.scope.Name(), o.label, sprag.ErrNotRunning)
+		if o.closed {
+			return nil, fmt.Errorf("service %q: observable %s: %w: its owner stopped", o.scope.Name(), o.label, sprag.ErrNotRunning)
+		}
+		// The subscriber's scope began to close since its Callback was made.
+		return nil, fmt.Errorf("service %q: observable %s: %w: the subscriber is stopping", o.scope.Name(), o.label, sprag.ErrNotRunning)
 	}
 	ob.seen = o.version
 	o.subs = append(slices.Clip(o.subs), ob)
@@ -387,9 +391,10 @@ func (ob *observer[T]) cancel() bool {
 	o := ob.o
 	o.mu.Lock()
 	o.subs = slices.DeleteFunc(slices.Clone(o.subs), func(x *observer[T]) bool { return x == ob })
+	cb := ob.cb // set under mu by Subscribe, which closes it itself when this ran first
 	o.mu.Unlock()
-	if ob.cb != nil {
-		ob.cb.Close()
+	if cb != nil {
+		cb.Close()
 	}
 	if ob.ch != nil {
 		ob.chMu.Lock()

@@ -100,41 +100,33 @@ func TestStressConcurrentLoadsShareServiceState(t *testing.T) {
 		ID  string `json:"id"`
 	}
 	answers := make(chan answer, workers*each)
-	var wg sync.WaitGroup
-	for w := range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			tr := &http.Transport{MaxIdleConnsPerHost: 1}
-			defer tr.CloseIdleConnections()
-			client := &http.Client{Transport: tr}
-			for i := range each {
-				who := fmt.Sprintf("w%d-%d", w, i)
-				var resp *http.Response
-				var err error
-				if i%2 == 0 {
-					resp, err = client.Get(base + "/count/" + who)
-				} else {
-					resp, err = client.Post(base+"/count/"+who+"/bump", "application/json", strings.NewReader(`{"by":1}`))
-				}
-				if !assert.NoError(t, err) {
-					return
-				}
-				body, err := io.ReadAll(resp.Body)
-				_ = resp.Body.Close()
-				assert.NoError(t, err)
-				if !assert.Equal(t, http.StatusOK, resp.StatusCode, "body: %s", body) {
-					continue
-				}
-				var a answer
-				assert.NoError(t, json.Unmarshal(body, &a), "body: %s", body)
-				assert.Equal(t, who, a.Who, "each request sees its own path values")
-				assert.Equal(t, resp.Header.Get(HeaderRequestID), a.ID, "and its own request id")
-				answers <- a
+	wait := clients(workers, 0, func(w int, client *http.Client) {
+		for i := range each {
+			who := fmt.Sprintf("w%d-%d", w, i)
+			var resp *http.Response
+			var err error
+			if i%2 == 0 {
+				resp, err = client.Get(base + "/count/" + who)
+			} else {
+				resp, err = client.Post(base+"/count/"+who+"/bump", "application/json", strings.NewReader(`{"by":1}`))
 			}
-		}()
-	}
-	wg.Wait()
+			if !assert.NoError(t, err) { //nolint:testifylint // on a client's goroutine, where require cannot stop the test
+				return
+			}
+			body, err := io.ReadAll(resp.Body)
+			_ = resp.Body.Close()
+			assert.NoError(t, err) //nolint:testifylint // on a client's goroutine, where require cannot stop the test
+			if !assert.Equal(t, http.StatusOK, resp.StatusCode, "body: %s", body) {
+				continue
+			}
+			var a answer
+			assert.NoError(t, json.Unmarshal(body, &a), "body: %s", body) //nolint:testifylint // on a client's goroutine, where require cannot stop the test
+			assert.Equal(t, who, a.Who, "each request sees its own path values")
+			assert.Equal(t, resp.Header.Get(HeaderRequestID), a.ID, "and its own request id")
+			answers <- a
+		}
+	})
+	wait()
 	close(answers)
 	seen := map[int]bool{}
 	for a := range answers {
@@ -183,59 +175,51 @@ func TestStressPanicsUnderConcurrency(t *testing.T) {
 
 	const workers, each = 8, 40
 	var panics atomic.Int64
-	var wg sync.WaitGroup
 	ids := make(chan string, workers*each)
-	for w := range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			tr := &http.Transport{MaxIdleConnsPerHost: 1}
-			defer tr.CloseIdleConnections()
-			client := &http.Client{Transport: tr}
-			for i := range each {
-				id := fmt.Sprintf("req-%d-%d", w, i)
-				var req *http.Request
-				switch i % 5 {
-				case 4:
-					req, _ = http.NewRequest(http.MethodGet, base+"/events", nil)
-				case 0:
-					req, _ = http.NewRequest(http.MethodGet, base+"/p/boom", nil)
-				case 1:
-					req, _ = http.NewRequest(http.MethodPost, base+"/p/x/act", strings.NewReader(`{"x":1}`))
-					req.Header.Set("Content-Type", "application/json")
-				case 2:
-					req, _ = http.NewRequest(http.MethodGet, base+"/p/ok?mw-panic=1", nil)
-				default:
-					req, _ = http.NewRequest(http.MethodGet, base+"/p/ok", nil)
-				}
-				req.Header.Set(HeaderRequestID, id)
-				resp, err := client.Do(req)
-				if !assert.NoError(t, err) {
-					return
-				}
-				body, err := io.ReadAll(resp.Body)
-				_ = resp.Body.Close()
-				assert.NoError(t, err)
-				if i%5 == 3 {
-					assert.Equal(t, http.StatusOK, resp.StatusCode, "body: %s", body)
-					assert.JSONEq(t, `"fine"`, string(body))
-					continue
-				}
-				panics.Add(1)
-				ids <- id
-				assert.Equal(t, http.StatusInternalServerError, resp.StatusCode)
-				assert.Equal(t, ContentTypeProblem, resp.Header.Get("Content-Type"))
-				var p Problem
-				if assert.NoError(t, json.Unmarshal(body, &p), "body: %s", body) {
-					assert.Equal(t, http.StatusInternalServerError, p.Status)
-					assert.Empty(t, p.Detail, "no detail for a panic")
-					assert.Equal(t, id, p.RequestID)
-				}
-				assert.NotContains(t, string(body), "panic", "the panic value never reaches the client")
+	wait := clients(workers, 0, func(w int, client *http.Client) {
+		for i := range each {
+			id := fmt.Sprintf("req-%d-%d", w, i)
+			var req *http.Request
+			switch i % 5 {
+			case 4:
+				req, _ = http.NewRequest(http.MethodGet, base+"/events", nil)
+			case 0:
+				req, _ = http.NewRequest(http.MethodGet, base+"/p/boom", nil)
+			case 1:
+				req, _ = http.NewRequest(http.MethodPost, base+"/p/x/act", strings.NewReader(`{"x":1}`))
+				req.Header.Set("Content-Type", "application/json")
+			case 2:
+				req, _ = http.NewRequest(http.MethodGet, base+"/p/ok?mw-panic=1", nil)
+			default:
+				req, _ = http.NewRequest(http.MethodGet, base+"/p/ok", nil)
 			}
-		}()
-	}
-	wg.Wait()
+			req.Header.Set(HeaderRequestID, id)
+			resp, err := client.Do(req)
+			if !assert.NoError(t, err) { //nolint:testifylint // on a client's goroutine, where require cannot stop the test
+				return
+			}
+			body, err := io.ReadAll(resp.Body)
+			_ = resp.Body.Close()
+			assert.NoError(t, err) //nolint:testifylint // on a client's goroutine, where require cannot stop the test
+			if i%5 == 3 {
+				assert.Equal(t, http.StatusOK, resp.StatusCode, "body: %s", body)
+				assert.JSONEq(t, `"fine"`, string(body))
+				continue
+			}
+			panics.Add(1)
+			ids <- id
+			assert.Equal(t, http.StatusInternalServerError, resp.StatusCode)
+			assert.Equal(t, ContentTypeProblem, resp.Header.Get("Content-Type"))
+			var p Problem
+			if assert.NoError(t, json.Unmarshal(body, &p), "body: %s", body) {
+				assert.Equal(t, http.StatusInternalServerError, p.Status)
+				assert.Empty(t, p.Detail, "no detail for a panic")
+				assert.Equal(t, id, p.RequestID)
+			}
+			assert.NotContains(t, string(body), "panic", "the panic value never reaches the client")
+		}
+	})
+	wait()
 	close(ids)
 
 	logged := map[string]int{}
@@ -349,36 +333,28 @@ func TestStressRequestsRacingStopOverTCP(t *testing.T) {
 	const workers = 8
 	var ok, failed atomic.Int64
 	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	for w := range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			tr := &http.Transport{MaxIdleConnsPerHost: 1}
-			defer tr.CloseIdleConnections()
-			client := &http.Client{Transport: tr, Timeout: 5 * time.Second}
-			for i := 0; ; i++ {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				n := fmt.Sprintf("%d-%d", w, i)
-				status, body, _, err := stressGet(client, base+"/work/"+n)
-				if err != nil {
-					failed.Add(1)
-					continue
-				}
-				ok.Add(1)
-				if assert.Equal(t, http.StatusOK, status, "body: %s", body) {
-					var got map[string]string
-					if assert.NoError(t, json.Unmarshal([]byte(body), &got), "a whole body") {
-						assert.Equal(t, n, got["n"])
-					}
+	wait := clients(workers, 5*time.Second, func(w int, client *http.Client) {
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			n := fmt.Sprintf("%d-%d", w, i)
+			status, body, _, err := stressGet(client, base+"/work/"+n)
+			if err != nil {
+				failed.Add(1)
+				continue
+			}
+			ok.Add(1)
+			if assert.Equal(t, http.StatusOK, status, "body: %s", body) {
+				var got map[string]string
+				if assert.NoError(t, json.Unmarshal([]byte(body), &got), "a whole body") {
+					assert.Equal(t, n, got["n"])
 				}
 			}
-		}()
-	}
+		}
+	})
 	for calls.Load() < 100 { // the clients are busy
 		time.Sleep(time.Millisecond)
 	}
@@ -391,7 +367,7 @@ func TestStressRequestsRacingStopOverTCP(t *testing.T) {
 		time.Sleep(time.Millisecond)
 	}
 	close(stop)
-	wg.Wait()
+	wait()
 	assert.Equal(t, after, calls.Load(), "no request reached Load after Stop returned")
 	assert.Positive(t, ok.Load())
 }
@@ -902,4 +878,19 @@ func TestStressConcurrentMountsAndStreamsWhileServing(t *testing.T) {
 		assert.Equal(t, strconv.Itoa(g), e.data)
 		_ = resp.Body.Close()
 	}
+}
+
+// clients runs fn on n goroutines, each with an HTTP client of its own
+// (one kept-alive connection, and timeout, none for 0), and returns a
+// function that waits for them.
+func clients(n int, timeout time.Duration, fn func(w int, client *http.Client)) (wait func()) {
+	var wg sync.WaitGroup
+	for w := range n {
+		wg.Go(func() {
+			tr := &http.Transport{MaxIdleConnsPerHost: 1}
+			defer tr.CloseIdleConnections()
+			fn(w, &http.Client{Transport: tr, Timeout: timeout})
+		})
+	}
+	return wg.Wait
 }

@@ -40,7 +40,8 @@ type bridge struct {
 	// is called first.
 	deliverCtx   context.Context
 	stopDelivery context.CancelFunc
-	stopping     atomic.Bool // emits are no longer published
+	stopping     atomic.Bool  // emits are no longer published
+	emitMu       sync.RWMutex // read-held by an emit from its stopping check to the end of its publish
 	mu           sync.Mutex
 	subs         []*eventbus.Subscription // guarded by mu
 	tasks        []*sprag.Task            // the delivery tasks; guarded by mu
@@ -115,6 +116,8 @@ func (b *bridge) onEmit(d *declaration) func(context.Context, eventbus.Event) er
 			b.stats.local.Add(1) // the listeners of this replica handle it
 			return nil
 		}
+		b.emitMu.RLock() // until the publish ends: close waits for it
+		defer b.emitMu.RUnlock()
 		if b.stopping.Load() {
 			if g.Mode == ModeAtMostOnce {
 				b.stats.dropped.Add(1)
@@ -214,6 +217,8 @@ func (b *bridge) flush(ctx context.Context) {
 			b.out.pop()
 			b.stats.published.Add(1)
 			waits = 0
+		case ctx.Err() != nil:
+			return // the flush was cut, not refused: the event stays for the next one (the stop's)
 		case errors.Is(err, ErrDisconnected):
 			waits++
 			sleep(ctx, backoff(waits, 50*time.Millisecond, 2*time.Second))
@@ -256,6 +261,16 @@ func (b *bridge) stopDelivering(ctx context.Context) error {
 // context of listeners still running.
 func (b *bridge) close(ctx context.Context) error {
 	b.stopping.Store(true)
+	// Emits past their stopping check end their publish first, before the
+	// connection closes after this cleanup: an event the engine stores is
+	// not reported lost. TryLock, so that no emit waits behind close.
+	for ctx.Err() == nil {
+		if b.emitMu.TryLock() {
+			b.emitMu.Unlock()
+			break
+		}
+		sleep(ctx, time.Millisecond)
+	}
 	b.mu.Lock()
 	subs := b.subs
 	b.subs = nil

@@ -223,15 +223,20 @@ func TestFaultRegressEmitInFlightAtStopIsSilentlyLost(t *testing.T) {
 	go func() { emitted <- orderCompleted.Emit(context.Background(), rtA.Bus, Order{ID: 1}) }()
 	_, err = sink.NextMsg(5 * time.Second)
 	require.NoError(t, err, "the emit's publish is in flight")
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	// The stop waits for the emit's publish (PublishTimeout), then tries
+	// to publish what it buffered until its deadline: the engine never
+	// answers, so the event is lost, and the stop says so.
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Second)
 	defer cancel()
-	require.NoError(t, a.Stop(ctx))
+	stopErr := a.Stop(ctx)
+	t.Logf("stop: %v", stopErr)
 	var emitErr error
 	select {
 	case emitErr = <-emitted:
 	case <-time.After(10 * time.Second):
 		t.Fatal("the emit does not return")
 	}
+	<-a.Done() // the cleanup, past the stop's deadline, has counted the event
 	st := a.Stats()
 	t.Logf("emit: %v; stats after the stop: %+v", emitErr, st)
 	if emitErr == nil {

@@ -161,11 +161,16 @@ func sameConsumer(have, want jetstream.ConsumerConfig) bool {
 		(want.MaxAckPending == 0 || have.MaxAckPending == want.MaxAckPending)
 }
 
-// reset drops the iterator after an error, so that the next call checks
-// the consumer and pulls anew.
-func (in *jsInbox) reset(ctx context.Context) error {
+// reset drops it, the iterator that failed, if it is still the current
+// one, so that the next call checks the consumer and pulls anew. After
+// Close it returns errInboxClosed.
+func (in *jsInbox) reset(ctx context.Context, it jetstream.MessagesContext) error {
 	in.mu.Lock()
-	if in.it != nil {
+	if in.closed {
+		in.mu.Unlock()
+		return errInboxClosed
+	}
+	if in.it == it {
 		in.it.Stop()
 		in.it = nil
 	}
@@ -227,7 +232,19 @@ func (in *jsInbox) next(ctx context.Context) (any, error) {
 			in.replaceIfIdle(it)
 			continue // nothing yet: look for a reconnect, wait again
 		default:
-			if rerr := in.reset(ctx); rerr != nil {
+			in.mu.Lock()
+			closed, replaced := in.closed, in.it != it
+			in.mu.Unlock()
+			switch {
+			case closed: // Close stopped it
+				return nil, errInboxClosed
+			case replaced && errors.Is(err, jetstream.ErrMsgIteratorClosed):
+				continue // another caller replaced it (idle, or after a fault): use the new one
+			}
+			if rerr := in.reset(ctx, it); rerr != nil {
+				if errors.Is(rerr, errInboxClosed) {
+					return nil, errInboxClosed
+				}
 				return nil, errors.Join(err, rerr)
 			}
 			return nil, err

@@ -476,7 +476,7 @@ func TestAppStartStopsTheServicesWhenALaterHookOutlastsTheStart(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		logger, logs := observed(t)
 		release := make(chan struct{})
-		defer close(release)
+		defer endHang(release) // the hung OnStart returns, and its service is stopped, before the test ends
 		first := make(chan stopSeen, 1)
 		var s1 *stage
 		app := fxmodule.App(fx.Supply(logger), fx.StopTimeout(4*time.Second),
@@ -525,7 +525,7 @@ func TestStopTimeoutBoundsTheRollback(t *testing.T) {
 			t.Parallel()
 			synctest.Test(t, func(t *testing.T) {
 				release := make(chan struct{})
-				defer close(release)
+				defer endHang(release) // the hung OnStart returns, and its service is stopped, before the test ends
 				first := make(chan stopSeen, 1)
 				opts := append(chain(release, first), fx.Supply(zap.NewNop()))
 				opts = append(opts, tt.opts...)
@@ -568,7 +568,7 @@ func TestWhenStartReturnsAfterAStartTimeout(t *testing.T) {
 			t.Parallel()
 			synctest.Test(t, func(t *testing.T) {
 				release := make(chan struct{})
-				defer close(release)
+				defer endHang(release) // the hung OnStart returns, and its service is stopped, before the test ends
 				slow := &slowStop{}
 				opts := []fx.Option{fx.Supply(zap.NewNop()),
 					fxmodule.Service("slow", func() *slowStop { return slow }),
@@ -633,7 +633,7 @@ func TestStartTimeoutLogs(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			logger, logs := observed(t)
 			release := make(chan struct{})
-			defer close(release)
+			defer endHang(release) // the hung OnStart returns, and its service is stopped, before the test ends
 			app := fx.New(append(chain(release, nil), fxmodule.Module, fx.Supply(logger), fx.NopLogger, fxmodule.StopTimeout(7*time.Second))...)
 			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 			defer cancel()
@@ -656,7 +656,7 @@ func TestStartTimeoutLogs(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			logger, logs := observed(t)
 			release := make(chan struct{})
-			defer close(release)
+			defer endHang(release) // the hung OnStart returns, and its service is stopped, before the test ends
 			app := fx.New(append(chain(release, nil), fxmodule.Module, fx.Supply(logger), fxmodule.LogFxEvents)...)
 			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 			defer cancel()

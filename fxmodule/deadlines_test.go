@@ -91,7 +91,7 @@ func TestStartTimeoutNamesTheServiceThatHung(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			logger, logs := observed(t)
 			release := make(chan struct{})
-			defer close(release) // the hung OnStart returns, and its service is stopped at once
+			defer endHang(release) // the hung OnStart returns, and its service is stopped, before the test ends
 			app := fxmodule.App(append(chain(release, nil), fx.Supply(logger), fx.StartTimeout(time.Second))...)
 			require.NoError(t, app.Err())
 			ctx, cancel := context.WithTimeout(context.Background(), app.StartTimeout())
@@ -109,7 +109,7 @@ func TestStartTimeoutNamesTheServiceThatHung(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			logger, logs := observed(t)
 			release := make(chan struct{})
-			defer close(release)
+			defer endHang(release) // the hung OnStart returns, and its service is stopped, before the test ends
 			app := fx.New(append(chain(release, nil), fxmodule.Module, fx.Supply(logger), fx.NopLogger, fx.StartTimeout(time.Second))...)
 			require.NoError(t, app.Err())
 			ctx, cancel := context.WithTimeout(context.Background(), app.StartTimeout())
@@ -157,7 +157,7 @@ func TestStartTimeoutRollbackStopsWithAFreshContext(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				logger, _ := observed(t)
 				release := make(chan struct{})
-				defer close(release)
+				defer endHang(release) // the hung OnStart returns, and its service is stopped, before the test ends
 				first := make(chan stopSeen, 1)
 				app := tt.build(append(chain(release, first), fx.Supply(logger), fx.StartTimeout(time.Second))...)
 				ctx, cancel := context.WithTimeout(context.Background(), app.StartTimeout())
@@ -230,4 +230,12 @@ func TestStartReturnsWhenTheRollbackOutlastsTheStartContext(t *testing.T) {
 		require.Error(t, ctx.Err(), "the start context ended before Start returned")
 		assert.Equal(t, []string{"start ok", "start bad", "stop ok"}, j.get())
 	})
+}
+
+// endHang lets a hung OnStart return, in a synctest bubble, and waits
+// until what follows (its service started, then stopped, and logged) is
+// done: a log on the test's T after the test has returned is a data race.
+func endHang(release chan struct{}) {
+	close(release)
+	synctest.Wait()
 }

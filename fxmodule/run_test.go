@@ -38,7 +38,7 @@ func TestRunNamesTheServiceThatHung(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		core, logs := observer.New(zap.InfoLevel)
 		release := make(chan struct{})
-		defer close(release)
+		defer func() { close(release); synctest.Wait() }() // the hung OnStart returns, and what follows ends, before the test does
 		app := App(fx.Supply(zap.New(core)), fx.StartTimeout(time.Second),
 			Service("first", func() *plain { return &plain{} }),
 			Service("stuck", func() *hanging { return &hanging{release: release} }),

@@ -13,6 +13,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/stretchr/testify/assert"
@@ -267,4 +268,77 @@ func TestStressNoRequestReachesAStoppedService(t *testing.T) {
 	assert.Equal(t, answered.Load(), ctrl.served.Load(), "every answered request was served by Load")
 	assert.Equal(t, sprag.Stopped, store.State())
 	assert.Equal(t, sprag.Stopped, server.State())
+}
+
+// TestStartAndStopDuringAStop: app.go, Application.Start, "A Start while
+// the app runs, while another Start is under way or while a Stop is, is
+// refused with an error and changes nothing", and Application.Stop, "A
+// Stop while another Stop runs waits for it and returns nil. Either wait
+// ends with ctx, and Stop then returns an error wrapping ctx's."
+func TestStartAndStopDuringAStop(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		entered, release := make(chan struct{}), make(chan struct{})
+		db := &stressSvc{onStop: func(context.Context) error {
+			close(entered)
+			<-release
+			return nil
+		}}
+		app := fxmodule.App(fx.Supply(zap.NewNop()), fxmodule.Service("db", func() *stressSvc { return db }))
+		require.NoError(t, app.Start(context.Background()))
+		first := make(chan error, 1)
+		go func() { first <- app.Stop(context.Background()) }()
+		<-entered
+
+		err := app.Start(context.Background())
+		require.Error(t, err)
+		assert.Contains(t, err.Error(), "it is stopping")
+		assert.Equal(t, int32(1), db.starts.Load(), "the refused Start started nothing")
+
+		short, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		began := time.Now()
+		err = app.Stop(short)
+		require.ErrorIs(t, err, context.DeadlineExceeded, "the second Stop waits for the first until its own ctx ends")
+		assert.Equal(t, time.Second, time.Since(began))
+		assert.Contains(t, err.Error(), "waiting for the stop under way")
+
+		close(release)
+		require.NoError(t, <-first)
+		assert.Equal(t, sprag.Stopped, db.State())
+	})
+}
+
+// TestStopDuringStartWaitsUntilItsContextEnds: app.go, Application.Stop,
+// "A Stop while Start runs ends Start's context and waits for Start to
+// return ... Either wait ends with ctx, and Stop then returns an error
+// wrapping ctx's"; a later Stop finishes the job.
+func TestStopDuringStartWaitsUntilItsContextEnds(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		release := make(chan struct{})
+		slow := &stressSvc{onStart: func(context.Context) error {
+			<-release // ignores its context
+			return nil
+		}}
+		app := fxmodule.App(fx.Supply(zap.NewNop()), fxmodule.Service("slow", func() *stressSvc { return slow }))
+		started := make(chan error, 1)
+		go func() { started <- app.Start(context.Background()) }()
+		synctest.Wait() // slow's OnStart runs
+
+		short, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		err := app.Stop(short)
+		require.ErrorIs(t, err, context.DeadlineExceeded)
+		assert.Contains(t, err.Error(), `service "slow" is still starting`, "the Stop names the service it waited for")
+		require.ErrorIs(t, <-started, context.Canceled, "the Stop ended the start")
+
+		stopped := make(chan error, 1)
+		go func() { stopped <- app.Stop(context.Background()) }()
+		synctest.Wait()
+		close(release) // slow starts, and its hook stops it at once
+		require.NoError(t, <-stopped)
+		assert.Equal(t, sprag.Stopped, slow.State())
+		assert.Equal(t, int32(1), slow.stops.Load(), "OnStop ran once")
+	})
 }

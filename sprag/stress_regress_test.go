@@ -111,7 +111,11 @@ func TestOnStartThatSucceedsAfterStopsDeadlineIsFollowedByOnStop(t *testing.T) {
 
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()
-		require.ErrorIs(t, p.Stop(ctx), sprag.ErrStillRunning)
+		err := p.Stop(ctx)
+		require.ErrorIs(t, err, sprag.ErrStillRunning)
+		var stuck *sprag.StuckError
+		require.ErrorAs(t, err, &stuck)
+		assert.Equal(t, []sprag.Activity{{Kind: sprag.KindOnStart}}, stuck.Running, "Stop names OnStart, once")
 		close(proceed)
 		require.ErrorIs(t, <-startErr, sprag.ErrStopped)
 		<-p.Done()

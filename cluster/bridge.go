@@ -116,9 +116,15 @@ func (b *bridge) onEmit(d *declaration) func(context.Context, eventbus.Event) er
 			b.stats.local.Add(1) // the listeners of this replica handle it
 			return nil
 		}
-		b.emitMu.RLock() // until the publish ends: close waits for it
-		defer b.emitMu.RUnlock()
-		if b.stopping.Load() {
+		// Checked before the lock too, so that emits after the stop began
+		// never hold close's wait up.
+		stopping := b.stopping.Load()
+		if !stopping {
+			b.emitMu.RLock() // until the publish ends: close waits for it
+			defer b.emitMu.RUnlock()
+			stopping = b.stopping.Load()
+		}
+		if stopping {
 			if g.Mode == ModeAtMostOnce {
 				b.stats.dropped.Add(1)
 				return nil

@@ -149,7 +149,8 @@ func (a *Application) Start(ctx context.Context) error {
 // completed all the same, Stop then stops the app. So does Stop after a
 // Start that failed as its context ended. A Stop while another Stop runs
 // waits for it and returns nil. Either wait ends with ctx, and Stop then
-// returns an error wrapping ctx's.
+// returns an error wrapping ctx's. A start hook, which Stop would wait
+// for, must not call Stop: it can ask for a shutdown with fx.Shutdowner.
 func (a *Application) Stop(ctx context.Context) error {
 	if ctx == nil {
 		return errors.New("stop the app: the context is nil")
@@ -175,10 +176,11 @@ func (a *Application) Stop(ctx context.Context) error {
 				return nil
 			}
 			continue // the start ended: stopped again, or started
-		case appRunning:
-			settled = make(chan struct{})
-			a.state, a.settled = appStopping, settled
 		}
+		// Running, or idle (a start that failed may have left a service
+		// starting): this Stop is the one under way.
+		settled = make(chan struct{})
+		a.state, a.settled = appStopping, settled
 		a.mu.Unlock()
 		var err error
 		if w := a.link.watch; w != nil {
@@ -192,12 +194,10 @@ func (a *Application) Stop(ctx context.Context) error {
 		} else {
 			err = a.App.Stop(ctx)
 		}
-		if state == appRunning {
-			a.mu.Lock()
-			a.state, a.settled = appIdle, nil
-			a.mu.Unlock()
-			close(settled)
-		}
+		a.mu.Lock()
+		a.state, a.settled = appIdle, nil
+		a.mu.Unlock()
+		close(settled)
 		return err
 	}
 }

@@ -342,3 +342,35 @@ func TestStopDuringStartWaitsUntilItsContextEnds(t *testing.T) {
 		assert.Equal(t, int32(1), slow.stops.Load(), "OnStop ran once")
 	})
 }
+
+// TestStartDuringAStopAfterAFailedStart: a Stop after a start that ended
+// with a service still starting is the stop under way, also for an app
+// that is not running: a Start meanwhile is refused (app.go,
+// Application.Start), and the Stop returns once that service has started
+// and been stopped again.
+func TestStartDuringAStopAfterAFailedStart(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		release := make(chan struct{})
+		slow := &stressSvc{onStart: func(context.Context) error {
+			<-release // ignores its context
+			return nil
+		}}
+		app := fxmodule.App(fx.Supply(zap.NewNop()), fxmodule.Service("slow", func() *stressSvc { return slow }))
+		short, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		require.ErrorIs(t, app.Start(short), context.DeadlineExceeded)
+
+		stopped := make(chan error, 1)
+		go func() { stopped <- app.Stop(context.Background()) }()
+		synctest.Wait() // the Stop waits for slow's start hook
+		err := app.Start(context.Background())
+		require.Error(t, err)
+		assert.Contains(t, err.Error(), "it is stopping")
+		assert.Equal(t, int32(1), slow.starts.Load(), "the refused Start started nothing")
+
+		close(release)
+		require.NoError(t, <-stopped)
+		assert.Equal(t, sprag.Stopped, slow.State())
+	})
+}

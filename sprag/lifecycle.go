@@ -238,14 +238,15 @@ func (s *Service) teardown(ctx context.Context) (err error) {
 	defer func() { s.scope.obs.Stopped(err) }()
 	sc := &s.scope
 	sc.mu.Lock()
-	onStop, startDone := s.onStartOK, s.startDone
+	// Read together: finishStart sets onStartOK and closes startDone under mu.
+	onStop, startDone, starting := s.onStartOK, s.startDone, !closed(s.startDone)
 	sc.mu.Unlock()
 	st, _ := s.self.(Stopper)
 	first, fn := &s.stopAct, (func(context.Context) error)(nil)
 	switch {
 	case onStop && st != nil:
 		fn = st.OnStop
-	case !closed(startDone):
+	case starting:
 		// Stop's ctx ended while OnStart ran: the first step waits for
 		// OnStart, and is named after it, then runs OnStop if it succeeded.
 		// Stop has returned by then: a failure of OnStop is logged.

@@ -78,6 +78,7 @@ type Queue[T any] struct {
 	mu          sync.RWMutex
 	closed      bool
 	accepted    chan struct{}   // closed once closed is set: no item can arrive any more
+	finishLate  bool            // stopAccepting runs finish: the workers returned before it; guarded by mu
 	intake      context.Context // ends first when the queue stops accepting, so that a blocked enqueue lets go
 	closeIntake context.CancelFunc
 
@@ -228,7 +229,7 @@ func (q *Queue[T]) start(sc *sprag.Scope) (err error) {
 				return err
 			}
 			if q.live.Add(int64(i-q.workers)) == 0 {
-				q.finish() // the workers started have all returned already
+				q.finishAtClose() // the workers started have all returned already
 			}
 			return err
 		}
@@ -312,8 +313,26 @@ func (q *Queue[T]) stopAccepting() {
 	if q.ch != nil {
 		close(q.ch)
 	}
+	finish := q.finishLate
 	q.mu.Unlock()
 	close(q.accepted)
+	if finish {
+		q.finish()
+	}
+}
+
+// finishAtClose runs finish, for a New whose later workers the stop
+// refused after the first ones had returned: now if the queue has stopped
+// accepting, else when it does. Not on New's goroutine then, which may be
+// the owner's OnStart, which the stop waits for.
+func (q *Queue[T]) finishAtClose() {
+	q.mu.Lock()
+	closed := q.closed
+	q.finishLate = !closed
+	q.mu.Unlock()
+	if closed {
+		q.finish()
+	}
 }
 
 // Stats returns the queue's figures at this moment.

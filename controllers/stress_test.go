@@ -650,6 +650,7 @@ func TestStressStreamsEndCleanlyAtStopUnderLoad(t *testing.T) {
 	defer tr.CloseIdleConnections()
 	client := &http.Client{Transport: tr}
 	ended := make(chan error, clients)
+	var receiving atomic.Int64 // clients that have had an event
 	for range clients {
 		resp, err := client.Get("http://" + srv.Addr() + "/events") //nolint:bodyclose // closed by its reader
 		require.NoError(t, err)
@@ -677,6 +678,9 @@ func TestStressStreamsEndCleanlyAtStopUnderLoad(t *testing.T) {
 					ended <- fmt.Errorf("event %d after %d", seq, prev)
 					return
 				}
+				if prev == 0 {
+					receiving.Add(1)
+				}
 				prev = seq
 			}
 		}()
@@ -694,7 +698,10 @@ func TestStressStreamsEndCleanlyAtStopUnderLoad(t *testing.T) {
 			_ = rt.Bus.Emit(context.Background(), "tick", n) // reaches no stream once the stop removed its listener
 		}
 	}()
-	time.Sleep(50 * time.Millisecond) // events flow
+	for deadline := time.Now().Add(10 * time.Second); receiving.Load() < clients && time.Now().Before(deadline); {
+		time.Sleep(time.Millisecond)
+	}
+	require.Equal(t, int64(clients), receiving.Load(), "every client gets events before the stop")
 
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -710,7 +717,7 @@ func TestStressStreamsEndCleanlyAtStopUnderLoad(t *testing.T) {
 }
 
 // TestStressRequestLogSamplingSequential is the baseline of the sampling
-// bug (stress_bugs_test.go): one request at a time, the first line of the
+// fix (stress_regress_test.go): one request at a time, the first line of the
 // tick is logged and no other.
 func TestStressRequestLogSamplingSequential(t *testing.T) {
 	t.Parallel()

@@ -155,10 +155,8 @@ func TestStressProcessOutputOfConcurrentWritersArrivesWholeAndInOrder(t *testing
 // process, which the stop then ends and reaps before the owner's Done
 // closes, or fails, returning no process and leaving nothing running: a
 // program it had started is reaped ("nobody will wait for the process, so
-// end it here", process.go:148-155). (What the error wraps, and whether
-// the exit is reported as a stop, are the subjects of
-// TestProcessStartRacingItsOwnersStopFailsWithContextCanceledBug and
-// TestProcessStoppedByItsOwnerReportedAsAnExitOfItsOwnBug.)
+// end it here", process.go). A failed Start wraps sprag.ErrNotRunning, and
+// a started process's exit is recorded as a stop.
 func TestStressProcessStartRacingItsOwnersStop(t *testing.T) {
 	t.Parallel()
 	needShell(t)
@@ -199,6 +197,7 @@ func TestStressProcessStartRacingItsOwnersStop(t *testing.T) {
 	started, startedThenRefused := 0, 0
 	for i, a := range attempts {
 		if a.err != nil {
+			require.ErrorIs(t, a.err, sprag.ErrNotRunning, "start %d", i)
 			assert.Nil(t, a.proc, "start %d", i)
 			if a.cmd != nil && a.cmd.Process != nil {
 				startedThenRefused++
@@ -213,8 +212,9 @@ func TestStressProcessStartRacingItsOwnersStop(t *testing.T) {
 			t.Errorf("start %d: the owner's Done closed before its process ended", i)
 			continue
 		}
-		_, ok := a.proc.LastExit()
+		exit, ok := a.proc.LastExit()
 		assert.True(t, ok, "start %d: its exit is recorded", i)
+		assert.True(t, exit.Stopped, "start %d: the owner's stop ended it", i)
 		assert.False(t, a.proc.Running(), "start %d", i)
 		assert.Zero(t, a.proc.Pid(), "start %d", i)
 	}

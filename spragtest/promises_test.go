@@ -274,3 +274,50 @@ func TestHeapGrowthPerCycleMeasuresWhatEachCycleKeeps(t *testing.T) {
 	assert.InDelta(t, 4096, per, 512, "bytes kept per cycle")
 	runtime.KeepAlive(kept)
 }
+
+// TestCleanupWaitsForDoneAfterTheTestsOwnStop: Start's cleanup "waits
+// until it is done (Done closed, also when a Stop of the test's own
+// returned at its deadline)", so that the service logs nothing on a test
+// that has ended; a service not done within the stop timeout fails the
+// test.
+func TestCleanupWaitsForDoneAfterTheTestsOwnStop(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		f := &fakeT{TB: t}
+		release := make(chan struct{})
+		p := spragtest.Started(f, "stubborn", func(p *spragtest.Probe) {
+			_, err := p.Spawn(func(context.Context) error {
+				<-release // ignores its context
+				return nil
+			}, sprag.Label("upload"))
+			require.NoError(t, err)
+		}, spragtest.StopTimeout(5*time.Second))
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		require.ErrorIs(t, p.Stop(ctx), sprag.ErrStillRunning, "the test's own Stop returns at its deadline")
+
+		time.AfterFunc(2*time.Second, func() { close(release) })
+		begin := time.Now()
+		f.runCleanups()
+		assert.Equal(t, 2*time.Second, time.Since(begin), "the cleanup waits until the service is done")
+		assert.Empty(t, f.errors)
+		select {
+		case <-p.Done():
+		default:
+			t.Fatal("the cleanup returned before the service was done")
+		}
+
+		f = &fakeT{TB: t}
+		stuck := make(chan struct{})
+		p = spragtest.Started(f, "stuck", func(p *spragtest.Probe) {
+			_, err := p.Spawn(func(context.Context) error { <-stuck; return nil }, sprag.Label("upload"))
+			require.NoError(t, err)
+		}, spragtest.StopTimeout(5*time.Second))
+		require.ErrorIs(t, p.Stop(ctx), sprag.ErrStillRunning)
+		f.runCleanups()
+		require.Len(t, f.errors, 1)
+		assert.Contains(t, f.errors[0], `service "stuck": not done 5s after the test ended`)
+		close(stuck)
+		<-p.Done()
+	})
+}

@@ -62,7 +62,9 @@ func Runtime(t TB) sprag.Runtime {
 }
 
 // Start binds svc under name, starts it and registers a cleanup that stops
-// it and reports a stop error as a test failure. It fails the test at once
+// it, waits until it is done (Done closed, also when a Stop of the test's
+// own returned at its deadline), and reports a stop error, or a service
+// not done within the stop timeout, as a test failure. It fails the test at once
 // if Bind or Start fails. It returns the runtime the service runs with: a
 // new one (see [Runtime]), or the one of [WithRuntime]. To start several
 // services that hear each other, use [StartAll] or pass the runtime the
@@ -110,6 +112,15 @@ func StartAll(t TB, services []Named, opts ...Option) sprag.Runtime {
 			defer cancel()
 			if err := n.Service.Stop(ctx); err != nil {
 				t.Errorf("spragtest: %v", err)
+				return // it names what still runs
+			}
+			// A Stop the test made may have returned at its own deadline:
+			// the service still ends before the test does, so that it
+			// logs nothing on a test that has ended.
+			select {
+			case <-n.Service.Done():
+			case <-ctx.Done():
+				t.Errorf("spragtest: service %q: not done %v after the test ended", n.Name, c.stopTimeout)
 			}
 		})
 		ctx, cancel := context.WithTimeout(context.Background(), c.stopTimeout)
